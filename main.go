@@ -1,0 +1,4 @@
+// Command raftctl inspects, verifies, repairs, compacts and migrates Raft storage offline.
+package main
+
+func main() {}
