@@ -1,0 +1,354 @@
+package inspect
+
+import (
+	"bytes"
+	"context"
+	"sort"
+)
+
+// SegmentSummary is what one pass over the log learned about a segment.
+type SegmentSummary struct {
+	Segment
+	// Records is the number of complete records read from the segment.
+	Records int64 `json:"records"`
+	// Entries is the number of entry records (overwritten ones included).
+	Entries int64 `json:"entries"`
+	// FirstEntry and LastEntry are the indexes of the first and last entry
+	// records as written (0 when the segment holds none).
+	FirstEntry uint64 `json:"first_entry"`
+	LastEntry  uint64 `json:"last_entry"`
+	// End is the offset just past the last complete record.
+	End int64 `json:"end"`
+	// ZeroTail is the number of bytes after End when a zero length word
+	// ended the segment (preallocated space); 0 otherwise.
+	ZeroTail int64 `json:"zero_tail"`
+	// Read is false for a segment the scan never reached (it stopped on an
+	// error in an earlier one).
+	Read bool `json:"read"`
+}
+
+// Gap is a place where the log skips indexes.
+type Gap struct {
+	// After is the last index before the gap, Next the index that follows.
+	After, Next uint64
+	Segment     int
+	Offset      int64
+}
+
+// TermRegression is an entry whose term is lower than the log allows.
+type TermRegression struct {
+	Index       uint64
+	Term        uint64
+	PrevTerm    uint64
+	Overwriting bool
+	Segment     int
+	Offset      int64
+}
+
+// SnapshotRecordAt is a WAL snapshot record with its position.
+type SnapshotRecordAt struct {
+	WALSnapshot
+	Segment int
+	Offset  int64
+}
+
+type truncation struct {
+	seq   int64
+	index uint64
+}
+
+type termRun struct {
+	start, term uint64
+}
+
+// Log is the result of one pass over a group's WAL: the effective log's
+// bounds, the final HardState and everything verification needs, in memory
+// that grows with the number of leader changes and snapshots, not with the
+// size of the log.
+type Log struct {
+	Segments []SegmentSummary
+	// Records counts complete records read.
+	Records int64
+	// EntryRecords counts entry records, overwritten ones included.
+	EntryRecords int64
+	// FirstIndex is the first index of the effective log (overwrites
+	// resolved), 0 when it holds no entry. LastIndex and LastTerm are what
+	// raft would report as its last index and term: the last entry's, or a
+	// snapshot record's when the log restarted from a snapshot ahead of it.
+	FirstIndex, LastIndex, LastTerm uint64
+	// HardState is the last state record; HasHardState is false when there
+	// is none.
+	HardState    HardState
+	HasHardState bool
+	// Snapshots lists the WAL's snapshot records in order, the initial
+	// empty one included.
+	Snapshots []SnapshotRecordAt
+	// Metadata is the first metadata record's data (copied).
+	Metadata []byte
+	// MetadataConflict is set when a later metadata record differs.
+	MetadataConflict bool
+	// Overwritten counts entries that a later record replaced.
+	Overwritten int64
+	// Gaps and Regressions are index gaps and term regressions met.
+	Gaps        []Gap
+	Regressions []TermRegression
+	// Stop is the decode error that ended the scan, nil at a clean end. A
+	// torn write on the last segment (Kind KindTorn) is how a crash during
+	// append looks; it is the end of the log for etcd.
+	Stop *DecodeError
+
+	truncs []truncation
+	runs   []termRun
+}
+
+// TermAt returns the term of the effective entry at index i and whether the
+// log holds it (or a snapshot record that the log restarted from).
+func (l *Log) TermAt(i uint64) (uint64, bool) {
+	if len(l.runs) == 0 || i < l.runs[0].start || i > l.LastIndex {
+		return 0, false
+	}
+	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].start > i })
+	return l.runs[k-1].term, true
+}
+
+// LatestSnapshot returns the newest WAL snapshot record at or below the
+// HardState's commit (what etcd restarts from), and false when there is
+// none but the initial empty one.
+func (l *Log) LatestSnapshot() (SnapshotRecordAt, bool) {
+	for k := len(l.Snapshots) - 1; k >= 0; k-- {
+		s := l.Snapshots[k]
+		if s.Index <= l.HardState.Commit {
+			if s.Index == 0 {
+				return s, false
+			}
+			return s, true
+		}
+	}
+	return SnapshotRecordAt{}, false
+}
+
+// logBuilder folds records into a Log.
+type logBuilder struct {
+	l          *Log
+	hasEntries bool
+	e          Entry
+}
+
+func (b *logBuilder) termAt(i uint64) (uint64, bool) { return b.l.TermAt(i) }
+
+func (b *logBuilder) setTerm(i, t uint64) {
+	runs := b.l.runs
+	// Drop runs that start at or after i (they were truncated).
+	k := sort.Search(len(runs), func(k int) bool { return runs[k].start >= i })
+	runs = runs[:k]
+	if len(runs) == 0 || runs[len(runs)-1].term != t {
+		runs = append(runs, termRun{start: i, term: t})
+	}
+	b.l.runs = runs
+}
+
+func (b *logBuilder) fail(r *Record, segPath string, msg string, err error) {
+	b.l.Stop = &DecodeError{Path: segPath, Segment: r.Segment, Offset: r.Offset, Kind: KindMalformed, Msg: msg, Err: err}
+}
+
+// add folds one record; it returns false when the record cannot be
+// understood (the Log's Stop says why).
+func (b *logBuilder) add(r *Record, segPath string) bool {
+	l := b.l
+	l.Records++
+	ss := &l.Segments[r.Segment]
+	ss.Records++
+	switch r.Type {
+	case EntryRecord:
+		if err := parseEntry(r.Data, &b.e); err != nil {
+			b.fail(r, segPath, "entry record does not decode as raftpb.Entry: "+err.Error(), err)
+			return false
+		}
+		i, t := b.e.Index, b.e.Term
+		l.EntryRecords++
+		ss.Entries++
+		if ss.FirstEntry == 0 {
+			ss.FirstEntry = i
+		}
+		ss.LastEntry = i
+		switch {
+		case !b.hasEntries && l.FirstIndex == 0 && l.LastIndex == 0:
+			// The first entry of what is present (older segments may be
+			// purged): anything goes.
+			l.FirstIndex = i
+		case i <= l.LastIndex:
+			if l.FirstIndex != 0 && i <= l.LastIndex {
+				from := i
+				if from < l.FirstIndex {
+					from = l.FirstIndex
+				}
+				l.Overwritten += int64(l.LastIndex - from + 1)
+			}
+			if old, ok := b.termAt(i); ok && t < old {
+				l.Regressions = append(l.Regressions, TermRegression{Index: i, Term: t, PrevTerm: old, Overwriting: true, Segment: r.Segment, Offset: r.Offset})
+			} else if prev, ok := b.termAt(i - 1); ok && t < prev {
+				l.Regressions = append(l.Regressions, TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: true, Segment: r.Segment, Offset: r.Offset})
+			}
+			l.truncs = append(l.truncs, truncation{seq: r.Seq, index: i})
+			if l.FirstIndex == 0 || i < l.FirstIndex {
+				l.FirstIndex = i
+			}
+		default:
+			if i > l.LastIndex+1 {
+				l.Gaps = append(l.Gaps, Gap{After: l.LastIndex, Next: i, Segment: r.Segment, Offset: r.Offset})
+			} else if prev, ok := b.termAt(i - 1); ok && t < prev {
+				l.Regressions = append(l.Regressions, TermRegression{Index: i, Term: t, PrevTerm: prev, Segment: r.Segment, Offset: r.Offset})
+			}
+			if l.FirstIndex == 0 {
+				l.FirstIndex = i
+			}
+		}
+		b.hasEntries = true
+		l.LastIndex, l.LastTerm = i, t
+		b.setTerm(i, t)
+	case StateRecord:
+		hs, err := parseHardState(r.Data)
+		if err != nil {
+			b.fail(r, segPath, "state record does not decode as raftpb.HardState: "+err.Error(), err)
+			return false
+		}
+		l.HardState, l.HasHardState = hs, true
+	case SnapshotRecord:
+		s, err := parseWALSnapshot(r.Data)
+		if err != nil {
+			b.fail(r, segPath, "snapshot record does not decode as walpb.Snapshot: "+err.Error(), err)
+			return false
+		}
+		l.Snapshots = append(l.Snapshots, SnapshotRecordAt{WALSnapshot: s, Segment: r.Segment, Offset: r.Offset})
+		if s.Index > l.LastIndex {
+			// A snapshot ahead of the log (sent by a leader): raft drops
+			// the whole log and continues after the snapshot.
+			if b.hasEntries {
+				l.truncs = append(l.truncs, truncation{seq: r.Seq, index: 0})
+			}
+			l.FirstIndex, l.LastIndex, l.LastTerm = 0, s.Index, s.Term
+			l.runs = append(l.runs[:0], termRun{start: s.Index, term: s.Term})
+			b.hasEntries = false
+		}
+	case MetadataRecord:
+		if l.Metadata == nil {
+			l.Metadata = append([]byte{}, r.Data...)
+		} else if !bytes.Equal(l.Metadata, r.Data) {
+			l.MetadataConflict = true
+		}
+	case CRCRecord:
+	default:
+		b.fail(r, segPath, "unexpected record type "+r.Type.String(), nil)
+		return false
+	}
+	return true
+}
+
+// ReadLog reads the segments once and returns what they hold. It returns
+// an error only when ctx is cancelled; decode problems end the scan and are
+// reported in Log.Stop.
+func ReadLog(ctx context.Context, segs []Segment) (*Log, error) {
+	l := &Log{Segments: make([]SegmentSummary, len(segs))}
+	for k, s := range segs {
+		l.Segments[k].Segment = s
+	}
+	b := &logBuilder{l: l}
+	sc := NewScanner(segs, ScanOptions{OnSegmentEnd: func(e SegmentEnd) {
+		ss := &l.Segments[e.Segment]
+		ss.Read, ss.End = true, e.Offset
+		if e.ZeroWord {
+			ss.ZeroTail = e.Size - e.Offset
+		}
+	}})
+	defer sc.Close()
+	n := 0
+	for sc.Next() {
+		r := sc.Record()
+		if !b.add(r, segs[r.Segment].Path) {
+			break
+		}
+		if n++; n&0xffff == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	if err := sc.Err(); err != nil && l.Stop == nil {
+		l.Stop, _ = AsDecodeError(err)
+	}
+	if l.Stop != nil && l.Stop.Segment < len(l.Segments) {
+		ss := &l.Segments[l.Stop.Segment]
+		ss.Read, ss.End = true, l.Stop.Offset
+	}
+	return l, nil
+}
+
+// Supersession tells, record by record in log order, whether an entry
+// record is replaced by a later one. Use one per pass; ask in increasing
+// record order.
+type Supersession struct {
+	truncs    []truncation
+	suffixMin []uint64
+	k         int
+}
+
+// NewSupersession prepares a Supersession for a second pass over l.
+func (l *Log) NewSupersession() *Supersession {
+	m := make([]uint64, len(l.truncs)+1)
+	m[len(l.truncs)] = ^uint64(0)
+	for k := len(l.truncs) - 1; k >= 0; k-- {
+		m[k] = min(m[k+1], l.truncs[k].index)
+	}
+	return &Supersession{truncs: l.truncs, suffixMin: m}
+}
+
+// Superseded reports whether the entry with index i in record seq is
+// replaced by a later record (overwritten at the same or a lower index, or
+// dropped for a snapshot ahead of it).
+func (s *Supersession) Superseded(seq int64, i uint64) bool {
+	for s.k < len(s.truncs) && s.truncs[s.k].seq <= seq {
+		s.k++
+	}
+	return i >= s.suffixMin[s.k]
+}
+
+// EffectiveEntries streams the entries of the effective log in index order
+// (overwritten records skipped), reading the segments a second time. It
+// uses what ReadLog learned, so it visits exactly the records ReadLog
+// read. fn's Entry aliases the read buffer and is valid during the call.
+func EffectiveEntries(ctx context.Context, segs []Segment, l *Log, fn func(e *Entry, r *Record) error) error {
+	sup := l.NewSupersession()
+	var e Entry
+	return Records(ctx, segs, l, func(r *Record) error {
+		if r.Type != EntryRecord {
+			return nil
+		}
+		if err := parseEntry(r.Data, &e); err != nil {
+			return &DecodeError{Path: segs[r.Segment].Path, Segment: r.Segment, Offset: r.Offset, Kind: KindMalformed, Msg: err.Error(), Err: err}
+		}
+		if sup.Superseded(r.Seq, e.Index) {
+			return nil
+		}
+		return fn(&e, r)
+	})
+}
+
+// Records streams every record ReadLog read, in order, and stops where
+// ReadLog stopped (so a log that grew in between reads the same).
+func Records(ctx context.Context, segs []Segment, l *Log, fn func(r *Record) error) error {
+	sc := NewScanner(segs, ScanOptions{})
+	defer sc.Close()
+	for n := int64(0); n < l.Records && sc.Next(); n++ {
+		if err := fn(sc.Record()); err != nil {
+			return err
+		}
+		if n&0xffff == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if de, ok := AsDecodeError(err); ok && l.Stop != nil && de.Segment == l.Stop.Segment && de.Offset == l.Stop.Offset {
+			return nil
+		}
+		return err
+	}
+	return nil
+}

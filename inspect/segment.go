@@ -1,0 +1,82 @@
+package inspect
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Segment is one WAL segment file as named on disk.
+type Segment struct {
+	// Path is the file's path.
+	Path string `json:"path"`
+	// Name is the file's base name.
+	Name string `json:"name"`
+	// Seq and Index are the sequence number and the first raft index encoded
+	// in the name (%016x-%016x.wal).
+	Seq   uint64 `json:"seq"`
+	Index uint64 `json:"index"`
+	// Size is the file's size in bytes when it was listed.
+	Size int64 `json:"size"`
+	// Canonical is false for a name that etcd accepts but that is not
+	// exactly %016x-%016x.wal (for example without zero padding).
+	Canonical bool `json:"canonical"`
+}
+
+// ParseSegmentName parses a WAL segment name the way etcd does
+// (fmt.Sscanf with "%016x-%016x.wal"). It reports whether the name is
+// canonical, that is, exactly what etcd itself would write.
+func ParseSegmentName(name string) (seq, index uint64, canonical bool, err error) {
+	if !strings.HasSuffix(name, ".wal") {
+		return 0, 0, false, fmt.Errorf("%q: not a WAL segment name (want %%016x-%%016x.wal)", name)
+	}
+	if _, err := fmt.Sscanf(name, "%016x-%016x.wal", &seq, &index); err != nil {
+		return 0, 0, false, fmt.Errorf("%q: not a WAL segment name (want %%016x-%%016x.wal): %v", name, err)
+	}
+	return seq, index, name == SegmentName(seq, index), nil
+}
+
+// SegmentName is the canonical segment name etcd writes.
+func SegmentName(seq, index uint64) string {
+	return fmt.Sprintf("%016x-%016x.wal", seq, index)
+}
+
+// ListSegments lists the WAL segments of walDir in the order etcd reads
+// them (names sorted as strings). Files whose names etcd would ignore are
+// returned in ignored (".tmp" files included).
+func ListSegments(walDir string) (segs []Segment, ignored []string, err error) {
+	entries, err := os.ReadDir(walDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		seq, idx, canonical, perr := ParseSegmentName(name)
+		if perr != nil {
+			ignored = append(ignored, name)
+			continue
+		}
+		p := filepath.Join(walDir, name)
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !fi.Mode().IsRegular() {
+			ignored = append(ignored, name)
+			continue
+		}
+		segs = append(segs, Segment{Path: p, Name: name, Seq: seq, Index: idx, Size: fi.Size(), Canonical: canonical})
+	}
+	return segs, ignored, nil
+}
+
+// isNotExist reports whether err says a file is missing.
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
