@@ -125,4 +125,3 @@ func TestReadLogMatchesReadAll(t *testing.T) {
 		})
 	}
 }
-
