@@ -1,4 +1,11 @@
-// Command raftctl inspects, verifies, repairs, compacts and migrates Raft storage offline.
+// Command raftctl inspects, verifies, repairs, compacts and migrates Raft
+// storage offline.
 package main
 
-func main() {}
+import (
+	"os"
+
+	"github.com/raftctl/raftctl/cmd"
+)
+
+func main() { os.Exit(cmd.Main()) }

@@ -120,3 +120,7 @@ func Truncate(s string, width int) string {
 	}
 	return b.String()
 }
+
+// DisplayWidth is the number of terminal columns s takes, colour codes
+// excluded.
+func DisplayWidth(s string) int { return displayWidth(stripANSI(s)) }

@@ -1,0 +1,266 @@
+// Package cmd is raftctl's command layer: it parses flags and
+// configuration, calls one library function per command and renders the
+// result. It is the only package that imports cobra and viper.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/raftctl/raftctl/format"
+)
+
+// globals holds what every command shares: streams, configuration and
+// the global flags.
+type globals struct {
+	io         *IOStreams
+	v          *viper.Viper
+	output     string
+	color      string
+	configFile string
+	dataDir    string
+}
+
+// Main runs raftctl with the process's arguments and returns the exit
+// code; main.go passes it to os.Exit.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, System(), os.Args[1:])
+}
+
+// Run runs raftctl with args on the given streams and returns the exit
+// code.
+func Run(ctx context.Context, streams *IOStreams, args []string) int {
+	root, g := NewRoot(streams)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := exitCode(err)
+	if ctx.Err() != nil {
+		code = ExitInterrupted
+		err = errors.New("interrupted")
+	}
+	var ee *exitError
+	isExit := errors.As(err, &ee)
+	if !isExit {
+		// Errors cobra itself returns (unknown command or flag, wrong
+		// number of arguments) are usage errors.
+		code = ExitUsage
+		ee = &exitError{code: code, err: err, usage: true}
+	}
+	if !ee.silent {
+		fmt.Fprintf(streams.ErrOut, "raftctl: %s\n", oneLine(err.Error()))
+		if ee.usage && cmd != nil {
+			fmt.Fprintf(streams.ErrOut, "\n%s", cmd.UsageString())
+		}
+		if g.output == string(format.ModeJSON) || g.output == string(format.ModeJSONL) {
+			_ = format.WriteJSON(streams.ErrOut, map[string]any{"error": oneLine(err.Error()), "exit_code": code})
+		}
+	}
+	return code
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+// NewRoot builds the command tree.
+func NewRoot(streams *IOStreams) (*cobra.Command, *globals) {
+	g := &globals{io: streams, v: viper.New()}
+	root := &cobra.Command{
+		Use:   "raftctl",
+		Short: "Inspect, verify, repair, compact and migrate Raft storage offline",
+		Long: `raftctl opens the storage of Raft groups written by etcd's wal and snap
+packages (etcd itself, or any application driving go.etcd.io/raft) while the
+server is stopped, or beside it for read-only commands, and answers: what is
+in it, is it consistent, can it be mended, can it be shrunk, and can old data
+be brought into it.
+
+A PATH is searched recursively for groups: a directory with wal/ (or
+snap/*.snap), etcd's DIR/member/{wal,snap}, or a directory of *.wal segments.
+Without PATH, --data-dir (or RAFTCTL_DATA_DIR, or data-dir in the config file)
+is used.
+
+Read-only commands (groups, wal, snap, verify) never change a byte and take
+no lock, so they can run beside a live server.
+
+Configuration: a changed flag wins over RAFTCTL_<FLAG> in the environment
+(dashes become underscores: RAFTCTL_DATA_DIR), which wins over the config
+file (--config, default $XDG_CONFIG_HOME/raftctl/config.yaml; keys are flag
+names, optionally under a command's name), which wins over the default.
+
+` + exitStatusHelp(),
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		DisableAutoGenTag: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if isCompletion(cmd) {
+				return nil
+			}
+			return g.loadConfig(cmd)
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.output, "output", "o", "", "output format: table, plain, json or jsonl (default: table on a terminal, plain in a pipe)")
+	pf.StringVar(&g.color, "color", "auto", "colour: auto, always or never (NO_COLOR turns auto off)")
+	pf.StringVar(&g.configFile, "config", "", "config file (default $XDG_CONFIG_HOME/raftctl/config.yaml)")
+	pf.StringVar(&g.dataDir, "data-dir", "", "where to look for groups when no PATH is given")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: ExitUsage, err: err, usage: true}
+	})
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.SetHelpCommand(&cobra.Command{Hidden: true, Use: "no-help"})
+
+	root.AddCommand(newGroupsCmd(g), newWALCmd(g), newSnapCmd(g))
+	for _, c := range extraCommands {
+		root.AddCommand(c(g))
+	}
+	registerCompletions(root, g)
+	return root, g
+}
+
+// extraCommands lets files of this package add commands without editing
+// NewRoot.
+var extraCommands []func(*globals) *cobra.Command
+
+func isCompletion(cmd *cobra.Command) bool {
+	return cmd.Name() == cobra.ShellCompRequestCmd || cmd.Name() == cobra.ShellCompNoDescRequestCmd
+}
+
+// defaultConfigFile is $XDG_CONFIG_HOME/raftctl/config.yaml, or
+// ~/.config/raftctl/config.yaml.
+func (g *globals) defaultConfigFile() string {
+	base := g.io.Getenv("XDG_CONFIG_HOME")
+	if base == "" {
+		home := g.io.Getenv("HOME")
+		if home == "" {
+			return ""
+		}
+		base = filepath.Join(home, ".config")
+	}
+	return filepath.Join(base, "raftctl", "config.yaml")
+}
+
+// loadConfig applies, to every flag the user did not set, the value from
+// RAFTCTL_<FLAG> or else from the config file (key "<command>.<flag>" or
+// "<flag>").
+func (g *globals) loadConfig(cmd *cobra.Command) error {
+	path, explicit := g.configFile, cmd.Flags().Changed("config")
+	if !explicit {
+		if p, ok := g.io.LookupEnv("RAFTCTL_CONFIG"); ok && p != "" {
+			path, explicit = p, true
+		} else {
+			path = g.defaultConfigFile()
+		}
+	}
+	if path != "" {
+		g.v.SetConfigFile(path)
+		if filepath.Ext(path) == "" {
+			g.v.SetConfigType("yaml")
+		}
+		if err := g.v.ReadInConfig(); err != nil {
+			var nf viper.ConfigFileNotFoundError
+			if explicit || !(errors.As(err, &nf) || errors.Is(err, os.ErrNotExist)) {
+				return &exitError{code: ExitUsage, err: fmt.Errorf("config file %s: %v", path, err)}
+			}
+		}
+	}
+	var ferr error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if ferr != nil || f.Changed || f.Name == "config" || f.Name == "help" {
+			return
+		}
+		env := "RAFTCTL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if val, ok := g.io.LookupEnv(env); ok {
+			if err := setFlag(f, strings.Split(val, ",")); err != nil {
+				ferr = &exitError{code: ExitUsage, err: fmt.Errorf("%s=%q: %v", env, val, err)}
+			}
+			return
+		}
+		for _, key := range []string{cmd.Name() + "." + f.Name, f.Name} {
+			if g.v.IsSet(key) {
+				if err := setFlag(f, g.v.GetStringSlice(key)); err != nil {
+					ferr = &exitError{code: ExitUsage, err: fmt.Errorf("config file %s: %s: %v", g.v.ConfigFileUsed(), key, err)}
+				}
+				return
+			}
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	return g.validate()
+}
+
+func setFlag(f *pflag.Flag, vals []string) error {
+	if sv, ok := f.Value.(pflag.SliceValue); ok {
+		return sv.Replace(vals)
+	}
+	return f.Value.Set(strings.Join(vals, ","))
+}
+
+func (g *globals) validate() error {
+	if _, err := format.ParseColorMode(g.color); err != nil {
+		return usageErrorf("--color: %v", err)
+	}
+	return nil
+}
+
+// mode resolves -o for a command that accepts the given extra modes.
+func (g *globals) mode(extra ...string) (format.Mode, error) {
+	for _, e := range extra {
+		if g.output == e {
+			return format.Mode(e), nil
+		}
+	}
+	m, err := format.ParseMode(g.output)
+	if err != nil {
+		want := append(format.Modes(), extra...)
+		return "", usageErrorf("-o %q: want one of %s", g.output, strings.Join(want, ", "))
+	}
+	return format.Resolve(m, g.io.OutTTY), nil
+}
+
+// scheme is the colour scheme for a mode.
+func (g *globals) scheme(m format.Mode) *format.Scheme {
+	cm, _ := format.ParseColorMode(g.color)
+	_, noColor := g.io.LookupEnv("NO_COLOR")
+	return format.NewScheme(cm, g.io.OutTTY, noColor).For(m)
+}
+
+// errScheme colours messages on stderr.
+func (g *globals) errScheme() *format.Scheme {
+	cm, _ := format.ParseColorMode(g.color)
+	_, noColor := g.io.LookupEnv("NO_COLOR")
+	return format.NewScheme(cm, g.io.ErrTTY, noColor)
+}
+
+// run wraps a command's work so that every error it returns carries an
+// exit code (unknown errors could not reach a verdict).
+func run(fn func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		err := fn(cmd, args)
+		if err != nil && cmd.Context().Err() != nil {
+			return &exitError{code: ExitInterrupted, err: errors.New("interrupted")}
+		}
+		return noVerdict(err)
+	}
+}
+
+func defaultParallel() int { return runtime.NumCPU() }

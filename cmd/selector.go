@@ -1,0 +1,97 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/raftctl/raftctl/inspect"
+)
+
+// selector picks groups: PATH arguments (or --data-dir) and --group globs.
+type selector struct {
+	globs []string
+}
+
+func (s *selector) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&s.globs, "group", "g", nil, "only groups whose name matches this glob (repeatable)")
+}
+
+// groups discovers the groups the user asked for.
+func (s *selector) groups(g *globals, args []string) ([]inspect.Group, error) {
+	paths := args
+	if len(paths) == 0 {
+		if g.dataDir == "" {
+			return nil, usageErrorf("no PATH given and no --data-dir (or RAFTCTL_DATA_DIR, or data-dir in the config file)")
+		}
+		paths = []string{g.dataDir}
+	}
+	if err := inspect.ValidateGlobs(s.globs); err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	groups, err := inspect.Discover(paths, inspect.DiscoverOptions{Globs: s.globs})
+	if err != nil {
+		return nil, describeFSError(err)
+	}
+	if len(groups) == 0 {
+		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("no group under %v matches --group %v", paths, s.globs)}
+	}
+	return groups, nil
+}
+
+// describeFSError turns file system errors into one clear sentence.
+func describeFSError(err error) error {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && errors.As(err, &pe):
+		return fmt.Errorf("%s: no such file or directory", pe.Path)
+	case errors.Is(err, fs.ErrPermission) && errors.As(err, &pe):
+		return fmt.Errorf("%s: permission denied (run as the user that owns the data, or with sudo)", pe.Path)
+	case errors.As(err, &pe):
+		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// summarizeAll summarizes groups in parallel, keeping their order.
+func summarizeAll(ctx context.Context, groups []inspect.Group) ([]*inspect.GroupSummary, error) {
+	out := make([]*inspect.GroupSummary, len(groups))
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(defaultParallel())
+	for k, grp := range groups {
+		eg.Go(func() error {
+			s, err := inspect.Summarize(ctx, grp)
+			if err != nil {
+				return fmt.Errorf("group %s: %w", grp.Name, describeFSError(err))
+			}
+			out[k] = s
+			return nil
+		})
+	}
+	return out, eg.Wait()
+}
+
+// stopProblem says what a decode stop means for a read-only command: nil
+// for a clean end, a warning for a torn write at the end of the last
+// segment (how a crash during append looks), an error otherwise.
+func stopProblem(name string, l *inspect.Log) (warning string, err error) {
+	st := l.Stop
+	if st == nil {
+		return "", nil
+	}
+	if st.Kind == inspect.KindTorn && st.Segment == len(l.Segments)-1 {
+		return fmt.Sprintf("group %s: the log ends in a torn write at %s offset %d (a crash during append; `raftctl verify` reports it, `raftctl repair` truncates it)", name, st.Path, st.Offset), nil
+	}
+	return "", fmt.Errorf("group %s: %s offset %d: %s; run `raftctl verify` for a full report", name, st.Path, st.Offset, st.Msg)
+}
+
+// statOK reports whether p exists.
+func statOK(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,264 @@
+package migrate
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cespare/xxhash/v2"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/raftctl/raftctl/migrate/commitlog"
+)
+
+// migration is the state of one Commitlog call.
+type migration struct {
+	opts *CommitlogOptions
+	dir  *commitlog.Dir
+	res  *Result
+
+	sum       *xxhash.Digest // over the legacy entries' data, see Result.Checksum
+	lenBuf    [4]byte
+	bytesRead int64 // source bytes consumed, torn tail included
+}
+
+// produce reads the whole source in order, decoding and checking every
+// payload, feeds the checksum and OnRecord, and hands each entry's data to
+// add with the source bytes consumed and records read so far. data is
+// borrowed until add returns. On success it fills the source side of m.res.
+func (m *migration) produce(ctx context.Context, add func(data []byte, bytesRead, records int64) error) error {
+	m.sum = xxhash.New()
+	r := m.dir.NewReader(commitlog.ReaderOptions{Strict: m.opts.Strict, Decode: true})
+	defer r.Close()
+	var n int64
+	for r.Next() {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+		}
+		n++
+		rec := r.Record()
+		if m.opts.OnRecord != nil {
+			if err := m.opts.OnRecord(rec, r.Posting()); err != nil {
+				return fmt.Errorf("migrate: OnRecord: %w", err)
+			}
+		}
+		data := rec.Raw
+		if m.opts.Data == DataPayload {
+			data = rec.Payload
+		}
+		m.hash(data)
+		if err := add(data, r.BytesRead(), n); err != nil {
+			return err
+		}
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	st := r.Stats()
+	res := m.res
+	res.Files = r.FileStats()
+	res.Records, res.Bytes = st.Records, st.Bytes
+	res.FirstTS, res.LastTS = st.FirstTS, st.LastTS
+	res.DroppedBytes, res.DroppedFile, res.DroppedOffset = st.DroppedBytes, st.DroppedFile, st.DroppedOffset
+	res.Warnings = r.Warnings()
+	res.WarningCounts = r.WarningCounts()
+	res.LastIndex = res.FirstIndex - 1 + uint64(st.Records)
+	res.Checksum = formatChecksum(m.sum.Sum64())
+	m.bytesRead = r.BytesRead()
+	return nil
+}
+
+// hash adds one entry's data to the checksum: LE uint32 length, then data.
+func (m *migration) hash(data []byte) {
+	binary.LittleEndian.PutUint32(m.lenBuf[:], uint32(len(data)))
+	m.sum.Write(m.lenBuf[:])
+	m.sum.Write(data)
+}
+
+func formatChecksum(sum uint64) string { return fmt.Sprintf("xxh64:%016x", sum) }
+
+func (m *migration) dryRun(ctx context.Context) error {
+	p := progress{f: m.opts.Progress}
+	err := m.produce(ctx, func(_ []byte, bytesRead, records int64) error {
+		if records%256 == 0 {
+			p.maybe(bytesRead, records)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.final(m.bytesRead, m.res.Records)
+	return nil
+}
+
+// run builds the group in a hidden directory beside the output, makes it
+// durable, verifies it and renames it into place.
+func (m *migration) run(ctx context.Context) (err error) {
+	out := m.opts.Out
+	if err := mkdirAllSynced(out); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	tmp, err := os.MkdirTemp(out, "."+m.opts.Name+".migrate-*")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	walDir := filepath.Join(tmp, "wal")
+	if err := m.writeWAL(ctx, walDir); err != nil {
+		return err
+	}
+	// Durability: the WAL was written without per-batch fsyncs (nobody can
+	// see it before the rename below), so sync every file and directory
+	// now, once.
+	if m.res.Segments, err = syncWALDir(walDir); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	snapDir := filepath.Join(tmp, "snap")
+	if err := os.Mkdir(snapDir, 0o700); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := syncPath(snapDir); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := syncPath(tmp); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	got, err := readBack(walDir)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrVerify, err)
+	}
+	if err := m.verify(got); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := renameNoReplace(tmp, m.res.Output); err != nil {
+		return err
+	}
+	if err := syncPath(out); err != nil {
+		// The group is in place and complete; only the durability of its
+		// name is in doubt. Report it without removing anything.
+		return fmt.Errorf("migrate: %s renamed into place, but syncing %s failed: %w", m.res.Output, out, err)
+	}
+	return nil
+}
+
+// verify compares what readBack found with what was written.
+func (m *migration) verify(got *walSummary) error {
+	res := m.res
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrVerify, fmt.Sprintf(format, args...))
+	}
+	if len(got.members) != len(res.Members) {
+		return fail("%d bootstrap conf changes read back, %d written", len(got.members), len(res.Members))
+	}
+	for i, id := range res.Members {
+		if got.members[i] != id {
+			return fail("bootstrap conf change %d adds node %d, want %d", i+1, got.members[i], id)
+		}
+	}
+	if got.entries != res.Records {
+		return fail("%d legacy entries read back, %d records in the source", got.entries, res.Records)
+	}
+	if got.entries > 0 && got.term != res.Term {
+		return fail("legacy entries at term %d, want %d", got.term, res.Term)
+	}
+	if got.lastIndex != res.LastIndex {
+		return fail("last index %d, want %d", got.lastIndex, res.LastIndex)
+	}
+	if c := formatChecksum(got.sum); c != res.Checksum {
+		return fail("checksum %s read back, %s in the source", c, res.Checksum)
+	}
+	st := got.state
+	if st.GetTerm() != res.Term || st.GetCommit() != res.LastIndex || st.GetVote() != 0 {
+		return fail("HardState term %d vote %d commit %d, want term %d vote 0 commit %d",
+			st.GetTerm(), st.GetVote(), st.GetCommit(), res.Term, res.LastIndex)
+	}
+	return nil
+}
+
+// bootstrapEntries returns the entries raft's bootstrap (RawNode.Bootstrap,
+// used by StartNode) appends for members: one EntryConfChange per member at
+// term 1 and indexes 1..len(members), data a marshalled ConfChange AddNode.
+func bootstrapEntries(members []uint64) ([]*raftpb.Entry, error) {
+	ents := make([]*raftpb.Entry, len(members))
+	for i, id := range members {
+		cc := &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: proto.Uint64(id)}
+		data, err := proto.Marshal(cc)
+		if err != nil {
+			return nil, err
+		}
+		ents[i] = &raftpb.Entry{
+			Type:  raftpb.EntryConfChange.Enum(),
+			Term:  proto.Uint64(1),
+			Index: proto.Uint64(uint64(i + 1)),
+			Data:  data,
+		}
+	}
+	return ents, nil
+}
+
+// mkdirAllSynced creates dir if it does not exist, and then fsyncs its
+// parent so that the new name is durable.
+func mkdirAllSynced(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("%s: not a directory", dir)
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return syncPath(filepath.Dir(filepath.Clean(dir)))
+}
+
+// syncPath fsyncs a file or directory.
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncWALDir fsyncs every file of a WAL directory and then the directory,
+// and returns the number of segment (*.wal) files.
+func syncWALDir(dir string) (int, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	segments := 0
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if filepath.Ext(e.Name()) == ".wal" {
+			segments++
+		}
+		if err := syncPath(filepath.Join(dir, e.Name())); err != nil {
+			return 0, err
+		}
+	}
+	return segments, syncPath(dir)
+}
