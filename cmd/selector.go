@@ -34,6 +34,11 @@ func (s *selector) groups(g *globals, args []string) ([]inspect.Group, error) {
 	if err := inspect.ValidateGlobs(s.globs); err != nil {
 		return nil, usageErrorf("%v", err)
 	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: no such file or directory", p)}
+		}
+	}
 	groups, err := inspect.Discover(paths, inspect.DiscoverOptions{Globs: s.globs})
 	if err != nil {
 		return nil, describeFSError(err)
@@ -81,6 +86,13 @@ func summarizeAll(ctx context.Context, groups []inspect.Group) ([]*inspect.Group
 // segment (how a crash during append looks), an error otherwise.
 func stopProblem(name string, l *inspect.Log) (warning string, err error) {
 	st := l.Stop
+	if l.Records == 0 && len(l.Segments) > 0 && (st != nil || l.Segments[0].Size > 0) {
+		where := l.Segments[0].Path
+		if st != nil {
+			where = fmt.Sprintf("%s offset %d: %s", st.Path, st.Offset, st.Msg)
+		}
+		return "", fmt.Errorf("group %s: no valid WAL record: %s; this is not a WAL etcd could read (run `raftctl verify`)", name, where)
+	}
 	if st == nil {
 		return "", nil
 	}
@@ -90,8 +102,3 @@ func stopProblem(name string, l *inspect.Log) (warning string, err error) {
 	return "", fmt.Errorf("group %s: %s offset %d: %s; run `raftctl verify` for a full report", name, st.Path, st.Offset, st.Msg)
 }
 
-// statOK reports whether p exists.
-func statOK(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}

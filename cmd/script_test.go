@@ -1,0 +1,161 @@
+package cmd_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/raftctl/raftctl/cmd"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"raftctl": func() { os.Exit(cmd.Main()) },
+	})
+}
+
+// TestScripts runs the txtar scripts in testdata/script: one per command
+// and exit code. UPDATE_SCRIPTS=1 rewrites their expected output.
+func TestScripts(t *testing.T) {
+	sample, err := filepath.Abs("../testdata/sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:           "testdata/script",
+		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("SAMPLE", sample)
+			env.Setenv("NO_COLOR", "")
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"cpsample": cmdCopySample(sample),
+			"corrupt":  cmdCorrupt,
+			"sums":     cmdSums,
+		},
+	})
+}
+
+// cpsample DIR copies the shipped sample data to DIR (mutating commands
+// never touch the original).
+func cmdCopySample(sample string) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 1 {
+			ts.Fatalf("usage: cpsample DIR")
+		}
+		dst := ts.MkAbs(args[0])
+		ts.Check(copyTree(sample, dst))
+	}
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		fi, _ := in.Stat()
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fi.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}
+
+// corrupt flip FILE OFFSET | zero FILE OFFSET LEN | truncate FILE SIZE |
+// write FILE TEXT (byte surgery for scripts).
+func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: corrupt flip|zero|truncate FILE N [LEN]")
+	}
+	path := ts.MkAbs(args[1])
+	n, err := strconv.ParseInt(args[2], 0, 64)
+	ts.Check(err)
+	switch args[0] {
+	case "flip":
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		ts.Check(err)
+		defer f.Close()
+		b := make([]byte, 1)
+		_, err = f.ReadAt(b, n)
+		ts.Check(err)
+		b[0] ^= 0xff
+		_, err = f.WriteAt(b, n)
+		ts.Check(err)
+	case "zero":
+		if len(args) != 4 {
+			ts.Fatalf("usage: corrupt zero FILE OFFSET LEN")
+		}
+		l, err := strconv.ParseInt(args[3], 0, 64)
+		ts.Check(err)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		ts.Check(err)
+		defer f.Close()
+		_, err = f.WriteAt(make([]byte, l), n)
+		ts.Check(err)
+	case "truncate":
+		ts.Check(os.Truncate(path, n))
+	default:
+		ts.Fatalf("unknown corruption %q", args[0])
+	}
+}
+
+// sums DIR prints the SHA-256 of every file under DIR, sorted, so a script
+// can prove a command changed nothing.
+func cmdSums(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: sums DIR")
+	}
+	root := ts.MkAbs(args[0])
+	var lines []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		rel, _ := filepath.Rel(root, p)
+		lines = append(lines, fmt.Sprintf("%s %s", hex.EncodeToString(sum[:8]), filepath.ToSlash(rel)))
+		return nil
+	})
+	ts.Check(err)
+	sort.Strings(lines)
+	for _, l := range lines {
+		ts.Logf("%s", l)
+		fmt.Fprintln(ts.Stdout(), l)
+	}
+}

@@ -1,0 +1,208 @@
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"go.etcd.io/etcd/client/pkg/v3/fileutil"
+	"go.etcd.io/etcd/server/v3/storage/wal"
+	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+)
+
+// benchGroup returns a WAL directory of about RAFTCTL_BENCH_MB megabytes
+// (default 64) of entries of entrySize bytes, in 64 MB segments, written
+// by etcd's wal package. It is cached under the temp directory between
+// runs.
+func benchGroup(b *testing.B, entrySize int) (string, int64) {
+	b.Helper()
+	mb := 64
+	if s := os.Getenv("RAFTCTL_BENCH_MB"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("RAFTCTL_BENCH_MB: %v", err)
+		}
+		mb = v
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("raftctl-bench-%dmb-%db", mb, entrySize))
+	walDir := filepath.Join(dir, "wal")
+	if _, err := os.Stat(filepath.Join(dir, "done")); err != nil {
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		segSizeMu.Lock()
+		old := wal.SegmentSizeBytes
+		wal.SegmentSizeBytes = 64 * 1000 * 1000
+		w, err := wal.Create(zap.NewNop(), walDir, []byte("bench"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.SetUnsafeNoFsync()
+		total := int64(mb) << 20
+		data := make([]byte, entrySize)
+		for k := range data {
+			data[k] = byte(k * 31)
+		}
+		var idx uint64
+		for written := int64(0); written < total; {
+			ents := make([]*raftpb.Entry, 0, 1000)
+			for k := 0; k < 1000; k++ {
+				idx++
+				ents = append(ents, &raftpb.Entry{Index: proto.Uint64(idx), Term: proto.Uint64(1 + idx/100000), Type: raftpb.EntryNormal.Enum(), Data: data})
+				written += int64(entrySize + 16)
+			}
+			hs := &raftpb.HardState{Term: proto.Uint64(1 + idx/100000), Vote: proto.Uint64(1), Commit: proto.Uint64(idx)}
+			if err := w.Save(hs, ents); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		wal.SegmentSizeBytes = old
+		segSizeMu.Unlock()
+		if err := os.WriteFile(filepath.Join(dir, "done"), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	segs, _, err := ListSegments(walDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for _, s := range segs {
+		size += s.Size
+	}
+	return walDir, size
+}
+
+func benchSegs(b *testing.B, walDir string) []Segment {
+	segs, _, err := ListSegments(walDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return segs
+}
+
+// BenchmarkRead compares raftctl's reader with etcd's decoder, etcd's
+// ReadAll and a plain read of the files (the `cat` baseline), over the
+// same group. MB/s is over the segment files' total size.
+func BenchmarkRead(b *testing.B) {
+	for _, es := range []int{1024, 100} {
+		walDir, size := benchGroup(b, es)
+		segs := benchSegs(b, walDir)
+		b.Run(fmt.Sprintf("entry=%d/cat", es), func(b *testing.B) {
+			b.SetBytes(size)
+			buf := make([]byte, 1<<20)
+			for b.Loop() {
+				for _, s := range segs {
+					f, err := os.Open(s.Path)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf); err != nil {
+						b.Fatal(err)
+					}
+					f.Close()
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("entry=%d/raftctl-scan", es), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			var n int64
+			for b.Loop() {
+				sc := NewScanner(segs, ScanOptions{})
+				var e Entry
+				n = 0
+				for sc.Next() {
+					if r := sc.Record(); r.Type == EntryRecord {
+						if err := parseEntry(r.Data, &e); err != nil {
+							b.Fatal(err)
+						}
+						n++
+					}
+				}
+				if sc.Err() != nil {
+					b.Fatal(sc.Err())
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+		})
+		b.Run(fmt.Sprintf("entry=%d/raftctl-readlog", es), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				l, err := ReadLog(context.Background(), segs)
+				if err != nil || l.Stop != nil {
+					b.Fatal(err, l.Stop)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("entry=%d/raftctl-effective", es), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				l, err := ReadLog(context.Background(), segs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := EffectiveEntries(context.Background(), segs, l, func(*Entry, *Record) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("entry=%d/etcd-decoder", es), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				var rs []fileutil.FileReader
+				var fs []*os.File
+				for _, s := range segs {
+					f, err := os.Open(s.Path)
+					if err != nil {
+						b.Fatal(err)
+					}
+					fs = append(fs, f)
+					rs = append(rs, fileutil.NewFileReader(f))
+				}
+				dec := wal.NewDecoder(rs...)
+				rec := &walpb.Record{}
+				var err error
+				for err = dec.Decode(rec); err == nil; err = dec.Decode(rec) {
+					if RecordType(rec.GetType()) == EntryRecord {
+						wal.MustUnmarshalEntry(rec.Data)
+					}
+				}
+				if err != io.EOF {
+					b.Fatal(err)
+				}
+				for _, f := range fs {
+					f.Close()
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("entry=%d/etcd-readall", es), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				w, err := wal.OpenForRead(zap.NewNop(), walDir, &walpb.Snapshot{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, _, _, err := w.ReadAll(); err != nil {
+					b.Fatal(err)
+				}
+				w.Close()
+			}
+		})
+	}
+}
