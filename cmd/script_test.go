@@ -15,6 +15,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/raftctl/raftctl/cmd"
+	"github.com/raftctl/raftctl/inspect"
 )
 
 func TestMain(m *testing.M) {
@@ -126,9 +127,46 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 	case "truncate":
 		ts.Check(os.Truncate(path, n))
+	case "tear":
+		// Cut the file in the middle of its N-th record from the end
+		// (1 = the last), as a crash during append leaves it.
+		ts.Check(os.Truncate(path, recordOffsetFromEnd(ts, path, int(n))))
+	case "flip-record":
+		// Flip a byte inside the N-th record from the end.
+		off := recordOffsetFromEnd(ts, path, int(n))
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		ts.Check(err)
+		defer f.Close()
+		b := make([]byte, 1)
+		_, err = f.ReadAt(b, off)
+		ts.Check(err)
+		b[0] ^= 0xff
+		_, err = f.WriteAt(b, off)
+		ts.Check(err)
 	default:
 		ts.Fatalf("unknown corruption %q", args[0])
 	}
+}
+
+// recordOffsetFromEnd finds the n-th record from the end of a segment and
+// returns the offset of its middle (inside the record's data for all but
+// tiny records).
+func recordOffsetFromEnd(ts *testscript.TestScript, path string, n int) int64 {
+	fi, err := os.Stat(path)
+	ts.Check(err)
+	sc := inspect.NewScanner([]inspect.Segment{{Path: path, Name: filepath.Base(path), Size: fi.Size()}}, inspect.ScanOptions{})
+	defer sc.Close()
+	type pos struct{ off, size int64 }
+	var recs []pos
+	for sc.Next() {
+		r := sc.Record()
+		recs = append(recs, pos{r.Offset, r.FrameSize})
+	}
+	if len(recs) < n || n < 1 {
+		ts.Fatalf("%s holds %d records, want at least %d", path, len(recs), n)
+	}
+	r := recs[len(recs)-n]
+	return r.off + r.size/2
 }
 
 // sums DIR prints the SHA-256 of every file under DIR, sorted, so a script
