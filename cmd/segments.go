@@ -96,4 +96,3 @@ func (o *segmentsOptions) run(cmd *cobra.Command, g *globals, args []string) err
 	}
 	return reportStops(g, sums)
 }
-

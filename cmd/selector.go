@@ -101,4 +101,3 @@ func stopProblem(name string, l *inspect.Log) (warning string, err error) {
 	}
 	return "", fmt.Errorf("group %s: %s offset %d: %s; run `raftctl verify` for a full report", name, st.Path, st.Offset, st.Msg)
 }
-

@@ -134,7 +134,7 @@ func (m *migration) run(ctx context.Context) (err error) {
 	if err := syncPath(tmp); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	got, err := readBack(walDir)
+	got, err := readBackFunc(walDir)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrVerify, err)
 	}

@@ -12,6 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// readBackFunc is readBack; tests replace it to simulate a mismatch.
+var readBackFunc = readBack
+
 // walSummary is what readBack finds in a WAL written by Commitlog.
 type walSummary struct {
 	state *raftpb.HardState

@@ -352,25 +352,49 @@ func TestEmptyCurrentFile(t *testing.T) {
 	}
 }
 
-// An oversize file (one record with a value above the 50 MiB limit) is read
-// whole, through a buffer grown for it, and reported.
+// A file above the 50 MiB rotation limit is reported when listed (a sparse
+// file: Open only stats).
 func TestOversizeFile(t *testing.T) {
-	big := make([]byte, commitlog.RotateLimit+1)
+	dir := t.TempDir()
+	name := commitlog.RotatedName("dgraph", ts0)
+	if err := os.WriteFile(filepath.Join(dir, "dgraph-current.log"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(commitlog.RotateLimit + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d, err := commitlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasWarning(d.Warnings, commitlog.CodeOversizeFile, name, -1) || len(d.Warnings) != 1 {
+		t.Fatalf("warnings %v", d.Warnings)
+	}
+}
+
+// A record larger than the reader's buffer is read whole through a buffer
+// grown for it.
+func TestRecordLargerThanBuffer(t *testing.T) {
+	big := make([]byte, 3<<20)
 	for i := range big {
 		big[i] = byte(i)
 	}
 	r := legacytest.EncodeRecord(ts0, 1, legacytest.EncodePosting(commitlog.Posting{UID: commitlog.ValueUID, Value: big, Op: commitlog.OpSet}))
-	name := commitlog.RotatedName("dgraph", ts0)
-	dir := writeFiles(t, map[string][]byte{name: concat(rec(ts0-1, 1), r), "dgraph-current.log": rec(ts0+1, 2)})
+	dir := writeFiles(t, map[string][]byte{
+		commitlog.RotatedName("dgraph", ts0): concat(rec(ts0-1, 1), r),
+		"dgraph-current.log":                 rec(ts0+1, 2),
+	})
 	res := readAll(t, dir, commitlog.ReaderOptions{Decode: true, BufferSize: 4096})
 	if res.err != nil || len(res.recs) != 3 {
 		t.Fatalf("%d records, %v", len(res.recs), res.err)
 	}
-	if !bytes.Equal(res.posts[1].Value, big) || !bytes.Equal(res.raw[1], r) {
-		t.Fatal("oversize record differs")
-	}
-	if !hasWarning(res.warnings, commitlog.CodeOversizeFile, name, -1) || len(res.warnings) != 1 {
-		t.Fatalf("warnings %v", res.warnings)
+	if !bytes.Equal(res.posts[1].Value, big) || !bytes.Equal(res.raw[1], r) || res.posts[2].UID != 2 {
+		t.Fatal("records differ")
 	}
 }
 

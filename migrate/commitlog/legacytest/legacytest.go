@@ -390,7 +390,7 @@ func randomPosting(rng *rand.Rand, attrs []string, value []byte, ts int64) (comm
 			value[i] = byte(rng.Uint32())
 		}
 		p.Value = value
-		p.Source = "rdf-import"
+		p.Source = "rdf"
 	}
 	return p, EdgeKey(attr, subject)
 }
