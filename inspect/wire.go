@@ -125,6 +125,37 @@ type Entry struct {
 func parseEntry(b []byte, e *Entry) error {
 	*e = Entry{}
 	for len(b) > 0 {
+		// Fast path for the one-byte tags raft writes.
+		switch b[0] {
+		case 0x08, 0x10, 0x18:
+			var v uint64
+			n := 0
+			if len(b) > 1 && b[1] < 0x80 {
+				v, n = uint64(b[1]), 1
+			} else if v, n = protowire.ConsumeVarint(b[1:]); n < 0 {
+				return protowire.ParseError(n)
+			}
+			switch b[0] {
+			case 0x08:
+				if t := int32(v); t >= 0 && t <= 2 {
+					e.Type = EntryType(t)
+				}
+			case 0x10:
+				e.Term = v
+			default:
+				e.Index = v
+			}
+			b = b[1+n:]
+			continue
+		case 0x22:
+			v, n := protowire.ConsumeBytes(b[1:])
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			e.Data = v
+			b = b[1+n:]
+			continue
+		}
 		num, wt, n, err := consumeTag(b)
 		if err != nil {
 			return err
