@@ -154,6 +154,12 @@ func classify(dir string) (Group, bool, error) {
 		if err != nil {
 			return g, false, err
 		}
+		if !hasWAL && hasSnaps {
+			// Segments may sit in a sibling of snap/ under another name.
+			if d, ok := segmentChild(base); ok {
+				walDir = d
+			}
+		}
 		if hasWAL || hasSnaps {
 			g.WALDir = walDir
 			if isDir(snapDir) {
@@ -200,4 +206,33 @@ func holdsSnaps(dir string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// segmentChild finds the one subdirectory of dir that holds *.wal files.
+func segmentChild(dir string) (string, bool) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", false
+	}
+	found := ""
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || e.Name() == "snap" {
+			continue
+		}
+		sub := filepath.Join(dir, e.Name())
+		files, err := os.ReadDir(sub)
+		if err != nil {
+			continue
+		}
+		for _, f := range files {
+			if !f.IsDir() && strings.HasSuffix(f.Name(), ".wal") {
+				if found != "" {
+					return "", false
+				}
+				found = sub
+				break
+			}
+		}
+	}
+	return found, found != ""
 }
