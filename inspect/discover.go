@@ -115,6 +115,13 @@ func discoverOne(root string) ([]Group, error) {
 		if err != nil {
 			return err
 		}
+		if !ok && p == root && filepath.Base(filepath.Clean(p)) == "wal" {
+			// The user named a WAL directory, even an empty one.
+			g, ok = Group{Dir: p, WALDir: p}, true
+			if sd := filepath.Join(filepath.Dir(filepath.Clean(p)), "snap"); isDir(sd) {
+				g.SnapDir = sd
+			}
+		}
 		if !ok {
 			return nil
 		}
