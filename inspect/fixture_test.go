@@ -82,4 +82,3 @@ func TestEmbeddedEtcdAgreesWithReadAll(t *testing.T) {
 		t.Errorf("found %d of %d puts decoded", found, len(keys))
 	}
 }
-
