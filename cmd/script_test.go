@@ -16,6 +16,7 @@ import (
 
 	"github.com/raftctl/raftctl/cmd"
 	"github.com/raftctl/raftctl/inspect"
+	"github.com/raftctl/raftctl/migrate/commitlog/legacytest"
 )
 
 func TestMain(m *testing.M) {
@@ -50,6 +51,7 @@ func TestScripts(t *testing.T) {
 			"cpsample": cmdCopySample(sample),
 			"corrupt":  cmdCorrupt,
 			"sums":     cmdSums,
+			"mklegacy": cmdMkLegacy,
 		},
 	})
 }
@@ -167,6 +169,24 @@ func recordOffsetFromEnd(ts *testscript.TestScript, path string, n int) int64 {
 	}
 	r := recs[len(recs)-n]
 	return r.off + r.size/2
+}
+
+// mklegacy DIR RECORDS [TORN_BYTES] writes a legacy commit-log instance
+// directory with RECORDS records (and a torn record of TORN_BYTES bytes at
+// the end).
+func cmdMkLegacy(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: mklegacy DIR RECORDS [TORN_BYTES]")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	cfg := legacytest.Config{Records: n, Seed: 7, RotateLimit: 4096, EqualTSEvery: 5}
+	if len(args) > 2 {
+		cfg.TornBytes, err = strconv.Atoi(args[2])
+		ts.Check(err)
+	}
+	_, err = legacytest.Generate(ts.MkAbs(args[0]), cfg)
+	ts.Check(err)
 }
 
 // sums DIR prints the SHA-256 of every file under DIR, sorted, so a script

@@ -2,7 +2,23 @@
 // written with etcd's wal package, and verifies what it wrote.
 //
 // It never prints, exits or reads configuration: callers pass options and get
-// a [Result] (and optional progress and per-record callbacks).
+// a [Result] (and optional progress and per-record callbacks). Legacy readers
+// live in sub-packages, one per format ([commitlog] for Dgraph's 2015-2016
+// commit logs).
+//
+// # Limitations
+//
+//   - The read-back streams the output through raftctl's reader
+//     (inspect.ReadLog and EffectiveEntries) in two passes; etcd's own
+//     wal.ReadAll and a restarted raft node check the output in the tests.
+//   - A migration is all or nothing: there is no resume. An interrupted run
+//     leaves a hidden ".<name>.migrate-*" directory only if the process dies
+//     (cancellation removes it); it can be deleted.
+//   - Segments are cut between batches, so one can exceed the segment size
+//     by about one batch (1 MiB). The last segment is preallocated to the
+//     segment size, as etcd does.
+//   - One legacy instance directory makes one group; members are not
+//     derived from the data (the legacy log has no membership).
 package migrate
 
 import (
@@ -76,8 +92,9 @@ type CommitlogOptions struct {
 	Data DataMode
 	// SegmentSize is the WAL segment size in bytes (--segment-size). Default
 	// DefaultSegmentSize; at least MinSegmentSize. Segments are cut at a
-	// batch boundary once this size is reached, so one can exceed it by up
-	// to one batch (at most 1 MiB).
+	// batch boundary once this size is reached, so one can exceed it by
+	// about one batch (1 MiB of entry data for the default size, 1/16 of
+	// the segment size for small ones).
 	SegmentSize int64
 
 	// Strict refuses a torn record at the end of the log instead of dropping

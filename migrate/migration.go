@@ -62,11 +62,11 @@ func (m *migration) produce(ctx context.Context, add func(data []byte, bytesRead
 	}
 	st := r.Stats()
 	res := m.res
-	res.Files = r.FileStats()
+	res.Files = append([]commitlog.FileStats{}, r.FileStats()...)
 	res.Records, res.Bytes = st.Records, st.Bytes
 	res.FirstTS, res.LastTS = st.FirstTS, st.LastTS
 	res.DroppedBytes, res.DroppedFile, res.DroppedOffset = st.DroppedBytes, st.DroppedFile, st.DroppedOffset
-	res.Warnings = r.Warnings()
+	res.Warnings = append([]commitlog.Warning{}, r.Warnings()...) // [] not null in JSON
 	res.WarningCounts = r.WarningCounts()
 	res.LastIndex = res.FirstIndex - 1 + uint64(st.Records)
 	res.Checksum = formatChecksum(m.sum.Sum64())
@@ -102,8 +102,16 @@ func (m *migration) dryRun(ctx context.Context) error {
 // durable, verifies it and renames it into place.
 func (m *migration) run(ctx context.Context) (err error) {
 	out := m.opts.Out
-	if err := mkdirAllSynced(out); err != nil {
+	created, err := mkdirAllSynced(out)
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if created {
+		defer func() {
+			if err != nil {
+				os.Remove(out) // only if empty; best effort
+			}
+		}()
 	}
 	tmp, err := os.MkdirTemp(out, "."+m.opts.Name+".migrate-*")
 	if err != nil {
@@ -211,21 +219,21 @@ func bootstrapEntries(members []uint64) ([]*raftpb.Entry, error) {
 }
 
 // mkdirAllSynced creates dir if it does not exist, and then fsyncs its
-// parent so that the new name is durable.
-func mkdirAllSynced(dir string) error {
+// parent so that the new name is durable. It reports whether it created dir.
+func mkdirAllSynced(dir string) (bool, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case err == nil && fi.IsDir():
-		return nil
+		return false, nil
 	case err == nil:
-		return fmt.Errorf("%s: not a directory", dir)
+		return false, fmt.Errorf("%s: not a directory", dir)
 	case !errors.Is(err, os.ErrNotExist):
-		return err
+		return false, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return false, err
 	}
-	return syncPath(filepath.Dir(filepath.Clean(dir)))
+	return true, syncPath(filepath.Dir(filepath.Clean(dir)))
 }
 
 // syncPath fsyncs a file or directory.

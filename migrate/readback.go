@@ -1,15 +1,15 @@
 package migrate
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 
 	"github.com/cespare/xxhash/v2"
-	"go.etcd.io/etcd/server/v3/storage/wal"
-	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
 	"go.etcd.io/raft/v3/raftpb"
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/raftctl/raftctl/inspect"
 )
 
 // readBackFunc is readBack; tests replace it to simulate a mismatch.
@@ -29,60 +29,74 @@ type walSummary struct {
 	lastIndex uint64
 }
 
-// readBack reads the WAL in walDir the way a restarting node would (etcd's
-// wal.OpenForRead and ReadAll, which check every record's CRC, the metadata
-// and the initial snapshot record) and summarises it, checking its shape:
-// contiguous indexes from 1, conf changes (AddNode, term 1) first, then
-// normal entries of one term.
-//
-// ReadAll holds every entry in memory at once, so this is the one step whose
-// memory grows with the input (about the output's size). It is kept in this
-// one function so that a streaming reader can replace it.
+// readBack reads the WAL in walDir through raftctl's own streaming reader
+// (inspect: every record's CRC and the CRC chain checked, overwrites
+// resolved as etcd's ReadAll does, memory flat whatever the size) and
+// summarises it, checking its shape: contiguous indexes from 1, conf
+// changes (AddNode, term 1) first, then normal entries of one term. Any
+// decode problem, a torn tail included, is an error: Commitlog wrote the
+// files itself and fsynced them.
 func readBack(walDir string) (*walSummary, error) {
-	w, err := wal.OpenForRead(zap.NewNop(), walDir, &walpb.Snapshot{})
+	ctx := context.Background()
+	segs, _, err := inspect.ListSegments(walDir)
 	if err != nil {
 		return nil, err
 	}
-	_, st, ents, err := w.ReadAll()
-	w.Close() // read mode: ReadAll has closed the files; nothing to sync
+	l, err := inspect.ReadLog(ctx, segs)
 	if err != nil {
 		return nil, err
 	}
-	s := &walSummary{state: st}
+	if l.Stop != nil {
+		return nil, l.Stop
+	}
+	if l.Overwritten != 0 || len(l.Gaps) != 0 || l.MetadataConflict {
+		return nil, fmt.Errorf("unexpected log shape: %d overwritten entries, %d gaps", l.Overwritten, len(l.Gaps))
+	}
+	if len(l.Snapshots) == 0 || l.Snapshots[0].Index != 0 {
+		return nil, fmt.Errorf("the WAL does not start with the initial empty snapshot record")
+	}
+	hs := l.HardState
+	s := &walSummary{state: &raftpb.HardState{Term: proto.Uint64(hs.Term), Vote: proto.Uint64(hs.Vote), Commit: proto.Uint64(hs.Commit)}}
 	h := xxhash.New()
 	var lenBuf [4]byte
-	for i, e := range ents {
-		if e.GetIndex() != uint64(i)+1 {
-			return nil, fmt.Errorf("entry %d has index %d", i+1, e.GetIndex())
+	next := uint64(1)
+	err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, _ *inspect.Record) error {
+		if e.Index != next {
+			return fmt.Errorf("entry %d has index %d", next, e.Index)
 		}
-		switch e.GetType() {
-		case raftpb.EntryConfChange:
+		next++
+		switch e.Type {
+		case inspect.EntryConfChange:
 			if s.entries > 0 {
-				return nil, fmt.Errorf("conf change at index %d after normal entries", e.GetIndex())
+				return fmt.Errorf("conf change at index %d after normal entries", e.Index)
 			}
 			var cc raftpb.ConfChange
-			if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
-				return nil, fmt.Errorf("conf change at index %d: %w", e.GetIndex(), err)
+			if err := proto.Unmarshal(e.Data, &cc); err != nil {
+				return fmt.Errorf("conf change at index %d: %w", e.Index, err)
 			}
-			if cc.GetType() != raftpb.ConfChangeAddNode || e.GetTerm() != 1 {
-				return nil, fmt.Errorf("conf change at index %d: %v at term %d, want AddNode at term 1",
-					e.GetIndex(), cc.GetType(), e.GetTerm())
+			if cc.GetType() != raftpb.ConfChangeAddNode || e.Term != 1 {
+				return fmt.Errorf("conf change at index %d: %v at term %d, want AddNode at term 1",
+					e.Index, cc.GetType(), e.Term)
 			}
 			s.members = append(s.members, cc.GetNodeId())
-		case raftpb.EntryNormal:
+		case inspect.EntryNormal:
 			if s.entries == 0 {
-				s.term = e.GetTerm()
-			} else if e.GetTerm() != s.term {
-				return nil, fmt.Errorf("entry %d at term %d, the previous ones at %d", e.GetIndex(), e.GetTerm(), s.term)
+				s.term = e.Term
+			} else if e.Term != s.term {
+				return fmt.Errorf("entry %d at term %d, the previous ones at %d", e.Index, e.Term, s.term)
 			}
 			s.entries++
-			binary.LittleEndian.PutUint32(lenBuf[:], uint32(len(e.GetData())))
+			binary.LittleEndian.PutUint32(lenBuf[:], uint32(len(e.Data)))
 			h.Write(lenBuf[:])
-			h.Write(e.GetData())
+			h.Write(e.Data)
 		default:
-			return nil, fmt.Errorf("entry %d has type %v", e.GetIndex(), e.GetType())
+			return fmt.Errorf("entry %d has type %v", e.Index, e.Type)
 		}
-		s.lastIndex = e.GetIndex()
+		s.lastIndex = e.Index
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	s.sum = h.Sum64()
 	return s, nil

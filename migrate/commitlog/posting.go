@@ -14,6 +14,9 @@ const (
 	OpDel Op = 0x02
 )
 
+// MarshalText renders OpSet and OpDel as "set" and "del" (in JSON too).
+func (o Op) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
 func (o Op) String() string {
 	switch o {
 	case OpSet:

@@ -26,13 +26,33 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"github.com/raftctl/raftctl/migrate/commitlog/legacytest"
 	"github.com/raftctl/raftctl/testdata/fixture"
 )
+
+// genCommitlog writes dir/m0: 300 legacy records (the spec's typical uid
+// and value edges) over several rotated files and a current one, with equal
+// neighbouring timestamps, reproducibly.
+func genCommitlog(dir string) error {
+	m0 := filepath.Join(dir, "m0")
+	if err := os.RemoveAll(m0); err != nil {
+		return err
+	}
+	_, err := legacytest.Generate(m0, legacytest.Config{Records: 300, Seed: 42, RotateLimit: 8192, EqualTSEvery: 7})
+	return err
+}
 
 func main() {
 	out := flag.String("out", "testdata/sample", "directory to (re)generate")
 	check := flag.Bool("check", false, "only verify that -out matches a fresh generation")
+	legacy := flag.String("commitlog", "", "also write a legacy commit-log instance directory here (DIR/m0), for `raftctl migrate commitlog`")
 	flag.Parse()
+	if *legacy != "" {
+		if err := genCommitlog(*legacy); err != nil {
+			fmt.Fprintln(os.Stderr, "gen:", err)
+			os.Exit(1)
+		}
+	}
 	if err := run(*out, *check); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)

@@ -163,3 +163,55 @@ func TestEncodeRecordHeader(t *testing.T) {
 		t.Fatalf("%x", rec)
 	}
 }
+
+// The damage options: an oversize first file, decreasing timestamps.
+func TestGenerateDamageOptions(t *testing.T) {
+	dir := t.TempDir()
+	const limit = 4 << 10
+	fx, err := legacytest.Generate(dir, legacytest.Config{
+		Records: 400, Seed: 2, RotateLimit: limit, OversizeFirst: 3 << 10, DecreaseTSEvery: 50, KeepRecords: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := commitlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Files) < 3 || d.Files[0].Size <= limit+3<<10 {
+		t.Fatalf("first file %d bytes, want above %d", d.Files[0].Size, limit+3<<10)
+	}
+	for _, f := range d.Files[1 : len(d.Files)-1] {
+		if f.Size > limit {
+			t.Fatalf("%s: %d bytes above the limit after the oversize file", f.Name, f.Size)
+		}
+	}
+	r := d.NewReader(commitlog.ReaderOptions{Decode: true})
+	n := 0
+	for r.Next() {
+		if !bytes.Equal(r.Record().Raw, fx.Records[n]) {
+			t.Fatalf("record %d differs", n)
+		}
+		n++
+	}
+	if r.Err() != nil || n != 400 {
+		t.Fatalf("%d records, %v", n, r.Err())
+	}
+	if c := r.WarningCounts()[commitlog.CodeDecreasingTS]; c != 7 { // records 50, 100, ..., 350
+		t.Fatalf("%d decreasing-ts warnings, want 7: %v", c, r.Warnings())
+	}
+	if r.WarningCounts()[commitlog.CodeNameTSMismatch] != 0 {
+		t.Fatalf("warnings %v", r.Warnings())
+	}
+}
+
+// Generate by size.
+func TestGenerateBytes(t *testing.T) {
+	fx, err := legacytest.Generate(t.TempDir(), legacytest.Config{Bytes: 100 << 10, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fx.Bytes < 100<<10 || fx.Bytes > 100<<10+200 || fx.Count == 0 || fx.Records != nil {
+		t.Fatalf("fixture %d bytes, %d records", fx.Bytes, fx.Count)
+	}
+}

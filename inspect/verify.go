@@ -1,0 +1,946 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// VerifyOptions tune Verify and VerifyAll.
+type VerifyOptions struct {
+	// Deep restarts each group in memory with the raft library (a
+	// MemoryStorage holding the newest usable snapshot, the HardState and
+	// every entry after the snapshot, then raft.NewRawNode and one Ready)
+	// and reports raft-restart when raft refuses. Deep mode holds the
+	// entries after the snapshot in memory; the default mode uses memory
+	// that does not grow with the log.
+	Deep bool
+	// Parallel is how many groups VerifyAll checks at once
+	// (runtime.NumCPU() when 0 or less).
+	Parallel int
+	// Progress, if set, is called by VerifyAll before the first group and
+	// after each group; calls never overlap.
+	Progress func(Progress)
+	// NoLockCheck skips the in-use check.
+	NoLockCheck bool
+}
+
+// Progress is what VerifyAll reports as it goes.
+type Progress struct {
+	// Groups is the number of groups to check, GroupsDone those done.
+	Groups     int `json:"groups"`
+	GroupsDone int `json:"groups_done"`
+	// BytesTotal is the size of all their WAL segments, BytesRead the size
+	// of those of the groups done.
+	BytesTotal int64 `json:"bytes_total"`
+	BytesRead  int64 `json:"bytes_read"`
+}
+
+// VerifyAll verifies groups, opts.Parallel at a time, and returns their
+// reports in the order of groups. It returns an error only when ctx is
+// cancelled; a group without a verdict has status "unknown" and its Err
+// set.
+func VerifyAll(ctx context.Context, groups []Group, opts VerifyOptions) (*Report, error) {
+	par := opts.Parallel
+	if par <= 0 {
+		par = runtime.NumCPU()
+	}
+	par = max(1, min(par, len(groups)))
+	rep := &Report{SchemaVersion: ReportSchemaVersion, Groups: make([]*GroupReport, len(groups))}
+	sizes := make([]int64, len(groups))
+	var prog Progress
+	prog.Groups = len(groups)
+	for k, g := range groups {
+		sizes[k] = verifyWALBytes(g)
+		prog.BytesTotal += sizes[k]
+	}
+	var mu sync.Mutex
+	report := func(k int) {
+		if opts.Progress == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if k >= 0 {
+			prog.GroupsDone++
+			prog.BytesRead += sizes[k]
+		}
+		opts.Progress(prog)
+	}
+	report(-1)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	for w := 0; w < par; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				gr, err := Verify(ctx, groups[k], opts)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					continue
+				}
+				rep.Groups[k] = gr
+				report(k)
+			}
+		}()
+	}
+feed:
+	for k := range groups {
+		select {
+		case work <- k:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rep.summarize()
+	return rep, nil
+}
+
+// verifyWALBytes sums the sizes of a group's segments (0 when they cannot
+// be listed: Verify will say why).
+func verifyWALBytes(g Group) int64 {
+	segs, _, err := ListSegments(g.WALDir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, s := range segs {
+		n += s.Size
+	}
+	return n
+}
+
+// verifyNoVerdict is an error that stops the checks of one group: an I/O
+// or permission problem, not a finding.
+type verifyNoVerdict struct{ err error }
+
+func (e *verifyNoVerdict) Error() string { return e.err.Error() }
+func (e *verifyNoVerdict) Unwrap() error { return e.err }
+
+// Verify checks one group: segment names and sequence, every record of
+// every segment (CRCs and the CRC chain, framing, payloads), what lies
+// beyond the end of the log in each segment, the effective log (gaps, term
+// regressions, overwrites), the HardState against the log, the snapshot
+// files against the WAL's snapshot records and the log, and whether a live
+// process holds the WAL's locks. It reads each segment once for the log and
+// once more only past the log's end, to classify the tail; the memory it
+// uses grows with the number of leader changes and snapshots, not with the
+// log (unless opts.Deep).
+//
+// Verify never writes, never takes a lock (see verifyLockHolders) and never
+// renames a broken snapshot. It returns an error only when ctx is
+// cancelled; an I/O or permission error yields a report with status
+// "unknown" and Err set.
+func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, error) {
+	v := &verifier{g: g, opts: opts, rep: &GroupReport{Name: g.Name, WALDir: g.WALDir, SnapDir: g.SnapDir}}
+	err := v.run(ctx)
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		var nv *verifyNoVerdict
+		if !errors.As(err, &nv) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return nil, err
+		}
+		v.rep.Err = err.Error()
+	}
+	v.rep.finish()
+	return v.rep, nil
+}
+
+// verifyPart is a stretch of segments read in one ReadLog pass. The log
+// is split into several parts only when a decode error stops a pass
+// before the last segment: reading resumes at the next segment.
+type verifyPart struct {
+	first int
+	segs  []Segment
+	log   *Log
+}
+
+type verifier struct {
+	g     Group
+	opts  VerifyOptions
+	rep   *GroupReport
+	segs  []Segment
+	snaps []SnapFile
+	parts []verifyPart
+	// hardErr is set when a decode error other than a torn tail stopped
+	// a pass: the log past it is not what etcd would read.
+	hardErr bool
+	// torn is set when the last segment ends with a torn write.
+	torn *Finding
+	// chainBreaks maps a segment to the chain error at its first record.
+	chainBreaks map[int]*DecodeError
+	// crcRecordDamaged maps a segment with a chain break to the CRC error
+	// of the record after its crc record, when reading it afresh fails
+	// there: the crc record is what is damaged.
+	crcRecordDamaged map[int]*DecodeError
+	view             verifyView
+}
+
+func (v *verifier) add(code, file string, off int64, idx uint64, msg string) *Finding {
+	ci, ok := LookupCode(code)
+	if !ok {
+		panic("inspect: finding code not in the catalogue: " + code)
+	}
+	v.rep.Findings = append(v.rep.Findings, Finding{Code: code, Severity: ci.Severity, File: file, Offset: off, Index: idx, Message: msg, Hint: ci.Hint})
+	return &v.rep.Findings[len(v.rep.Findings)-1]
+}
+
+func (v *verifier) run(ctx context.Context) error {
+	segs, ignored, err := ListSegments(v.g.WALDir)
+	if err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTDIR) {
+		return &verifyNoVerdict{err}
+	}
+	v.segs = segs
+	for _, name := range ignored {
+		if strings.HasSuffix(name, ".tmp") {
+			// etcd's preallocated next segment, or a leftover of a cut.
+			continue
+		}
+		p := filepath.Join(v.g.WALDir, name)
+		what := "not a WAL segment name"
+		if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
+			what = "not a regular file"
+		}
+		v.add(CodeUnknownFile, p, -1, 0, fmt.Sprintf("%s in the WAL directory is %s; etcd ignores it", name, what))
+	}
+	snaps, err := ListSnapFiles(v.g.SnapDir)
+	if err != nil {
+		return &verifyNoVerdict{err}
+	}
+	v.snaps = snaps
+	v.checkSnapFiles()
+	if len(segs) == 0 {
+		where := v.g.WALDir
+		if where == "" {
+			where = v.g.Dir
+		}
+		v.add(CodeWALMissing, where, -1, 0, fmt.Sprintf("no WAL segment in %s: the group's log is gone", where))
+		return nil
+	}
+	v.checkSegmentNames()
+	if !v.opts.NoLockCheck {
+		v.checkLocks()
+	}
+	if err := v.readParts(ctx); err != nil {
+		return err
+	}
+	if err := v.checkSegments(); err != nil {
+		return err
+	}
+	v.view = v.makeView()
+	if err := v.checkLog(ctx); err != nil {
+		return err
+	}
+	usable := v.checkSnapshots()
+	if v.opts.Deep && !v.hardErr {
+		if err := v.deep(ctx, usable); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSnapFiles reports .snap files that etcd cannot use on their own:
+// unreadable, misnamed, or named one thing and holding another.
+func (v *verifier) checkSnapFiles() {
+	for _, s := range v.snaps {
+		switch {
+		case !s.NameOK:
+			v.add(CodeUnknownFile, s.Path, -1, 0, fmt.Sprintf("%s in the snapshot directory is not named %%016x-%%016x.snap; etcd ignores it", s.Name))
+		case !s.OK:
+			v.add(CodeSnapshotCorrupt, s.Path, -1, s.NameIndex, fmt.Sprintf("snapshot file %s (index %d, term %d by its name) cannot be read: %s", s.Name, s.NameIndex, s.NameTerm, s.Err))
+		case s.Index != s.NameIndex || s.Term != s.NameTerm:
+			v.add(CodeSnapshotNameMismatch, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s is named for index %d term %d but holds the snapshot at index %d term %d; etcd picks files by name and would restart from the wrong state", s.Name, s.NameIndex, s.NameTerm, s.Index, s.Term))
+		}
+	}
+}
+
+func (v *verifier) checkSegmentNames() {
+	for k, s := range v.segs {
+		if !s.Canonical {
+			v.add(CodeSegmentName, s.Path, -1, 0, fmt.Sprintf("segment %s is not named canonically (etcd writes %s); etcd reads segments in name order, so a non-canonical name can sort out of place", s.Name, SegmentName(s.Seq, s.Index)))
+		}
+		if k == 0 {
+			continue
+		}
+		p := v.segs[k-1]
+		switch {
+		case s.Seq == p.Seq:
+			v.add(CodeSegmentSequence, s.Path, -1, 0, fmt.Sprintf("segments %s and %s have the same sequence number %d", p.Name, s.Name, s.Seq))
+		case s.Seq < p.Seq:
+			v.add(CodeSegmentSequence, s.Path, -1, 0, fmt.Sprintf("segment %s (sequence %d) sorts after %s (sequence %d): etcd reads segments in name order", s.Name, s.Seq, p.Name, p.Seq))
+		case s.Seq != p.Seq+1:
+			missing := fmt.Sprintf("%d", p.Seq+1)
+			if s.Seq-p.Seq > 2 {
+				missing = fmt.Sprintf("%d to %d", p.Seq+1, s.Seq-1)
+			}
+			v.add(CodeSegmentSequence, s.Path, -1, 0, fmt.Sprintf("segment %s (sequence %d) follows %s (sequence %d): sequence %s is missing, and etcd refuses to open the WAL across the hole", s.Name, s.Seq, p.Name, p.Seq, missing))
+		}
+	}
+}
+
+// readParts reads the log with ReadLog, resuming after every decode error
+// at the next segment (whose crc record restarts the CRC chain) so that
+// damage anywhere is found, not only the first.
+func (v *verifier) readParts(ctx context.Context) error {
+	v.chainBreaks = map[int]*DecodeError{}
+	v.crcRecordDamaged = map[int]*DecodeError{}
+	for start := 0; start < len(v.segs); {
+		l, err := ReadLog(ctx, v.segs[start:])
+		if err != nil {
+			return err
+		}
+		v.parts = append(v.parts, verifyPart{first: start, segs: v.segs[start:], log: l})
+		st := l.Stop
+		if st == nil {
+			break
+		}
+		abs := start + st.Segment
+		if st.Kind == KindIO {
+			return &verifyNoVerdict{st}
+		}
+		last := abs == len(v.segs)-1
+		if !(last && st.Kind == KindTorn) {
+			v.hardErr = true
+		}
+		if _, ok := v.chainBreaks[abs]; ok && st.Segment == 0 && st.Kind == KindCRC && st.Offset == verifyFirstFrameEnd(v.segs[abs].Path) {
+			// The record after the opening crc record fails against the
+			// chain value it restarted from: the crc record itself is
+			// damaged. Without a scanner that starts from a given CRC the
+			// rest of this segment cannot be checked.
+			v.crcRecordDamaged[abs] = st
+		}
+		if st.Kind == KindCRCChain && st.Offset == 0 && abs > start {
+			// The crc record that opens segment abs does not continue
+			// the chain: read on from it with a fresh chain.
+			v.chainBreaks[abs] = st
+			start = abs
+			continue
+		}
+		if last {
+			break
+		}
+		start = abs + 1
+	}
+	return nil
+}
+
+// segState is what the last pass that read a segment learned about it.
+type segState struct {
+	sum  SegmentSummary
+	stop *DecodeError
+}
+
+func (v *verifier) segStates() []segState {
+	st := make([]segState, len(v.segs))
+	for _, p := range v.parts {
+		for rel, ss := range p.log.Segments {
+			if !ss.Read {
+				continue
+			}
+			abs := p.first + rel
+			st[abs] = segState{sum: ss}
+			if p.log.Stop != nil && p.log.Stop.Segment == rel {
+				st[abs].stop = p.log.Stop
+			}
+		}
+	}
+	return st
+}
+
+// checkSegments classifies how each segment ends: cleanly at the end of
+// the file or at preallocated zeros, at a torn write, or at damage; and
+// what lies beyond the log's end.
+func (v *verifier) checkSegments() error {
+	states := v.segStates()
+	explained := map[int]bool{}
+	for abs, seg := range v.segs {
+		st := states[abs]
+		isLast := abs == len(v.segs)-1
+		if st.stop != nil && v.crcRecordDamaged[abs] == st.stop {
+			continue
+		}
+		if st.stop != nil && !(st.stop.Kind == KindCRCChain && v.chainBreaks[abs] == st.stop) {
+			if err := v.classifyStop(abs, st.stop); err != nil {
+				return err
+			}
+			continue
+		}
+		if !st.sum.Read {
+			continue
+		}
+		size, end := seg.Size, st.sum.End
+		if size == 0 {
+			v.add(CodeEmptySegment, seg.Path, -1, 0, fmt.Sprintf("segment %s is empty (0 bytes)", seg.Name))
+			continue
+		}
+		_, nextBreaks := v.chainBreaks[abs+1]
+		if end >= size {
+			if !isLast && nextBreaks && !verifyCutLooksComplete(st.sum, v.segs[abs+1]) {
+				explained[abs+1] = true
+				v.add(CodeSegmentTruncated, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s ends at offset %d after entry %d, but the next segment %s is named for index %d and its opening crc record does not continue the CRC chain: records at the end of %s are missing", seg.Name, end, st.sum.LastEntry, v.segs[abs+1].Name, v.segs[abs+1].Index, seg.Name))
+			}
+			continue
+		}
+		tail, err := verifyScanTail(seg.Path, end+frameHeader, size)
+		if err != nil {
+			return &verifyNoVerdict{err}
+		}
+		switch {
+		case st.sum.Records == 0 && tail.nonZero < 0:
+			v.add(CodeEmptySegment, seg.Path, -1, 0, fmt.Sprintf("segment %s holds no record: all its %d bytes are zero", seg.Name, size))
+		case tail.recAt >= 0:
+			msg := fmt.Sprintf("segment %s: a zero length word at offset %d ends the log in this segment, but %s at offset %d: the records in between were zeroed", seg.Name, end, verifyRecordsPhrase(tail), tail.recAt)
+			if nextBreaks {
+				explained[abs+1] = true
+				msg += ", and the next segment's crc record does not continue the CRC chain"
+			}
+			if isLast {
+				msg += "; etcd would stop at the zeros and drop everything after them"
+			}
+			v.add(CodeZeroedRegion, seg.Path, end, verifyNextIndex(st.sum), msg)
+		case !isLast && nextBreaks:
+			explained[abs+1] = true
+			v.add(CodeZeroedRegion, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s ends early: zeros from offset %d to its end (%d bytes), and the next segment %s does not continue the CRC chain, so records at the end of %s were lost", seg.Name, end, size-end, v.segs[abs+1].Name, seg.Name))
+		case isLast && tail.nonZero >= 0:
+			v.torn = v.add(CodeTornTail, seg.Path, end, 0, fmt.Sprintf("segment %s: the log ends at offset %d, but non-zero bytes follow at offset %d that do not decode as records: the residue of a torn write (etcd zeroes it when it next opens the WAL for writing)", seg.Name, end, tail.nonZero))
+		}
+	}
+	for abs, st := range v.chainBreaks {
+		if explained[abs] {
+			continue
+		}
+		seg := v.segs[abs]
+		if d := v.crcRecordDamaged[abs]; d != nil {
+			v.add(CodeCRCMismatch, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the crc record at offset %d is damaged: it does not continue the CRC chain of the segment before it (%s), and the record after it, at offset %d, fails against the value it holds; the rest of %s could not be checked", seg.Name, st.Offset, st.Msg, d.Offset, seg.Name))
+			continue
+		}
+		v.add(CodeCRCMismatch, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the crc record at offset %d does not continue the CRC chain of the segment before it (%s)", seg.Name, st.Offset, st.Msg))
+	}
+	return nil
+}
+
+// verifyCutLooksComplete tells whether a segment that ends at the end of
+// its file still holds every entry written before the next segment was
+// cut: etcd names the next segment after the index following the last
+// entry written.
+func verifyCutLooksComplete(sum SegmentSummary, next Segment) bool {
+	return sum.LastEntry > 0 && sum.LastEntry+1 == next.Index
+}
+
+func verifyRecordsPhrase(t verifyTail) string {
+	if t.recs == 1 {
+		return "a valid record follows"
+	}
+	return fmt.Sprintf("%d or more valid records with a consistent CRC chain follow", t.recs)
+}
+
+// classifyStop turns the decode error that stopped a pass into a finding.
+func (v *verifier) classifyStop(abs int, st *DecodeError) error {
+	seg := v.segs[abs]
+	isLast := abs == len(v.segs)-1
+	later := len(v.segs) - 1 - abs
+	switch st.Kind {
+	case KindTorn:
+		if !isLast {
+			v.add(CodeSegmentTruncated, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s is cut short: %s at offset %d; etcd takes this for the end of the log and ignores the %d later segment(s)", seg.Name, st.Msg, st.Offset, later))
+			return nil
+		}
+		zero, err := verifyFrameHasZeroSector(seg.Path, st.Offset, seg.Size)
+		if err != nil {
+			return &verifyNoVerdict{err}
+		}
+		tail, err := verifyScanTail(seg.Path, st.Offset+frameHeader, seg.Size)
+		if err != nil {
+			return &verifyNoVerdict{err}
+		}
+		switch {
+		case tail.recAt >= 0 && zero:
+			v.add(CodeZeroedRegion, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the record at offset %d holds an all-zero 512-byte sector, yet %s at offset %d: a zeroed region inside the log, not a torn write at its end (etcd would truncate the log here and lose them)", seg.Name, st.Offset, verifyRecordsPhrase(tail), tail.recAt))
+		case tail.recAt >= 0:
+			v.add(CodeRecordMalformed, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: %s at offset %d, yet %s at offset %d: the length word is damaged (etcd would take it for a torn write and lose the records after it)", seg.Name, st.Msg, st.Offset, verifyRecordsPhrase(tail), tail.recAt))
+		default:
+			v.torn = v.add(CodeTornTail, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the last record, at offset %d, is incomplete (%s): a write was interrupted; etcd drops it when it restarts", seg.Name, st.Offset, st.Msg))
+		}
+		return nil
+	case KindCRCChain:
+		v.add(CodeCRCMismatch, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: %s at offset %d", seg.Name, st.Msg, st.Offset))
+		return nil
+	case KindCRC, KindMalformed:
+		zero, err := verifyFrameHasZeroSector(seg.Path, st.Offset, seg.Size)
+		if err != nil {
+			return &verifyNoVerdict{err}
+		}
+		after := ""
+		if later > 0 {
+			after = "; reading resumed at the next segment"
+		}
+		switch {
+		case zero:
+			v.add(CodeZeroedRegion, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the record at offset %d holds an all-zero 512-byte sector (%s): data in the middle of the log was zeroed%s", seg.Name, st.Offset, st.Msg, after))
+		case st.Kind == KindCRC:
+			v.add(CodeCRCMismatch, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the record at offset %d fails its CRC check (%s)%s", seg.Name, st.Offset, st.Msg, after))
+		default:
+			v.add(CodeRecordMalformed, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the record at offset %d is malformed: %s%s", seg.Name, st.Offset, st.Msg, after))
+		}
+		return nil
+	}
+	return &verifyNoVerdict{st}
+}
+
+// verifyView merges the parts into one picture of the log.
+type verifyView struct {
+	hs               HardState
+	hasHS            bool
+	hsPart           int
+	last, lastTerm   uint64
+	first            uint64
+	entryRecords     int64
+	overwritten      int64
+	snaps            []SnapshotRecordAt // Segment is absolute
+	metadata         []byte
+	metadataPart     int
+	metadataSplit    bool
+	metadataConflict int // part with an internal conflict, -1 if none
+}
+
+func (v *verifier) makeView() verifyView {
+	w := verifyView{hsPart: -1, metadataConflict: -1, metadataPart: -1}
+	for k, p := range v.parts {
+		l := p.log
+		if l.HasHardState {
+			w.hs, w.hasHS, w.hsPart = l.HardState, true, k
+		}
+		if l.LastIndex > 0 {
+			w.last, w.lastTerm = l.LastIndex, l.LastTerm
+		}
+		w.entryRecords += l.EntryRecords
+		w.overwritten += l.Overwritten
+		for _, s := range l.Snapshots {
+			s.Segment += p.first
+			w.snaps = append(w.snaps, s)
+		}
+		if l.MetadataConflict && w.metadataConflict < 0 {
+			w.metadataConflict = k
+		}
+		if l.Metadata != nil {
+			if w.metadata == nil {
+				w.metadata, w.metadataPart = l.Metadata, k
+			} else if string(w.metadata) != string(l.Metadata) && !w.metadataSplit {
+				w.metadataSplit = true
+				if w.metadataConflict < 0 {
+					w.metadataConflict = k
+				}
+			}
+		}
+	}
+	if len(v.parts) > 0 {
+		w.first = v.parts[0].log.FirstIndex
+	}
+	return w
+}
+
+// termAt returns the term of the entry at i, asking the newest part first.
+func (v *verifier) termAt(i uint64) (uint64, bool) {
+	for k := len(v.parts) - 1; k >= 0; k-- {
+		if t, ok := v.parts[k].log.TermAt(i); ok {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+func (v *verifier) checkLog(ctx context.Context) error {
+	w := &v.view
+	for k, p := range v.parts {
+		for _, g := range p.log.Gaps {
+			seg := v.segs[p.first+g.Segment]
+			missing := fmt.Sprintf("entry %d is", g.After+1)
+			if g.Next-g.After > 2 {
+				missing = fmt.Sprintf("entries %d to %d are", g.After+1, g.Next-1)
+			}
+			v.add(CodeIndexGap, seg.Path, g.Offset, g.Next, fmt.Sprintf("segment %s: entry %d at offset %d follows entry %d: %s missing", seg.Name, g.Next, g.Offset, g.After, missing))
+		}
+		regs := p.log.Regressions
+		if slices.ContainsFunc(regs, func(r TermRegression) bool { return r.Overwriting }) {
+			// Log flags an overwrite with a lower term than the entry it
+			// replaces, which raft allows (a new leader may replicate an
+			// old entry over an uncommitted newer one, Figure 8 of the
+			// Raft paper); only a term lower than the entry before it is
+			// a regression. Replay the part to tell them apart.
+			var err error
+			if regs, err = v.recheckRegressions(ctx, k); err != nil {
+				return err
+			}
+		}
+		for _, r := range regs {
+			seg := v.segs[p.first+r.Segment]
+			v.add(CodeTermRegression, seg.Path, r.Offset, r.Index, fmt.Sprintf("segment %s: entry %d at offset %d has term %d, lower than term %d of entry %d before it", seg.Name, r.Index, r.Offset, r.Term, r.PrevTerm, r.Index-1))
+		}
+	}
+	if w.metadataConflict >= 0 {
+		if err := v.reportMetadataConflict(ctx); err != nil {
+			return err
+		}
+	}
+	if w.hasHS && (w.hs.Commit > w.last || (w.hs.Term < w.lastTerm && v.torn == nil)) {
+		file, off, err := v.lastStateRecord(ctx)
+		if err != nil {
+			return err
+		}
+		if w.hs.Commit > w.last {
+			v.add(CodeCommitBeyondLast, file, off, w.hs.Commit, fmt.Sprintf("the HardState says entries up to %d are committed, but the log ends at %d: committed entries %d to %d are missing", w.hs.Commit, w.last, w.last+1, w.hs.Commit))
+		}
+		if w.hs.Term < w.lastTerm && v.torn == nil {
+			v.add(CodeHardStateTerm, file, off, w.last, fmt.Sprintf("the HardState's term %d is lower than term %d of the last entry %d: the HardState records written with those entries are missing", w.hs.Term, w.lastTerm, w.last))
+		}
+	}
+	if w.hasHS && w.hs.Term < w.lastTerm && v.torn != nil {
+		v.torn.Message += fmt.Sprintf("; the last complete HardState (term %d) is older than the last entry's term %d: the write was cut between the entries and their HardState", w.hs.Term, w.lastTerm)
+	}
+	if !w.hasHS && w.entryRecords > 0 {
+		v.add(CodeHardStateMissing, v.g.WALDir, -1, 0, fmt.Sprintf("the WAL holds %d entry records (up to index %d) but no HardState: raft would restart with term 0 and nothing committed", w.entryRecords, w.last))
+	}
+	if w.overwritten > 0 {
+		v.add(CodeOverwrittenEntries, v.g.WALDir, -1, 0, fmt.Sprintf("%d entries were overwritten by a later leader and are superseded by later records (normal after leader changes)", w.overwritten))
+	}
+	return nil
+}
+
+// recheckRegressions replays part k's entry records and returns its true
+// term regressions: an entry whose term is lower than the entry before it
+// at the time it was written.
+func (v *verifier) recheckRegressions(ctx context.Context, k int) ([]TermRegression, error) {
+	p := v.parts[k]
+	type run struct{ start, term uint64 }
+	var (
+		runs []run
+		last uint64
+		has  bool
+		e    Entry
+		out  []TermRegression
+	)
+	termAt := func(i uint64) (uint64, bool) {
+		if len(runs) == 0 || i < runs[0].start || i > last {
+			return 0, false
+		}
+		j := sort.Search(len(runs), func(j int) bool { return runs[j].start > i })
+		return runs[j-1].term, true
+	}
+	err := Records(ctx, p.segs, p.log, func(r *Record) error {
+		switch r.Type {
+		case EntryRecord:
+			if parseEntry(r.Data, &e) != nil {
+				return nil
+			}
+			i, t := e.Index, e.Term
+			if has || last != 0 {
+				if i <= last+1 {
+					if prev, ok := termAt(i - 1); ok && t < prev {
+						out = append(out, TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: i <= last, Segment: r.Segment, Offset: r.Offset})
+					}
+				}
+			}
+			j := sort.Search(len(runs), func(j int) bool { return runs[j].start >= i })
+			runs = runs[:j]
+			if len(runs) == 0 || runs[len(runs)-1].term != t {
+				runs = append(runs, run{i, t})
+			}
+			has, last = true, i
+		case SnapshotRecord:
+			s, err := parseWALSnapshot(r.Data)
+			if err == nil && s.Index > last {
+				runs = append(runs[:0], run{s.Index, s.Term})
+				last, has = s.Index, false
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// reportMetadataConflict finds the first metadata record that differs
+// from the first one.
+func (v *verifier) reportMetadataConflict(ctx context.Context) error {
+	var first []byte
+	found := false
+	for _, p := range v.parts {
+		err := Records(ctx, p.segs, p.log, func(r *Record) error {
+			if r.Type != MetadataRecord || found {
+				return nil
+			}
+			if first == nil {
+				first = append([]byte{}, r.Data...)
+				return nil
+			}
+			if string(first) != string(r.Data) {
+				found = true
+				seg := p.segs[r.Segment]
+				v.add(CodeMetadataConflict, seg.Path, r.Offset, 0, fmt.Sprintf("segment %s: the metadata record at offset %d (%d bytes) differs from the WAL's first metadata record (%d bytes); etcd refuses to read a WAL whose metadata records differ", seg.Name, r.Offset, len(r.Data), len(first)))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if !found {
+		v.add(CodeMetadataConflict, v.g.WALDir, -1, 0, "the WAL's metadata records differ; etcd refuses to read it")
+	}
+	return nil
+}
+
+// lastStateRecord locates the HardState record the view holds.
+func (v *verifier) lastStateRecord(ctx context.Context) (string, int64, error) {
+	p := v.parts[v.view.hsPart]
+	file, off := v.g.WALDir, int64(-1)
+	err := Records(ctx, p.segs, p.log, func(r *Record) error {
+		if r.Type == StateRecord {
+			file, off = p.segs[r.Segment].Path, r.Offset
+		}
+		return nil
+	})
+	return file, off, err
+}
+
+// checkSnapshots compares the WAL's snapshot records, the .snap files and
+// the log, and returns the snapshot etcd would restart from (nil for
+// none).
+func (v *verifier) checkSnapshots() *SnapFile {
+	w := &v.view
+	commit := w.hs.Commit
+	type key struct{ index, term uint64 }
+	recs := map[key]bool{}
+	recTerms := map[uint64][]uint64{}
+	var minRec, maxRec uint64
+	haveRec := false
+	reported := map[key]bool{}
+	for _, r := range w.snaps {
+		if r.Index == 0 {
+			continue
+		}
+		if !haveRec || r.Index < minRec {
+			minRec = r.Index
+		}
+		if !haveRec || r.Index > maxRec {
+			maxRec = r.Index
+		}
+		haveRec = true
+		k := key{r.Index, r.Term}
+		if recs[k] {
+			continue
+		}
+		recs[k] = true
+		recTerms[r.Index] = append(recTerms[r.Index], r.Term)
+		seg := v.segs[r.Segment]
+		if t, ok := v.termAt(r.Index); ok && t != r.Term {
+			reported[k] = true
+			v.add(CodeSnapshotTermMismatch, seg.Path, r.Offset, r.Index, fmt.Sprintf("segment %s: the snapshot record at offset %d is for index %d term %d, but the log's entry %d has term %d", seg.Name, r.Offset, r.Index, r.Term, r.Index, t))
+		}
+		if w.hasHS && r.Index > commit {
+			v.add(CodeSnapshotBeyondCommit, seg.Path, r.Offset, r.Index, fmt.Sprintf("segment %s: the snapshot record at offset %d is for index %d, beyond the HardState's commit index %d; etcd ignores it (a crash between writing the snapshot and its HardState leaves this)", seg.Name, r.Offset, r.Index, commit))
+		}
+	}
+
+	// The newest WAL snapshot record at or below the commit index, and
+	// the snapshot etcd would restart from: the newest readable .snap file
+	// (by name, as etcd tries them) matching such a record.
+	var newest *SnapshotRecordAt
+	valid := map[key]bool{}
+	for k := len(w.snaps) - 1; k >= 0; k-- {
+		if r := w.snaps[k]; r.Index <= commit {
+			if newest == nil && r.Index > 0 {
+				newest = &w.snaps[k]
+			}
+			valid[key{r.Index, r.Term}] = true
+		}
+	}
+	var usable *SnapFile
+	for k := range v.snaps {
+		s := &v.snaps[k]
+		if s.NameOK && s.OK && s.Index == s.NameIndex && s.Term == s.NameTerm && valid[key{s.Index, s.Term}] {
+			usable = s
+			break
+		}
+	}
+	if newest != nil {
+		found := false
+		for _, s := range v.snaps {
+			if s.NameOK && s.NameIndex == newest.Index && s.NameTerm == newest.Term {
+				found = true
+			}
+		}
+		if !found {
+			seg := v.segs[newest.Segment]
+			fallback := "no older snapshot file matches a record, so etcd would replay the log from index 1"
+			if usable != nil {
+				fallback = fmt.Sprintf("etcd falls back to %s (index %d)", usable.Name, usable.Index)
+			}
+			where := v.g.SnapDir
+			if where == "" {
+				where = "the group (it has no snap directory)"
+			}
+			v.add(CodeSnapshotFileMissing, seg.Path, newest.Offset, newest.Index, fmt.Sprintf("segment %s: the newest usable snapshot record (offset %d, index %d, term %d) has no file %s in %s; %s", seg.Name, newest.Offset, newest.Index, newest.Term, verifySnapFileName(newest.Term, newest.Index), where, fallback))
+		}
+	}
+
+	// Snapshot files without a matching record.
+	var beyond, orphans []*SnapFile
+	for k := range v.snaps {
+		s := &v.snaps[k]
+		if !s.NameOK || !s.OK || s.Index != s.NameIndex || s.Term != s.NameTerm {
+			continue
+		}
+		k := key{s.Index, s.Term}
+		if recs[k] {
+			continue
+		}
+		if terms := recTerms[s.Index]; len(terms) > 0 {
+			v.add(CodeSnapshotTermMismatch, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s is for index %d term %d, but the WAL's snapshot record for index %d has term %d", s.Name, s.Index, s.Term, s.Index, terms[0]))
+			continue
+		}
+		if t, ok := v.termAt(s.Index); ok && t != s.Term {
+			v.add(CodeSnapshotTermMismatch, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s is for index %d term %d, but the log's entry %d has term %d", s.Name, s.Index, s.Term, s.Index, t))
+			continue
+		}
+		if v.hardErr {
+			// Its record may be in the damaged part of the log.
+			continue
+		}
+		if s.Index > w.last {
+			beyond = append(beyond, s)
+			continue
+		}
+		if v.segs[0].Seq == 0 || (haveRec && s.Index >= minRec) {
+			orphans = append(orphans, s)
+		}
+	}
+	nBeyond := len(beyond)
+	if nBeyond >= 2 {
+		// The segments that held the records of the files beyond the log
+		// may have held those of the newest files within it too.
+		kept := orphans[:0]
+		for _, s := range orphans {
+			if !haveRec || s.Index > maxRec {
+				beyond = append(beyond, s)
+			} else {
+				kept = append(kept, s)
+			}
+		}
+		orphans = kept
+	}
+	for _, s := range orphans {
+		v.add(CodeSnapshotOrphan, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s (index %d, term %d) has no matching snapshot record in the WAL; etcd never loads it", s.Name, s.Index, s.Term))
+	}
+	switch {
+	case nBeyond >= 2:
+		// One snapshot file beyond the log is what a crash leaves between
+		// saving a snapshot received from the leader and writing its WAL
+		// record; several cannot be: the segments that held their
+		// records are gone.
+		names := make([]string, len(beyond))
+		for k, s := range beyond {
+			names[k] = s.Name
+		}
+		also := ""
+		if len(beyond) > nBeyond {
+			also = fmt.Sprintf(", and %s, newer than the WAL's newest snapshot record, ha%s no record either", strings.Join(names[nBeyond:], ", "), map[bool]string{true: "s", false: "ve"}[len(beyond)-nBeyond == 1])
+		}
+		v.add(CodeLogTailMissing, beyond[0].Path, -1, beyond[0].Index, fmt.Sprintf("snapshot files %s refer beyond the log's last entry %d without a snapshot record in the WAL%s: the newer segments holding their records and entries are gone", strings.Join(names[:nBeyond], ", "), w.last, also))
+	case nBeyond == 1:
+		s := beyond[0]
+		v.add(CodeSnapshotOrphan, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s (index %d, term %d) is newer than the log's last entry %d and has no snapshot record in the WAL: etcd saves a snapshot received from the leader before its WAL record, so a crash in between leaves this (if instead the newest segments were lost, the log's tail is gone); etcd never loads it", s.Name, s.Index, s.Term, w.last))
+	}
+
+	// Do the entries after the usable snapshot continue at its index + 1?
+	var sIndex uint64
+	what := "there is no usable snapshot, so etcd replays the log from index 1"
+	if usable != nil {
+		sIndex = usable.Index
+		what = fmt.Sprintf("etcd restarts from snapshot %s (index %d)", usable.Name, usable.Index)
+	}
+	first := v.view.first
+	if first == 0 && len(v.parts) > 0 {
+		first = v.parts[0].log.LastIndex + 1
+	}
+	var problems []string
+	if len(v.parts) > 0 && v.parts[0].log.LastIndex > sIndex && first > sIndex+1 {
+		problems = append(problems, fmt.Sprintf("the log starts at index %d, so entries %d to %d are missing", first, sIndex+1, first-1))
+	}
+	if v.segs[0].Index > sIndex {
+		problems = append(problems, fmt.Sprintf("no segment is named for an index at or below %d (the first is %s), so etcd cannot find where to start reading", sIndex, v.segs[0].Name))
+	}
+	if len(problems) > 0 {
+		v.add(CodeSnapshotGap, v.segs[0].Path, -1, sIndex+1, fmt.Sprintf("%s, but %s", what, strings.Join(problems, "; and ")))
+	}
+
+	// etcd opens the WAL at the last segment named for an index at or
+	// below the snapshot's and requires a snapshot record for it there or
+	// later: for a restart from scratch, the empty record wal.Create
+	// writes.
+	startSeg := -1
+	for k, s := range v.segs {
+		if s.Index <= sIndex {
+			startSeg = k
+		}
+	}
+	if startSeg >= 0 && !v.hardErr && !slices.ContainsFunc(w.snaps, func(r SnapshotRecordAt) bool { return r.Segment >= startSeg && r.Index == sIndex }) {
+		seg := v.segs[startSeg]
+		v.add(CodeSnapshotRecordMissing, seg.Path, -1, sIndex, fmt.Sprintf("%s and looks for its snapshot record (index %d) from segment %s on, but the WAL holds none there: etcd refuses to read the WAL (wal: snapshot not found)", what, sIndex, seg.Name))
+	}
+	return usable
+}
+
+func verifySnapFileName(term, index uint64) string {
+	return fmt.Sprintf("%016x-%016x.snap", term, index)
+}
+
+// verifyNextIndex is the index after a segment's last entry, 0 when it
+// holds none.
+func verifyNextIndex(s SegmentSummary) uint64 {
+	if s.LastEntry == 0 {
+		return 0
+	}
+	return s.LastEntry + 1
+}
+
+// verifyFirstFrameEnd returns the end of a segment's first frame, -1 if
+// it cannot be read.
+func verifyFirstFrameEnd(path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	w, ok := verifyPeekWord(f, 0, math.MaxInt64)
+	if !ok {
+		return -1
+	}
+	rec, pad := verifyFrameSize(w)
+	return frameHeader + rec + pad
+}

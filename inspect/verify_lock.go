@@ -1,0 +1,57 @@
+package inspect
+
+import (
+	"fmt"
+	"path/filepath"
+)
+
+// verifyLock is a lock some process holds on a file of the group.
+type verifyLock struct {
+	Path string
+	// Kind is how it was taken: "OFD" (fcntl open file description lock,
+	// what etcd takes on Linux), "POSIX" (fcntl record lock), "FLOCK"
+	// (flock(2)), or what /proc/locks says.
+	Kind string
+	// Mode is "WRITE" or "READ" when known.
+	Mode string
+	// PID is the holder's process id, 0 when unknown (OFD locks have no
+	// owning process).
+	PID int
+}
+
+// checkLocks reports whether a live process holds a lock on a segment, the
+// WAL or snapshot directory, or the group directory (see
+// verifyLockHolders for how, without taking a lock).
+func (v *verifier) checkLocks() {
+	var paths []string
+	for _, s := range v.segs {
+		paths = append(paths, s.Path)
+	}
+	for _, d := range []string{v.g.WALDir, v.g.SnapDir, v.g.Dir} {
+		if d != "" {
+			paths = append(paths, d)
+		}
+	}
+	locks := verifyLockHolders(paths, v.segs[len(v.segs)-1].Path)
+	if len(locks) == 0 {
+		return
+	}
+	l := locks[0]
+	who := "a process"
+	if l.PID > 0 {
+		who = fmt.Sprintf("process %d", l.PID)
+	}
+	how := l.Kind
+	if l.Kind == "OFD" {
+		how = "OFD (fcntl open file description, as etcd takes it)"
+	}
+	more := ""
+	if len(locks) > 1 {
+		more = fmt.Sprintf(" (and %d other lock(s) on the group's files)", len(locks)-1)
+	}
+	mode := ""
+	if l.Mode != "" {
+		mode = " " + l.Mode
+	}
+	v.add(CodeInUse, l.Path, -1, 0, fmt.Sprintf("%s holds a%s %s lock on %s%s: the group is in use by a live process, and findings about the end of the log may reflect writes in progress", who, mode, how, filepath.Base(l.Path), more))
+}
