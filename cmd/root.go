@@ -46,6 +46,9 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	root, g := NewRoot(streams)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil && ctx.Err() != nil {
+		err = &exitError{code: ExitInterrupted, err: errors.New("interrupted")}
+	}
 	if err == nil {
 		return ExitOK
 	}
