@@ -52,11 +52,10 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
-	code := exitCode(err)
 	if ctx.Err() != nil {
-		code = ExitInterrupted
-		err = errors.New("interrupted")
+		err = &exitError{code: ExitInterrupted, err: errors.New("interrupted")}
 	}
+	code := exitCode(err)
 	var ee *exitError
 	isExit := errors.As(err, &ee)
 	if !isExit {
