@@ -124,3 +124,19 @@ func escapeText(data []byte) string {
 	}
 	return b.String()
 }
+
+// AppendPayload appends Payload(data, how) to dst without allocating for
+// hex, base64, len and none. how must be valid (see Payload).
+func AppendPayload(dst, data []byte, how string) []byte {
+	switch how {
+	case "hex":
+		return hex.AppendEncode(dst, data)
+	case "base64":
+		return base64.StdEncoding.AppendEncode(dst, data)
+	case "text":
+		return append(dst, escapeText(data)...)
+	case "len":
+		return strconv.AppendInt(dst, int64(len(data)), 10)
+	}
+	return dst
+}

@@ -47,3 +47,10 @@ func (j *JSONLWriter) Write(v any) error {
 func (j *JSONLWriter) Flush() error {
 	return j.bw.Flush()
 }
+
+// WriteRaw appends line, which must be one complete JSON object followed by
+// a newline, as it is: for callers that encode a hot path by hand.
+func (j *JSONLWriter) WriteRaw(line []byte) error {
+	_, err := j.bw.Write(line)
+	return err
+}

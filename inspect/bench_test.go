@@ -6,79 +6,32 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
-	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/raftctl/raftctl/testdata/fixture"
 )
 
-// benchGroup returns a WAL directory of about RAFTCTL_BENCH_MB megabytes
-// (default 64) of entries of entrySize bytes, in 64 MB segments, written
-// by etcd's wal package. It is cached under the temp directory between
-// runs.
+// benchGroup returns the WAL directory of fixture.LargeGroup and its
+// size: RAFTCTL_BENCH_MB megabytes (64 by default) of entries of entrySize
+// bytes, cached under the temp directory between runs.
 func benchGroup(b *testing.B, entrySize int) (string, int64) {
 	b.Helper()
-	mb := 64
-	if s := os.Getenv("RAFTCTL_BENCH_MB"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatalf("RAFTCTL_BENCH_MB: %v", err)
-		}
-		mb = v
-	}
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("raftctl-bench-%dmb-%db", mb, entrySize))
-	walDir := filepath.Join(dir, "wal")
-	if _, err := os.Stat(filepath.Join(dir, "done")); err != nil {
-		os.RemoveAll(dir)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		segSizeMu.Lock()
-		old := wal.SegmentSizeBytes
-		wal.SegmentSizeBytes = 64 * 1000 * 1000
-		w, err := wal.Create(zap.NewNop(), walDir, []byte("bench"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		w.SetUnsafeNoFsync()
-		total := int64(mb) << 20
-		data := make([]byte, entrySize)
-		for k := range data {
-			data[k] = byte(k * 31)
-		}
-		var idx uint64
-		for written := int64(0); written < total; {
-			ents := make([]*raftpb.Entry, 0, 1000)
-			for k := 0; k < 1000; k++ {
-				idx++
-				ents = append(ents, &raftpb.Entry{Index: proto.Uint64(idx), Term: proto.Uint64(1 + idx/100000), Type: raftpb.EntryNormal.Enum(), Data: data})
-				written += int64(entrySize + 16)
-			}
-			hs := &raftpb.HardState{Term: proto.Uint64(1 + idx/100000), Vote: proto.Uint64(1), Commit: proto.Uint64(idx)}
-			if err := w.Save(hs, ents); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
-		wal.SegmentSizeBytes = old
-		segSizeMu.Unlock()
-		if err := os.WriteFile(filepath.Join(dir, "done"), nil, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	segs, _, err := ListSegments(walDir)
+	mb, err := fixture.BenchMB()
 	if err != nil {
 		b.Fatal(err)
 	}
+	dir, err := fixture.LargeGroup(os.TempDir(), mb, entrySize)
+	if err != nil {
+		b.Fatal(err)
+	}
+	walDir := filepath.Join(dir, "wal")
 	var size int64
-	for _, s := range segs {
+	for _, s := range benchSegs(b, walDir) {
 		size += s.Size
 	}
 	return walDir, size
