@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 
+	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // The decoders below follow proto.Unmarshal for proto2 messages: the last
@@ -25,10 +27,16 @@ func skipField(num protowire.Number, typ protowire.Type, b []byte) (int, error) 
 }
 
 func consumeTag(b []byte) (protowire.Number, protowire.Type, int, error) {
-	num, typ, n := protowire.ConsumeTag(b)
+	v, n := protowire.ConsumeVarint(b)
 	if n < 0 {
 		return 0, 0, 0, protowire.ParseError(n)
 	}
+	// protobuf rejects field numbers outside [1, 2^29-1] (ConsumeTag alone
+	// lets numbers that overflow int32 through).
+	if v>>3 < uint64(protowire.MinValidNumber) || v>>3 > uint64(protowire.MaxValidNumber) {
+		return 0, 0, 0, errors.New("invalid field number")
+	}
+	num, typ := protowire.Number(v>>3), protowire.Type(v&7)
 	if typ == protowire.EndGroupType {
 		return 0, 0, 0, errEndGroup
 	}
@@ -61,16 +69,38 @@ func parseRecord(b []byte) (typ RecordType, crc uint32, data []byte, err error) 
 			b = b[1+n:]
 			continue
 		}
+		// Any other encoding of a tag (or another field).
 		num, wt, n, err := consumeTag(b)
 		if err != nil {
 			return 0, 0, nil, err
 		}
 		b = b[n:]
-		m, err := skipField(num, wt, b)
-		if err != nil {
-			return 0, 0, nil, err
+		switch {
+		case (num == 1 || num == 2) && wt == protowire.VarintType:
+			v, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				return 0, 0, nil, protowire.ParseError(m)
+			}
+			if num == 1 {
+				typ = RecordType(int64(v))
+			} else {
+				crc = uint32(v)
+			}
+			b = b[m:]
+		case num == 3 && wt == protowire.BytesType:
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return 0, 0, nil, protowire.ParseError(m)
+			}
+			data = v
+			b = b[m:]
+		default:
+			m, err := skipField(num, wt, b)
+			if err != nil {
+				return 0, 0, nil, err
+			}
+			b = b[m:]
 		}
-		b = b[m:]
 	}
 	return typ, crc, data, nil
 }
@@ -120,8 +150,8 @@ type Entry struct {
 }
 
 // parseEntry decodes a raftpb.Entry {1: Type enum, 2: Term, 3: Index, 4: Data}.
-// An enum value raft does not know is kept by protobuf as an unknown field,
-// so the type reads as normal, as it does for raft.
+// Like protobuf-go for raftpb, an enum value raft does not know is kept as
+// it is (truncated to int32); raft applies such an entry as a normal one.
 func parseEntry(b []byte, e *Entry) error {
 	*e = Entry{}
 	for len(b) > 0 {
@@ -137,9 +167,7 @@ func parseEntry(b []byte, e *Entry) error {
 			}
 			switch b[0] {
 			case 0x08:
-				if t := int32(v); t >= 0 && t <= 2 {
-					e.Type = EntryType(t)
-				}
+				e.Type = EntryType(int32(v))
 			case 0x10:
 				e.Term = v
 			default:
@@ -170,9 +198,7 @@ func parseEntry(b []byte, e *Entry) error {
 			b = b[n:]
 			switch num {
 			case 1:
-				if t := int32(v); t >= 0 && t <= 2 {
-					e.Type = EntryType(t)
-				}
+				e.Type = EntryType(int32(v))
 			case 2:
 				e.Term = v
 			case 3:
@@ -272,6 +298,10 @@ func parseWALSnapshot(b []byte) (WALSnapshot, error) {
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
 				return WALSnapshot{}, protowire.ParseError(n)
+			}
+			// protobuf rejects an embedded message that does not decode.
+			if err := proto.Unmarshal(v, &raftpb.ConfState{}); err != nil {
+				return WALSnapshot{}, err
 			}
 			// Repeated occurrences of a message field merge in protobuf;
 			// keep the bytes concatenated so that decoding merges too.
