@@ -447,7 +447,7 @@ refused unless --force: what was written since would be lost.
 WARNING: restore changes the group; stop every process using it first.
 
 ` + exitStatusHelp(),
-		Example:     `  $ raftctl restore /var/lib/app/raft/shard-1/.raftctl-backup/20261123T101500Z --dry-run`,
+		Example:     `  $ raftctl restore /var/lib/app/raft/shard-1/.raftctl-backup/20261123T101500Z`,
 		Annotations: map[string]string{"mutating": "true"},
 		Args:        cobra.ExactArgs(1),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
