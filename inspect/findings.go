@@ -48,6 +48,7 @@ const (
 	// would restart with a log that differs from what it acknowledged.
 	CodeWALMissing            = "wal-missing"
 	CodeSegmentSequence       = "segment-sequence"
+	CodeSegmentHeader         = "segment-header"
 	CodeCRCMismatch           = "crc-mismatch"
 	CodeZeroedRegion          = "zeroed-region"
 	CodeSegmentTruncated      = "segment-truncated"
@@ -101,6 +102,7 @@ type CodeInfo struct {
 var Catalogue = []CodeInfo{
 	{CodeWALMissing, SeverityError, "the group has no WAL segment (missing or empty wal directory, or only snapshots)", hintReplica},
 	{CodeSegmentSequence, SeverityError, "segment sequence numbers do not increase by exactly one (a hole, a duplicate or a jump)", hintReplica},
+	{CodeSegmentHeader, SeverityError, "a segment does not open with the crc record etcd writes at the start of every segment, so reading from it (as etcd does to restart from a snapshot recorded in it) fails its first CRC check", hintReplica},
 	{CodeCRCMismatch, SeverityError, "a record's CRC, or the CRC chain between records, does not match its data", hintReplica},
 	{CodeZeroedRegion, SeverityError, "a run of zero bytes inside the log with records after it, or a segment other than the last that ends early: records in the middle of the log are lost", hintReplica},
 	{CodeSegmentTruncated, SeverityError, "a segment other than the last ends inside a record, or before records that the next segment's CRC chain proves were there", hintReplica},
@@ -114,7 +116,7 @@ var Catalogue = []CodeInfo{
 	{CodeSnapshotRecordMissing, SeverityError, "the WAL holds no snapshot record for the snapshot etcd restarts from (the initial empty one included) where etcd looks for it, so etcd refuses to read the WAL", hintReplica},
 	{CodeSnapshotCorrupt, SeverityError, "a .snap file fails its CRC or does not decode", "run `raftctl repair` to move the broken file aside (etcd falls back to an older snapshot)"},
 	{CodeSnapshotTermMismatch, SeverityError, "a snapshot's (index, term) disagrees with the log's entry at that index or with the WAL's snapshot record", hintReplica},
-	{CodeSnapshotNameMismatch, SeverityError, "a .snap file's name says one (term, index) and its content another", hintReplica},
+	{CodeSnapshotNameMismatch, SeverityError, "a .snap file's name says one (term, index) and its content another", "move the file out of the snapshot directory; if etcd then has no snapshot to restart from (snapshot-gap), restore this member from a healthy replica"},
 	{CodeLogTailMissing, SeverityError, "snapshot files refer beyond the last entry: the newest segments are gone", hintReplica},
 	{CodeRaftRestart, SeverityError, "the raft library refuses to restart from this storage (deep mode)", hintReplica},
 

@@ -155,7 +155,7 @@ func (e *verifyNoVerdict) Unwrap() error { return e.err }
 // cancelled; an I/O or permission error yields a report with status
 // "unknown" and Err set.
 func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, error) {
-	v := &verifier{g: g, opts: opts, rep: &GroupReport{Name: g.Name, WALDir: g.WALDir, SnapDir: g.SnapDir}}
+	v := &verifier{g: g, opts: opts, rep: &GroupReport{Name: g.Name, WALDir: g.WALDir, SnapDir: g.SnapDir}, replays: map[int]*verifyReplay{}, torn: -1}
 	err := v.run(ctx)
 	if cerr := ctx.Err(); cerr != nil {
 		return nil, cerr
@@ -190,8 +190,8 @@ type verifier struct {
 	// hardErr is set when a decode error other than a torn tail stopped
 	// a pass: the log past it is not what etcd would read.
 	hardErr bool
-	// torn is set when the last segment ends with a torn write.
-	torn *Finding
+	// torn is the index of the torn-tail finding, -1 if none.
+	torn int
 	// chainBreaks maps a segment to the chain error at its first record.
 	chainBreaks map[int]*DecodeError
 	// crcRecordDamaged maps a segment with a chain break to the CRC error
@@ -199,20 +199,27 @@ type verifier struct {
 	// there: the crc record is what is damaged.
 	crcRecordDamaged map[int]*DecodeError
 	view             verifyView
+	replays          map[int]*verifyReplay
 }
 
-func (v *verifier) add(code, file string, off int64, idx uint64, msg string) *Finding {
+// add appends a finding and returns its position in the report.
+func (v *verifier) add(code, file string, off int64, idx uint64, msg string) int {
 	ci, ok := LookupCode(code)
 	if !ok {
 		panic("inspect: finding code not in the catalogue: " + code)
 	}
 	v.rep.Findings = append(v.rep.Findings, Finding{Code: code, Severity: ci.Severity, File: file, Offset: off, Index: idx, Message: msg, Hint: ci.Hint})
-	return &v.rep.Findings[len(v.rep.Findings)-1]
+	return len(v.rep.Findings) - 1
 }
 
 func (v *verifier) run(ctx context.Context) error {
-	segs, ignored, err := ListSegments(v.g.WALDir)
-	if err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTDIR) {
+	var segs []Segment
+	var ignored []string
+	if fi, err := os.Stat(v.g.WALDir); err == nil && fi.IsDir() {
+		if segs, ignored, err = ListSegments(v.g.WALDir); err != nil {
+			return &verifyNoVerdict{err}
+		}
+	} else if err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTDIR) {
 		return &verifyNoVerdict{err}
 	}
 	v.segs = segs
@@ -256,7 +263,10 @@ func (v *verifier) run(ctx context.Context) error {
 	if err := v.checkLog(ctx); err != nil {
 		return err
 	}
-	usable := v.checkSnapshots()
+	usable, err := v.checkSnapshots(ctx)
+	if err != nil {
+		return err
+	}
 	if v.opts.Deep && !v.hardErr {
 		if err := v.deep(ctx, usable); err != nil {
 			return err
@@ -431,6 +441,19 @@ func (v *verifier) checkSegments() error {
 			v.torn = v.add(CodeTornTail, seg.Path, end, 0, fmt.Sprintf("segment %s: the log ends at offset %d, but non-zero bytes follow at offset %d that do not decode as records: the residue of a torn write (etcd zeroes it when it next opens the WAL for writing)", seg.Name, end, tail.nonZero))
 		}
 	}
+	for abs, st := range states {
+		if !st.sum.Read || st.sum.Records == 0 || (st.stop != nil && st.stop.Offset == 0) || v.chainBreaks[abs] != nil {
+			continue
+		}
+		seg := v.segs[abs]
+		typ, ok, err := verifyFirstRecordType(seg.Path)
+		if err != nil {
+			return &verifyNoVerdict{err}
+		}
+		if ok && typ != CRCRecord {
+			v.add(CodeSegmentHeader, seg.Path, 0, 0, fmt.Sprintf("segment %s opens with a %s record, not the crc record etcd writes at the start of every segment: read on its own, as etcd reads it to restart from a snapshot recorded in it, its first record fails the CRC check", seg.Name, typ))
+		}
+	}
 	for abs, st := range v.chainBreaks {
 		if explained[abs] {
 			continue
@@ -467,23 +490,28 @@ func (v *verifier) classifyStop(abs int, st *DecodeError) error {
 	later := len(v.segs) - 1 - abs
 	switch st.Kind {
 	case KindTorn:
-		if !isLast {
-			v.add(CodeSegmentTruncated, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s is cut short: %s at offset %d; etcd takes this for the end of the log and ignores the %d later segment(s)", seg.Name, st.Msg, st.Offset, later))
-			return nil
-		}
-		zero, err := verifyFrameHasZeroSector(seg.Path, st.Offset, seg.Size)
-		if err != nil {
-			return &verifyNoVerdict{err}
+		zero := false
+		if isLast {
+			var err error
+			if zero, err = verifyFrameHasZeroSector(seg.Path, st.Offset, seg.Size); err != nil {
+				return &verifyNoVerdict{err}
+			}
 		}
 		tail, err := verifyScanTail(seg.Path, st.Offset+frameHeader, seg.Size)
 		if err != nil {
 			return &verifyNoVerdict{err}
 		}
+		lose := "etcd would take it for a torn write and lose the records after it"
+		if !isLast {
+			lose = fmt.Sprintf("etcd takes this for the end of the log and ignores the rest of the segment and the %d later segment(s)", later)
+		}
 		switch {
 		case tail.recAt >= 0 && zero:
 			v.add(CodeZeroedRegion, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the record at offset %d holds an all-zero 512-byte sector, yet %s at offset %d: a zeroed region inside the log, not a torn write at its end (etcd would truncate the log here and lose them)", seg.Name, st.Offset, verifyRecordsPhrase(tail), tail.recAt))
 		case tail.recAt >= 0:
-			v.add(CodeRecordMalformed, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: %s at offset %d, yet %s at offset %d: the length word is damaged (etcd would take it for a torn write and lose the records after it)", seg.Name, st.Msg, st.Offset, verifyRecordsPhrase(tail), tail.recAt))
+			v.add(CodeRecordMalformed, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: %s at offset %d, yet %s at offset %d: the length word is damaged (%s)", seg.Name, st.Msg, st.Offset, verifyRecordsPhrase(tail), tail.recAt, lose))
+		case !isLast:
+			v.add(CodeSegmentTruncated, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s is cut short: %s at offset %d; %s", seg.Name, st.Msg, st.Offset, lose))
 		default:
 			v.torn = v.add(CodeTornTail, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the last record, at offset %d, is incomplete (%s): a write was interrupted; etcd drops it when it restarts", seg.Name, st.Offset, st.Msg))
 		}
@@ -587,16 +615,12 @@ func (v *verifier) checkLog(ctx context.Context) error {
 			v.add(CodeIndexGap, seg.Path, g.Offset, g.Next, fmt.Sprintf("segment %s: entry %d at offset %d follows entry %d: %s missing", seg.Name, g.Next, g.Offset, g.After, missing))
 		}
 		regs := p.log.Regressions
-		if slices.ContainsFunc(regs, func(r TermRegression) bool { return r.Overwriting }) {
-			// Log flags an overwrite with a lower term than the entry it
-			// replaces, which raft allows (a new leader may replicate an
-			// old entry over an uncommitted newer one, Figure 8 of the
-			// Raft paper); only a term lower than the entry before it is
-			// a regression. Replay the part to tell them apart.
-			var err error
-			if regs, err = v.recheckRegressions(ctx, k); err != nil {
+		if v.needsReplay(k) {
+			r, err := v.replay(ctx, k)
+			if err != nil {
 				return err
 			}
+			regs = r.regs
 		}
 		for _, r := range regs {
 			seg := v.segs[p.first+r.Segment]
@@ -608,7 +632,7 @@ func (v *verifier) checkLog(ctx context.Context) error {
 			return err
 		}
 	}
-	if w.hasHS && (w.hs.Commit > w.last || (w.hs.Term < w.lastTerm && v.torn == nil)) {
+	if w.hasHS && (w.hs.Commit > w.last || (w.hs.Term < w.lastTerm && v.torn < 0)) {
 		file, off, err := v.lastStateRecord(ctx)
 		if err != nil {
 			return err
@@ -616,12 +640,12 @@ func (v *verifier) checkLog(ctx context.Context) error {
 		if w.hs.Commit > w.last {
 			v.add(CodeCommitBeyondLast, file, off, w.hs.Commit, fmt.Sprintf("the HardState says entries up to %d are committed, but the log ends at %d: committed entries %d to %d are missing", w.hs.Commit, w.last, w.last+1, w.hs.Commit))
 		}
-		if w.hs.Term < w.lastTerm && v.torn == nil {
+		if w.hs.Term < w.lastTerm && v.torn < 0 {
 			v.add(CodeHardStateTerm, file, off, w.last, fmt.Sprintf("the HardState's term %d is lower than term %d of the last entry %d: the HardState records written with those entries are missing", w.hs.Term, w.lastTerm, w.last))
 		}
 	}
-	if w.hasHS && w.hs.Term < w.lastTerm && v.torn != nil {
-		v.torn.Message += fmt.Sprintf("; the last complete HardState (term %d) is older than the last entry's term %d: the write was cut between the entries and their HardState", w.hs.Term, w.lastTerm)
+	if w.hasHS && w.hs.Term < w.lastTerm && v.torn >= 0 {
+		v.rep.Findings[v.torn].Message += fmt.Sprintf("; the last complete HardState (term %d) is older than the last entry's term %d: the write was cut between the entries and their HardState", w.hs.Term, w.lastTerm)
 	}
 	if !w.hasHS && w.entryRecords > 0 {
 		v.add(CodeHardStateMissing, v.g.WALDir, -1, 0, fmt.Sprintf("the WAL holds %d entry records (up to index %d) but no HardState: raft would restart with term 0 and nothing committed", w.entryRecords, w.last))
@@ -632,18 +656,57 @@ func (v *verifier) checkLog(ctx context.Context) error {
 	return nil
 }
 
-// recheckRegressions replays part k's entry records and returns its true
-// term regressions: an entry whose term is lower than the entry before it
-// at the time it was written.
-func (v *verifier) recheckRegressions(ctx context.Context, k int) ([]TermRegression, error) {
+// verifyReplay is what replaying a part's records with raft's semantics
+// found.
+type verifyReplay struct {
+	regs []TermRegression
+	// badSnaps are snapshot records that contradict a committed entry.
+	badSnaps []verifyBadSnap
+}
+
+type verifyBadSnap struct {
+	rec          SnapshotRecordAt // Segment relative to the part
+	term, commit uint64
+}
+
+// needsReplay tells whether part k's Log may misjudge terms: it flags an
+// overwrite with a lower term than the entry it replaces, which raft
+// allows (a new leader may replicate an old entry over an uncommitted
+// newer one, Figure 8 of the Raft paper), and it keeps the log across a
+// snapshot record that disagrees with the entry at its index, where raft
+// discarded the log for the snapshot received from the leader.
+func (v *verifier) needsReplay(k int) bool {
+	l := v.parts[k].log
+	if slices.ContainsFunc(l.Regressions, func(r TermRegression) bool { return r.Overwriting }) {
+		return true
+	}
+	return slices.ContainsFunc(l.Snapshots, func(s SnapshotRecordAt) bool {
+		t, ok := l.TermAt(s.Index)
+		return ok && t != s.Term
+	})
+}
+
+// replay streams part k's records again and follows the log as raft
+// does: an entry truncates the log at its index; a snapshot record for an
+// index beyond the log, or whose term differs from the entry at its index,
+// replaces the whole log (raft restores a snapshot only when its log does
+// not already match it, and only beyond the commit index: a snapshot
+// record contradicting an entry already committed is damage). It returns
+// the true term regressions (an entry with a lower term than the entry
+// before it when it was written) and such contradicting records.
+func (v *verifier) replay(ctx context.Context, k int) (*verifyReplay, error) {
+	if r := v.replays[k]; r != nil {
+		return r, nil
+	}
 	p := v.parts[k]
 	type run struct{ start, term uint64 }
 	var (
-		runs []run
-		last uint64
-		has  bool
-		e    Entry
-		out  []TermRegression
+		runs   []run
+		last   uint64
+		has    bool
+		commit uint64
+		e      Entry
+		out    verifyReplay
 	)
 	termAt := func(i uint64) (uint64, bool) {
 		if len(runs) == 0 || i < runs[0].start || i > last {
@@ -659,11 +722,9 @@ func (v *verifier) recheckRegressions(ctx context.Context, k int) ([]TermRegress
 				return nil
 			}
 			i, t := e.Index, e.Term
-			if has || last != 0 {
-				if i <= last+1 {
-					if prev, ok := termAt(i - 1); ok && t < prev {
-						out = append(out, TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: i <= last, Segment: r.Segment, Offset: r.Offset})
-					}
+			if (has || last != 0) && i <= last+1 {
+				if prev, ok := termAt(i - 1); ok && t < prev {
+					out.regs = append(out.regs, TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: i <= last, Segment: r.Segment, Offset: r.Offset})
 				}
 			}
 			j := sort.Search(len(runs), func(j int) bool { return runs[j].start >= i })
@@ -672,16 +733,35 @@ func (v *verifier) recheckRegressions(ctx context.Context, k int) ([]TermRegress
 				runs = append(runs, run{i, t})
 			}
 			has, last = true, i
+		case StateRecord:
+			if hs, err := parseHardState(r.Data); err == nil {
+				commit = hs.Commit
+			}
 		case SnapshotRecord:
 			s, err := parseWALSnapshot(r.Data)
-			if err == nil && s.Index > last {
-				runs = append(runs[:0], run{s.Index, s.Term})
-				last, has = s.Index, false
+			if err != nil {
+				return nil
 			}
+			t, ok := termAt(s.Index)
+			switch {
+			case s.Index > last:
+			case ok && t != s.Term:
+				if commit >= s.Index {
+					out.badSnaps = append(out.badSnaps, verifyBadSnap{rec: SnapshotRecordAt{WALSnapshot: s, Segment: r.Segment, Offset: r.Offset}, term: t, commit: commit})
+				}
+			default:
+				return nil
+			}
+			runs = append(runs[:0], run{s.Index, s.Term})
+			last, has = s.Index, false
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	v.replays[k] = &out
+	return &out, nil
 }
 
 // reportMetadataConflict finds the first metadata record that differs
@@ -731,7 +811,7 @@ func (v *verifier) lastStateRecord(ctx context.Context) (string, int64, error) {
 // checkSnapshots compares the WAL's snapshot records, the .snap files and
 // the log, and returns the snapshot etcd would restart from (nil for
 // none).
-func (v *verifier) checkSnapshots() *SnapFile {
+func (v *verifier) checkSnapshots(ctx context.Context) (*SnapFile, error) {
 	w := &v.view
 	commit := w.hs.Commit
 	type key struct{ index, term uint64 }
@@ -739,7 +819,6 @@ func (v *verifier) checkSnapshots() *SnapFile {
 	recTerms := map[uint64][]uint64{}
 	var minRec, maxRec uint64
 	haveRec := false
-	reported := map[key]bool{}
 	for _, r := range w.snaps {
 		if r.Index == 0 {
 			continue
@@ -758,12 +837,22 @@ func (v *verifier) checkSnapshots() *SnapFile {
 		recs[k] = true
 		recTerms[r.Index] = append(recTerms[r.Index], r.Term)
 		seg := v.segs[r.Segment]
-		if t, ok := v.termAt(r.Index); ok && t != r.Term {
-			reported[k] = true
-			v.add(CodeSnapshotTermMismatch, seg.Path, r.Offset, r.Index, fmt.Sprintf("segment %s: the snapshot record at offset %d is for index %d term %d, but the log's entry %d has term %d", seg.Name, r.Offset, r.Index, r.Term, r.Index, t))
-		}
 		if w.hasHS && r.Index > commit {
 			v.add(CodeSnapshotBeyondCommit, seg.Path, r.Offset, r.Index, fmt.Sprintf("segment %s: the snapshot record at offset %d is for index %d, beyond the HardState's commit index %d; etcd ignores it (a crash between writing the snapshot and its HardState leaves this)", seg.Name, r.Offset, r.Index, commit))
+		}
+	}
+
+	for k, p := range v.parts {
+		if !v.needsReplay(k) {
+			continue
+		}
+		r, err := v.replay(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range r.badSnaps {
+			seg := p.segs[b.rec.Segment]
+			v.add(CodeSnapshotTermMismatch, seg.Path, b.rec.Offset, b.rec.Index, fmt.Sprintf("segment %s: the snapshot record at offset %d is for index %d term %d, but entry %d, already committed then (commit %d), has term %d", seg.Name, b.rec.Offset, b.rec.Index, b.rec.Term, b.rec.Index, b.commit, b.term))
 		}
 	}
 
@@ -824,8 +913,12 @@ func (v *verifier) checkSnapshots() *SnapFile {
 			v.add(CodeSnapshotTermMismatch, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s is for index %d term %d, but the WAL's snapshot record for index %d has term %d", s.Name, s.Index, s.Term, s.Index, terms[0]))
 			continue
 		}
-		if t, ok := v.termAt(s.Index); ok && t != s.Term {
-			v.add(CodeSnapshotTermMismatch, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s is for index %d term %d, but the log's entry %d has term %d", s.Name, s.Index, s.Term, s.Index, t))
+		if t, ok := v.termAt(s.Index); ok && t != s.Term && w.hasHS && s.Index <= commit {
+			// Raft only takes a snapshot beyond its commit index: one for
+			// a committed index must agree with the log. (Beyond it, a
+			// snapshot from the leader may replace a divergent log; if
+			// its WAL record is missing it is an orphan, below.)
+			v.add(CodeSnapshotTermMismatch, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s is for index %d term %d, but the log's committed entry %d has term %d", s.Name, s.Index, s.Term, s.Index, t))
 			continue
 		}
 		if v.hardErr {
@@ -913,7 +1006,7 @@ func (v *verifier) checkSnapshots() *SnapFile {
 		seg := v.segs[startSeg]
 		v.add(CodeSnapshotRecordMissing, seg.Path, -1, sIndex, fmt.Sprintf("%s and looks for its snapshot record (index %d) from segment %s on, but the WAL holds none there: etcd refuses to read the WAL (wal: snapshot not found)", what, sIndex, seg.Name))
 	}
-	return usable
+	return usable, nil
 }
 
 func verifySnapFileName(term, index uint64) string {

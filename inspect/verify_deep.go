@@ -70,10 +70,7 @@ func (v *verifier) deep(ctx context.Context, usable *SnapFile) error {
 		where = "snapshot " + usable.Name
 	}
 	if v.view.hasHS {
-		hs := v.parts[0].log.HardState
-		if len(v.parts) > 1 {
-			hs = v.view.hs
-		}
+		hs := v.view.hs
 		_ = ms.SetHardState(&raftpb.HardState{Term: proto.Uint64(hs.Term), Vote: proto.Uint64(hs.Vote), Commit: proto.Uint64(hs.Commit)})
 	}
 

@@ -35,7 +35,7 @@ import (
 func verifyLockHolders(paths []string, probe string) []verifyLock {
 	var out []verifyLock
 	procOK := false
-	if data, err := os.ReadFile("/proc/locks"); err == nil {
+	if data, err := os.ReadFile(verifyProcLocks); err == nil {
 		procOK = true
 		out = verifyParseProcLocks(data, paths)
 	}
@@ -66,6 +66,9 @@ func verifyLockHolders(paths []string, probe string) []verifyLock {
 	}
 	return out
 }
+
+// verifyProcLocks is the kernel's list of locks (a variable for tests).
+var verifyProcLocks = "/proc/locks"
 
 // verifyParseProcLocks matches the lines of /proc/locks against paths.
 // A line reads

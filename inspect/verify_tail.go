@@ -284,3 +284,35 @@ func verifyPeekWord(f *os.File, off, size int64) (uint64, bool) {
 	}
 	return binary.LittleEndian.Uint64(b[:]), true
 }
+
+// verifyFirstRecordType decodes the type of a segment's first record; ok
+// is false when there is none, it does not decode, or it is too large to
+// be a crc record.
+func verifyFirstRecordType(path string) (RecordType, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false, err
+	}
+	w, ok := verifyPeekWord(f, 0, fi.Size())
+	if !ok || w == 0 {
+		return 0, false, nil
+	}
+	rec, _ := verifyFrameSize(w)
+	if rec <= 0 || rec > 4096 || frameHeader+rec > fi.Size() {
+		return 0, false, nil
+	}
+	b := make([]byte, rec)
+	if _, err := f.ReadAt(b, frameHeader); err != nil {
+		return 0, false, nil
+	}
+	typ, _, _, err := parseRecord(b)
+	if err != nil {
+		return 0, false, nil
+	}
+	return typ, true, nil
+}

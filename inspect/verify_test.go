@@ -367,6 +367,13 @@ var verifyCases = []vcase{
 		return g
 	}, []string{CodeSegmentSequence}, false},
 
+	{"segment-header", func(t testing.TB) vgroup {
+		// Segment 7 holds the snapshot record at 150, where etcd starts
+		// reading: without its opening crc record, reading from it fails.
+		g := manyGroup(t)
+		reencode(t, g, func(seg int, r *walpb.Record) bool { return seg != 7 || RecordType(r.GetType()) != CRCRecord })
+		return g
+	}, []string{CodeSegmentHeader}, false},
 	{"crc-mismatch/entry-in-middle-segment", func(t testing.TB) vgroup {
 		g := manyGroup(t)
 		s := g.segs(t)[3]
@@ -759,6 +766,18 @@ func TestVerifyClean(t *testing.T) {
 				{from: 501, to: 510, term: 3, size: 10, commit: 505},
 			}, [2]uint64{500, 3})
 		}},
+		{"snapshot-replaces-divergent-log", func(t testing.TB) vgroup {
+			// Entries 41 to 45 of term 2 were never committed; the leader
+			// of term 3 sends a snapshot at 43, which raft restores over
+			// the divergent log, then entries from 44.
+			return newGroup(t, 4*1024, []op{
+				{from: 1, to: 40, term: 1, size: 30, commit: 30},
+				{from: 41, to: 45, term: 2, size: 30, commit: 30},
+				{snap: &[2]uint64{43, 3}},
+				{from: 0, to: 0, term: 3, commit: 43},
+				{from: 44, to: 50, term: 3, size: 30, commit: 50},
+			}, [2]uint64{43, 3})
+		}},
 		{"purged-prefix", func(t testing.TB) vgroup {
 			g := manyGroup(t)
 			// Purge as etcd would after the snapshot at 150: keep the
@@ -965,6 +984,35 @@ func TestVerifyInUse(t *testing.T) {
 		f.Close()
 		expectCodes(t, rep, CodeInUse)
 		expectCodes(t, g.verify(t, VerifyOptions{}))
+	})
+	t.Run("flock-probe-without-proc", func(t *testing.T) {
+		old := verifyProcLocks
+		verifyProcLocks = filepath.Join(t.TempDir(), "no-proc-locks")
+		defer func() { verifyProcLocks = old }()
+		f, err := os.Open(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+		expectCodes(t, g.verify(t, VerifyOptions{}), CodeInUse)
+		// The probe left the owner's lock alone...
+		other, err := os.Open(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != syscall.EWOULDBLOCK {
+			t.Fatalf("the owner's flock is gone: %v", err)
+		}
+		// ...and, once it is released, holds none itself.
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		expectCodes(t, g.verify(t, VerifyOptions{}))
+		if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			t.Fatalf("verify left a lock behind: %v", err)
+		}
 	})
 	t.Run("probe-without-proc", func(t *testing.T) {
 		l, err := fileutil.TryLockFile(last, os.O_RDWR, fileutil.PrivateFileMode)
