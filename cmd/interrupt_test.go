@@ -13,6 +13,7 @@ import (
 func TestInterrupted(t *testing.T) {
 	for _, args := range [][]string{
 		{"groups", "../testdata/sample"},
+		{"verify", "../testdata/sample"},
 		{"wal", "dump", "../testdata/sample"},
 	} {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -184,9 +184,10 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 				}
 				l.Overwritten += int64(l.LastIndex - from + 1)
 			}
-			if old, ok := b.termAt(i); ok && t < old {
-				l.Regressions = append(l.Regressions, TermRegression{Index: i, Term: t, PrevTerm: old, Overwriting: true, Segment: r.Segment, Offset: r.Offset})
-			} else if prev, ok := b.termAt(i - 1); ok && t < prev {
+			// An overwrite may carry a lower term than the entry it
+			// replaces (a leader elected with an older tail), but never
+			// a lower term than the entry before it.
+			if prev, ok := b.termAt(i - 1); ok && t < prev {
 				l.Regressions = append(l.Regressions, TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: true, Segment: r.Segment, Offset: r.Offset})
 			}
 			l.truncs = append(l.truncs, truncation{seq: r.Seq, index: i})
@@ -220,9 +221,12 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			return false
 		}
 		l.Snapshots = append(l.Snapshots, SnapshotRecordAt{WALSnapshot: s, Segment: r.Segment, Offset: r.Offset})
-		if s.Index > l.LastIndex {
-			// A snapshot ahead of the log (sent by a leader): raft drops
-			// the whole log and continues after the snapshot.
+		if t, ok := b.termAt(s.Index); s.Index > l.LastIndex || (ok && t != s.Term && s.Index > l.HardState.Commit) {
+			// A snapshot ahead of the log, or one that contradicts its
+			// uncommitted tail (sent by a leader): raft's restore drops
+			// the whole log and continues after the snapshot. (raft
+			// ignores a snapshot at or below its commit index, so a
+			// contradiction there is damage, which verify reports.)
 			if b.hasEntries {
 				l.truncs = append(l.truncs, truncation{seq: r.Seq, index: 0})
 			}

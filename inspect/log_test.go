@@ -125,3 +125,49 @@ func TestReadLogMatchesReadAll(t *testing.T) {
 		})
 	}
 }
+
+// TestReadLogRaftSemantics covers what raft allows and etcd's ReadAll does
+// not model: an overwrite at a lower term than the entry it replaces (a
+// leader elected with an older tail), and a snapshot from a leader that
+// contradicts the uncommitted tail (raft's restore drops the log).
+func TestReadLogRaftSemantics(t *testing.T) {
+	lower := writeWAL(t, t.TempDir(), 64*1024, []op{
+		{from: 1, to: 10, term: 2, size: 8, commit: 5},
+		{from: 11, to: 12, term: 3, size: 8, commit: 5},
+		{from: 11, to: 15, term: 2, size: 8, commit: 5},
+	})
+	l, err := ReadLog(context.Background(), listSegs(t, lower))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Regressions) != 0 || l.Overwritten != 2 || l.LastIndex != 15 || l.LastTerm != 2 {
+		t.Errorf("lower-term overwrite: regressions %v overwritten %d last %d/%d", l.Regressions, l.Overwritten, l.LastIndex, l.LastTerm)
+	}
+
+	reset := writeWAL(t, t.TempDir(), 64*1024, []op{
+		{from: 1, to: 40, term: 1, size: 8, commit: 20},
+		{snap: &[2]uint64{30, 4}},
+		{from: 31, to: 33, term: 4, size: 8, commit: 33},
+	})
+	segs := listSegs(t, reset)
+	l, err = ReadLog(context.Background(), segs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.FirstIndex != 31 || l.LastIndex != 33 || l.LastTerm != 4 {
+		t.Errorf("snapshot reset: first %d last %d/%d", l.FirstIndex, l.LastIndex, l.LastTerm)
+	}
+	if term, ok := l.TermAt(30); !ok || term != 4 {
+		t.Errorf("term at the snapshot: %d %v", term, ok)
+	}
+	var got []uint64
+	if err := EffectiveEntries(context.Background(), segs, l, func(e *Entry, _ *Record) error {
+		got = append(got, e.Index)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != 31 {
+		t.Errorf("effective entries %v, want 31..33", got)
+	}
+}
