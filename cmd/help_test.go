@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/raftctl/raftctl/format"
+	"github.com/raftctl/raftctl/inspect"
 )
 
 // visibleCommands returns every command users can see, root first.
@@ -422,5 +423,18 @@ func TestMarkdownLong(t *testing.T) {
 	want := "Reads RAFTCTL\\_\\<FLAG\\> and \\*.wal files.\nSecond line.\n\nExample:\n\n      raftctl x\n        --y\n\nAfter.\n\n# EXIT STATUS\n\n      0    done"
 	if got := markdownLong(long, "# EXIT STATUS"); !strings.HasPrefix(got, want) {
 		t.Errorf("markdownLong:\n%s\nwant prefix:\n%s", got, want)
+	}
+}
+
+// TestREADMEListsEveryCode keeps the README's finding catalogue complete.
+func TestREADMEListsEveryCode(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range inspect.Catalogue {
+		if !strings.Contains(string(b), "| `"+c.Code+"` | "+string(c.Severity)+" |") {
+			t.Errorf("README.md does not list finding %s (%s)", c.Code, c.Severity)
+		}
 	}
 }
