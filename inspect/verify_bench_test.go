@@ -105,7 +105,7 @@ func BenchmarkVerifyAll(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf)
+					io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{f}, buf)
 					f.Close()
 				}
 			}
