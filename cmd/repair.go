@@ -47,12 +47,6 @@ func (o *changeOptions) backupFor(g inspect.Group, many bool, round int, now tim
 	return dir
 }
 
-// faultAfter reads the crash-test hook (tests only).
-func faultAfter(g *globals) int {
-	n, _ := strconv.Atoi(g.io.Getenv("RAFTCTL_FAULT_AFTER"))
-	return n
-}
-
 // changeError maps the repair package's errors to exit codes.
 func changeError(group string, err error) error {
 	var le *repair.LockedError
@@ -127,7 +121,8 @@ until done, so a live server makes repair exit 3 with nothing changed. Every
 file changed or removed is first copied with its mode into the backup
 directory with a manifest of SHA-256 sums; ` + "`raftctl restore BACKUP_DIR`" + ` puts
 the group back exactly. New content is written aside, fsynced and renamed;
-a crash at any instant leaves the old state or the new one.
+each file is replaced atomically, any prefix of the plan leaves a
+readable group, and an interrupted run is undone by raftctl restore.
 
 ` + repairWarning + `
 
@@ -175,6 +170,7 @@ func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string)
 		}
 		cr := &changeReport{Name: grp.Name, StatusBefore: rep.Status, Rounds: []*repair.Result{}}
 		out.Groups = append(out.Groups, cr)
+		refused := false
 		for round := 1; round <= 3; round++ {
 			plan, err := repair.PlanRepair(ctx, grp, rep.Findings)
 			if err != nil {
@@ -193,8 +189,11 @@ func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string)
 				}
 				break
 			}
+			if len(plan.Refusals) > 0 {
+				refused = true
+			}
 			printPlan(g, grp.Name, plan)
-			res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, len(groups) > 1, round, now), FaultAfter: faultAfter(g)})
+			res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, len(groups) > 1, round, now)})
 			if err != nil {
 				return changeError(grp.Name, err)
 			}
@@ -216,7 +215,7 @@ func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string)
 					cr.FindingsLeft = append(cr.FindingsLeft, f.Code)
 				}
 			}
-			if rep.Status == inspect.StatusError || (cr.Plan != nil && len(cr.Plan.Refusals) > 0) {
+			if rep.Status == inspect.StatusError || refused || (cr.Plan != nil && len(cr.Plan.Refusals) > 0) {
 				problems = true
 				out.Summary.Refused++
 			}
@@ -402,7 +401,7 @@ func (o *compactOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 			continue
 		}
 		printPlan(g, grp.Name, plan)
-		res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, len(groups) > 1, 1, now), FaultAfter: faultAfter(g)})
+		res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, len(groups) > 1, 1, now)})
 		if err != nil {
 			return changeError(grp.Name, err)
 		}
@@ -455,7 +454,7 @@ WARNING: restore changes the group; stop every process using it first.
 			if err != nil {
 				return err
 			}
-			res, err := repair.RestoreWith(cmd.Context(), args[0], repair.RestoreOptions{DryRun: o.dryRun, Force: o.force, FaultAfter: faultAfter(g)})
+			res, err := repair.RestoreWith(cmd.Context(), args[0], repair.RestoreOptions{DryRun: o.dryRun, Force: o.force})
 			if err != nil {
 				var ce *repair.ChangedError
 				if errors.As(err, &ce) {

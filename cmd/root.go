@@ -160,8 +160,12 @@ func (g *globals) defaultConfigFile() string {
 }
 
 // loadConfig applies, to every flag the user did not set, the value from
-// RAFTCTL_<FLAG> or else from the config file (key "<command>.<flag>" or
-// "<flag>").
+// the environment or else from the config file. The environment variable
+// is RAFTCTL_<COMMAND>_<FLAG> (e.g. RAFTCTL_WAL_DUMP_DATA) or, for a flag
+// that means the same in every command, RAFTCTL_<FLAG>; the config key is
+// "<command>.<flag>" or, likewise, "<flag>". A flag name that means
+// different things in different commands (--term filters a dump but sets
+// the term of a migration) takes only the scoped forms.
 func (g *globals) loadConfig(cmd *cobra.Command) error {
 	path, explicit := g.configFile, cmd.Flags().Changed("config")
 	if !explicit {
@@ -183,21 +187,33 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 			}
 		}
 	}
+	ambiguous := ambiguousFlags(cmd.Root())
+	scope := strings.ReplaceAll(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), " ", "_")
+	envName := func(parts ...string) string {
+		return "RAFTCTL_" + strings.ToUpper(strings.ReplaceAll(strings.Join(parts, "_"), "-", "_"))
+	}
 	var ferr error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if ferr != nil || f.Changed || f.Name == "config" || f.Name == "help" {
 			return
 		}
-		env := "RAFTCTL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if val, ok := g.io.LookupEnv(env); ok {
-			if err := setFlag(f, strings.Split(val, ",")); err != nil {
-				ferr = &exitError{code: ExitUsage, err: fmt.Errorf("%s=%q: %v", env, val, err)}
-			}
-			return
+		envs := []string{envName(scope, f.Name)}
+		keys := []string{cmd.Name() + "." + f.Name}
+		if !ambiguous[f.Name] {
+			envs = append(envs, envName(f.Name))
+			keys = append(keys, f.Name)
 		}
-		for _, key := range []string{cmd.Name() + "." + f.Name, f.Name} {
+		for _, env := range envs {
+			if val, ok := g.io.LookupEnv(env); ok {
+				if err := setFlag(f, val, strings.Split(val, ",")); err != nil {
+					ferr = &exitError{code: ExitUsage, err: fmt.Errorf("%s=%q: %v", env, val, err)}
+				}
+				return
+			}
+		}
+		for _, key := range keys {
 			if g.v.IsSet(key) {
-				if err := setFlag(f, g.v.GetStringSlice(key)); err != nil {
+				if err := setFlag(f, g.v.GetString(key), g.v.GetStringSlice(key)); err != nil {
 					ferr = &exitError{code: ExitUsage, err: fmt.Errorf("config file %s: %s: %v", g.v.ConfigFileUsed(), key, err)}
 				}
 				return
@@ -210,11 +226,34 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 	return g.validate()
 }
 
-func setFlag(f *pflag.Flag, vals []string) error {
+// ambiguousFlags lists the flag names that more than one command defines
+// with different meanings (different usage text).
+func ambiguousFlags(root *cobra.Command) map[string]bool {
+	usage := map[string]string{}
+	amb := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalNonPersistentFlags().VisitAll(func(f *pflag.Flag) {
+			if u, ok := usage[f.Name]; ok && u != f.Usage {
+				amb[f.Name] = true
+			}
+			usage[f.Name] = f.Usage
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return amb
+}
+
+// setFlag sets a flag from the environment or the config file: a list for
+// slice flags, the value as it is otherwise.
+func setFlag(f *pflag.Flag, val string, vals []string) error {
 	if sv, ok := f.Value.(pflag.SliceValue); ok {
 		return sv.Replace(vals)
 	}
-	return f.Value.Set(strings.Join(vals, ","))
+	return f.Value.Set(val)
 }
 
 func (g *globals) validate() error {

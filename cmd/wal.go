@@ -494,7 +494,7 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			switch r.Type {
 			case inspect.EntryRecord:
 				if err := inspect.ParseEntry(r.Data, &e); err != nil {
-					return err
+					return recordError(segs, r, "entry", err)
 				}
 				if ok, _ := keep(&e); !ok {
 					return nil
@@ -510,13 +510,13 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			case inspect.StateRecord:
 				hs, err := inspect.ParseHardState(r.Data)
 				if err != nil {
-					return err
+					return recordError(segs, r, "state", err)
 				}
 				it.Term, it.Vote, it.Commit = &hs.Term, &hs.Vote, &hs.Commit
 			case inspect.SnapshotRecord:
 				s, err := inspect.ParseWALSnapshot(r.Data)
 				if err != nil {
-					return err
+					return recordError(segs, r, "snapshot", err)
 				}
 				it.Index, it.Term = &s.Index, &s.Term
 			case inspect.CRCRecord:
@@ -591,4 +591,10 @@ func cutRight(s string, width int) string {
 		return s
 	}
 	return string(r[:width-1]) + "…"
+}
+
+// recordError names the file and offset of a record that does not decode.
+func recordError(segs []inspect.Segment, r *inspect.Record, what string, err error) error {
+	return &inspect.DecodeError{Path: segs[r.Segment].Path, Segment: r.Segment, Offset: r.Offset, Kind: inspect.KindMalformed,
+		Msg: what + " record does not decode: " + err.Error(), Err: err}
 }
