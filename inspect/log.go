@@ -89,9 +89,12 @@ type Log struct {
 	MetadataConflict bool
 	// Overwritten counts entries that a later record replaced.
 	Overwritten int64
-	// Gaps and Regressions are index gaps and term regressions met.
-	Gaps        []Gap
-	Regressions []TermRegression
+	// Gaps and Regressions are index gaps and term regressions met, the
+	// first 1000 of each; GapsMore and RegressionsMore count the others.
+	Gaps            []Gap
+	Regressions     []TermRegression
+	GapsMore        int64
+	RegressionsMore int64
 	// Stop is the decode error that ended the scan, nil at a clean end. A
 	// torn write on the last segment (Kind KindTorn) is how a crash during
 	// append looks; it is the end of the log for etcd.
@@ -108,7 +111,10 @@ func (l *Log) TermAt(i uint64) (uint64, bool) {
 		return 0, false
 	}
 	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].start > i })
-	return l.runs[k-1].term, true
+	if t := l.runs[k-1].term; t != holeTerm {
+		return t, true
+	}
+	return 0, false
 }
 
 // LatestSnapshot returns the newest WAL snapshot record at or below the
@@ -127,6 +133,10 @@ func (l *Log) LatestSnapshot() (SnapshotRecordAt, bool) {
 	return SnapshotRecordAt{}, false
 }
 
+// maxListed caps Gaps and Regressions (hostile input could make one per
+// record); GapsMore and RegressionsMore count the rest.
+const maxListed = 1000
+
 // logBuilder folds records into a Log.
 type logBuilder struct {
 	l          *Log
@@ -135,6 +145,37 @@ type logBuilder struct {
 }
 
 func (b *logBuilder) termAt(i uint64) (uint64, bool) { return b.l.TermAt(i) }
+
+func (b *logBuilder) regression(r TermRegression) {
+	if len(b.l.Regressions) < maxListed {
+		b.l.Regressions = append(b.l.Regressions, r)
+	} else {
+		b.l.RegressionsMore++
+	}
+}
+
+// truncate records that record seq replaced every entry at index i or
+// above. Earlier truncations at i or above are implied by it (they only
+// supersede records before them, at indexes this one covers too), so the
+// list stays increasing in index and, for raft's logs, tiny.
+func (b *logBuilder) truncate(seq int64, i uint64) {
+	t := b.l.truncs
+	for len(t) > 0 && t[len(t)-1].index >= i {
+		t = t[:len(t)-1]
+	}
+	b.l.truncs = append(t, truncation{seq: seq, index: i})
+}
+
+// hole marks indexes [from, to) as missing from the log, so that TermAt
+// does not report them held.
+func (b *logBuilder) hole(from, to uint64) {
+	if from < to {
+		b.setTerm(from, holeTerm)
+	}
+}
+
+// holeTerm marks a run of indexes the log does not hold.
+const holeTerm = ^uint64(0)
 
 func (b *logBuilder) setTerm(i, t uint64) {
 	runs := b.l.runs
@@ -188,17 +229,22 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			// replaces (a leader elected with an older tail), but never
 			// a lower term than the entry before it.
 			if prev, ok := b.termAt(i - 1); ok && t < prev {
-				l.Regressions = append(l.Regressions, TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: true, Segment: r.Segment, Offset: r.Offset})
+				b.regression(TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: true, Segment: r.Segment, Offset: r.Offset})
 			}
-			l.truncs = append(l.truncs, truncation{seq: r.Seq, index: i})
+			b.truncate(r.Seq, i)
 			if l.FirstIndex == 0 || i < l.FirstIndex {
 				l.FirstIndex = i
 			}
 		default:
 			if i > l.LastIndex+1 {
-				l.Gaps = append(l.Gaps, Gap{After: l.LastIndex, Next: i, Segment: r.Segment, Offset: r.Offset})
+				if len(l.Gaps) < maxListed {
+					l.Gaps = append(l.Gaps, Gap{After: l.LastIndex, Next: i, Segment: r.Segment, Offset: r.Offset})
+				} else {
+					l.GapsMore++
+				}
+				b.hole(l.LastIndex+1, i)
 			} else if prev, ok := b.termAt(i - 1); ok && t < prev {
-				l.Regressions = append(l.Regressions, TermRegression{Index: i, Term: t, PrevTerm: prev, Segment: r.Segment, Offset: r.Offset})
+				b.regression(TermRegression{Index: i, Term: t, PrevTerm: prev, Segment: r.Segment, Offset: r.Offset})
 			}
 			if l.FirstIndex == 0 {
 				l.FirstIndex = i
@@ -228,7 +274,7 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			// ignores a snapshot at or below its commit index, so a
 			// contradiction there is damage, which verify reports.)
 			if b.hasEntries {
-				l.truncs = append(l.truncs, truncation{seq: r.Seq, index: 0})
+				b.truncate(r.Seq, 0)
 			}
 			l.FirstIndex, l.LastIndex, l.LastTerm = 0, s.Index, s.Term
 			l.runs = append(l.runs[:0], termRun{start: s.Index, term: s.Term})

@@ -106,7 +106,14 @@ type ScanOptions struct {
 	NoChain bool
 	// OnSegmentEnd, if set, is called when a segment is left cleanly.
 	OnSegmentEnd func(SegmentEnd)
+	// MaxRecord caps the size of one record (DefaultMaxRecord if 0): a
+	// length word above it is never allocated for. etcd has no such cap
+	// and would try to allocate it; raft never writes records this large.
+	MaxRecord int64
 }
+
+// DefaultMaxRecord is the largest record a Scanner reads (1 GiB).
+const DefaultMaxRecord = 1 << 30
 
 // Scanner streams the records of a list of segments with the exact
 // semantics of etcd's wal decoder: a zero length word or the end of a file
@@ -137,6 +144,9 @@ type Scanner struct {
 func NewScanner(segs []Segment, opts ScanOptions) *Scanner {
 	if opts.BufferSize <= 0 {
 		opts.BufferSize = DefaultBufferSize
+	}
+	if opts.MaxRecord <= 0 {
+		opts.MaxRecord = DefaultMaxRecord
 	}
 	return &Scanner{segs: segs, opts: opts, buf: make([]byte, opts.BufferSize)}
 }
@@ -282,6 +292,19 @@ func (s *Scanner) Next() bool {
 		}
 		if limit := s.size - s.off - padBytes; recBytes > limit {
 			return s.fail(KindTorn, s.off, "record length %d (+%d padding) exceeds the %d bytes left in the file", recBytes, padBytes, s.size-s.off-frameHeader)
+		}
+		if recBytes > s.opts.MaxRecord {
+			// Look at the first sector only: zeros on the last segment are
+			// a torn write to etcd; anything else is a length word no
+			// writer produced.
+			if err := s.fill(frameHeader + minSectorSize); err != nil {
+				return s.fail(KindIO, s.off, "read: %v", err)
+			}
+			n := int(minSectorSize - (s.off+frameHeader)%minSectorSize) // to the sector's end
+			if s.isTorn(s.buf[s.r+frameHeader : min(s.w, s.r+frameHeader+n)]) {
+				return s.fail(KindTorn, s.off, "record length %d holds an all-zero sector (torn write)", recBytes)
+			}
+			return s.fail(KindMalformed, s.off, "record length %d exceeds raftctl's limit of %d bytes", recBytes, s.opts.MaxRecord)
 		}
 		total := int(frameHeader + recBytes + padBytes)
 		if s.w-s.r < total {

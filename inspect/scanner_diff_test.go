@@ -299,3 +299,37 @@ func FuzzScanner(f *testing.F) {
 		}
 	})
 }
+
+// TestScannerHugeLengthWord: a sparse segment whose length word claims a
+// terabyte is reported, never allocated for (etcd's decoder would try).
+func TestScannerHugeLengthWord(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		data []byte // what follows the length word
+		kind ErrorKind
+	}{
+		{"zeros", nil, KindTorn},
+		{"garbage", []byte("not a record"), KindMalformed},
+	} {
+		p := filepath.Join(t.TempDir(), SegmentName(0, 0))
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var word [8]byte
+		binary.LittleEndian.PutUint64(word[:], 1<<40)
+		f.Write(word[:])
+		f.Write(c.data)
+		if err := f.Truncate(1<<40 + 64); err != nil {
+			t.Skipf("sparse files: %v", err)
+		}
+		f.Close()
+		sc := NewScanner([]Segment{{Path: p, Name: filepath.Base(p), Size: 1<<40 + 64}}, ScanOptions{})
+		for sc.Next() {
+		}
+		de, ok := AsDecodeError(sc.Err())
+		if !ok || de.Kind != c.kind || de.Offset != 0 {
+			t.Errorf("%s: %v, want %v at 0", c.name, sc.Err(), c.kind)
+		}
+	}
+}

@@ -747,7 +747,10 @@ func (v *verifier) replay(ctx context.Context, k int) (*verifyReplay, error) {
 			case s.Index > last:
 			case ok && t != s.Term:
 				if commit >= s.Index {
+					// raft ignores a snapshot at or below its commit
+					// index, and so does ReadLog: report it, keep the log.
 					out.badSnaps = append(out.badSnaps, verifyBadSnap{rec: SnapshotRecordAt{WALSnapshot: s, Segment: r.Segment, Offset: r.Offset}, term: t, commit: commit})
+					return nil
 				}
 			default:
 				return nil
