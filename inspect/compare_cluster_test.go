@@ -77,4 +77,3 @@ func TestCompareRealPartition(t *testing.T) {
 		}
 	}
 }
-
