@@ -3,7 +3,10 @@ package inspect
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Replica is one copy of a group, on one server.
@@ -76,7 +79,8 @@ type Comparison struct {
 // CompareGroups matches groups across servers by name and compares the
 // replicas of each group. servers[i] is the PATH groups[i] were found
 // under. Groups found on a single server are compared too (one replica).
-// Each replica's log is read once for the comparison and once by Verify.
+// Each replica's log is read once for the comparison and once by Verify,
+// replicas in parallel.
 func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts VerifyOptions) ([]*Comparison, error) {
 	byName := map[string][]*Replica{}
 	var names []string
@@ -90,15 +94,24 @@ func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts
 		}
 	}
 	sort.Strings(names)
+	// Read every replica once, opts.Parallel (or the CPUs) at a time.
+	eg, ectx := errgroup.WithContext(ctx)
+	par := opts.Parallel
+	if par <= 0 {
+		par = runtime.NumCPU()
+	}
+	eg.SetLimit(par)
+	for _, name := range names {
+		for _, r := range byName[name] {
+			eg.Go(func() error { return r.load(ectx, opts) })
+		}
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
 	var out []*Comparison
 	for _, name := range names {
-		reps := byName[name]
-		for _, r := range reps {
-			if err := r.load(ctx, opts); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, compareReplicas(name, reps))
+		out = append(out, compareReplicas(name, byName[name]))
 	}
 	return out, nil
 }
