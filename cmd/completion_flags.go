@@ -264,9 +264,7 @@ func (g *globals) completeGroups(cmd *cobra.Command, args []string, toComplete s
 	}
 	sort.Strings(names)
 	comps := make([]cobra.Completion, 0, len(names)+len(perDir))
-	for _, n := range names {
-		comps = append(comps, n)
-	}
+	comps = append(comps, names...)
 	if !isGlob {
 		var dirs []string
 		for d, n := range perDir {

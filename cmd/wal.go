@@ -162,7 +162,6 @@ type dumpWriter struct {
 	width   int  // terminal width; 0: not a terminal
 	multi   bool // several groups: show the group column
 	raw     bool
-	started bool // json: a group object is open
 	line    []byte
 	gquote  []byte // the current group's name as a JSON string
 	nitems  int

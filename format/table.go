@@ -165,7 +165,8 @@ func (t *Table) renderTable(buf *bytes.Buffer, opts TableOptions) error {
 
 	pad := tw.CellPadding{Global: tw.Padding{Left: "", Right: strings.Repeat(" ", columnGap), Overwrite: true}}
 	cells := tw.CellConfig{
-		Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone, AutoFormat: tw.Off, MergeMode: tw.MergeNone},
+		Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone, AutoFormat: tw.Off},
+		Merging:    tw.CellMerging{Mode: tw.MergeNone},
 		Alignment:  tw.CellAlignment{PerColumn: aligns},
 		Padding:    pad,
 	}
