@@ -614,17 +614,23 @@ func (v *verifier) checkLog(ctx context.Context) error {
 			}
 			v.add(CodeIndexGap, seg.Path, g.Offset, g.Next, fmt.Sprintf("segment %s: entry %d at offset %d follows entry %d: %s missing", seg.Name, g.Next, g.Offset, g.After, missing))
 		}
-		regs := p.log.Regressions
+		if n := p.log.GapsMore; n > 0 {
+			v.add(CodeIndexGap, v.segs[p.first].Path, -1, 0, fmt.Sprintf("and %d more gaps after the %d listed", n, len(p.log.Gaps)))
+		}
+		regs, more := p.log.Regressions, p.log.RegressionsMore
 		if v.needsReplay(k) {
 			r, err := v.replay(ctx, k)
 			if err != nil {
 				return err
 			}
-			regs = r.regs
+			regs, more = r.regs, r.regsMore
 		}
 		for _, r := range regs {
 			seg := v.segs[p.first+r.Segment]
 			v.add(CodeTermRegression, seg.Path, r.Offset, r.Index, fmt.Sprintf("segment %s: entry %d at offset %d has term %d, lower than term %d of entry %d before it", seg.Name, r.Index, r.Offset, r.Term, r.PrevTerm, r.Index-1))
+		}
+		if more > 0 {
+			v.add(CodeTermRegression, v.segs[p.first].Path, -1, 0, fmt.Sprintf("and %d more term regressions after the %d listed", more, len(regs)))
 		}
 	}
 	if w.metadataConflict >= 0 {
@@ -660,6 +666,8 @@ func (v *verifier) checkLog(ctx context.Context) error {
 // found.
 type verifyReplay struct {
 	regs []TermRegression
+	// regsMore counts regressions beyond the first maxListed.
+	regsMore int64
 	// badSnaps are snapshot records that contradict a committed entry.
 	badSnaps []verifyBadSnap
 }
@@ -724,7 +732,11 @@ func (v *verifier) replay(ctx context.Context, k int) (*verifyReplay, error) {
 			i, t := e.Index, e.Term
 			if (has || last != 0) && i <= last+1 {
 				if prev, ok := termAt(i - 1); ok && t < prev {
-					out.regs = append(out.regs, TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: i <= last, Segment: r.Segment, Offset: r.Offset})
+					if len(out.regs) < maxListed {
+						out.regs = append(out.regs, TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: i <= last, Segment: r.Segment, Offset: r.Offset})
+					} else {
+						out.regsMore++
+					}
 				}
 			}
 			j := sort.Search(len(runs), func(j int) bool { return runs[j].start >= i })
