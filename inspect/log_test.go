@@ -3,6 +3,7 @@ package inspect
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"testing"
 
 	"go.etcd.io/etcd/server/v3/storage/wal"
@@ -169,5 +170,35 @@ func TestReadLogRaftSemantics(t *testing.T) {
 	}
 	if len(got) != 3 || got[0] != 31 {
 		t.Errorf("effective entries %v, want 31..33", got)
+	}
+}
+
+// TestHostileGapsBounded: a log that skips every other index is described
+// in bounded memory, and verify lists at most 1000 gaps, then a count.
+func TestHostileGapsBounded(t *testing.T) {
+	var ops []op
+	for i := uint64(1); i <= 2*(maxListed+300); i += 2 {
+		ops = append(ops, op{from: i, to: i, term: 1, size: 1, commit: 1})
+	}
+	walDir := writeWAL(t, t.TempDir(), 1<<20, ops)
+	l, err := ReadLog(context.Background(), listSegs(t, walDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Gaps) != maxListed || l.GapsMore != 299 {
+		t.Fatalf("gaps listed %d, more %d", len(l.Gaps), l.GapsMore)
+	}
+	rep, err := Verify(context.Background(), Group{Name: "g", Dir: filepath.Dir(walDir), WALDir: walDir}, VerifyOptions{NoLockCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range rep.Findings {
+		if f.Code == CodeIndexGap {
+			n++
+		}
+	}
+	if n != maxListed+1 {
+		t.Errorf("%d index-gap findings, want %d", n, maxListed+1)
 	}
 }
