@@ -79,7 +79,7 @@ type Comparison struct {
 // CompareGroups matches groups across servers by name and compares the
 // replicas of each group. servers[i] is the PATH groups[i] were found
 // under. Groups found on a single server are compared too (one replica).
-// Each replica's log is read once for the comparison and once by Verify,
+// Each replica's log is read once, by Verify (twice when it is damaged),
 // replicas in parallel.
 func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts VerifyOptions) ([]*Comparison, error) {
 	byName := map[string][]*Replica{}
@@ -117,15 +117,24 @@ func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts
 }
 
 func (r *Replica) load(ctx context.Context, opts VerifyOptions) error {
-	s, err := Summarize(ctx, r.Group)
-	if err != nil {
-		return fmt.Errorf("%s: group %s: %w", r.Server, r.Group.Name, err)
-	}
-	r.log = s.Log
-	r.FirstIndex, r.LastIndex, r.LastTerm, r.HardState, r.Snapshot = s.FirstIndex, s.LastIndex, s.LastTerm, s.HardState, s.Snapshot
 	rep, err := Verify(ctx, r.Group, opts)
 	if err != nil {
 		return err
+	}
+	l := rep.log
+	if l == nil {
+		// Verify read the WAL in several parts (it is damaged): read it
+		// once more the way every other command does.
+		s, err := Summarize(ctx, r.Group)
+		if err != nil {
+			return fmt.Errorf("%s: group %s: %w", r.Server, r.Group.Name, err)
+		}
+		l = s.Log
+	}
+	r.log = l
+	r.FirstIndex, r.LastIndex, r.LastTerm, r.HardState = l.FirstIndex, l.LastIndex, l.LastTerm, l.HardState
+	if snap, ok := l.LatestSnapshot(); ok {
+		r.Snapshot = &SnapRef{Index: snap.Index, Term: snap.Term}
 	}
 	r.Status = rep.Status
 	r.Findings = []string{}

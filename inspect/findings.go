@@ -179,6 +179,11 @@ type GroupReport struct {
 	// error); the findings are then those made before it.
 	Err      string    `json:"error,omitempty"`
 	Findings []Finding `json:"findings"`
+
+	// log is the single pass over the whole WAL, when there was one, so
+	// that callers in this package need not read the log again.
+	log  *Log
+	segs []Segment
 }
 
 // Worst returns the most severe finding's severity, "" when there is none.

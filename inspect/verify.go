@@ -168,6 +168,10 @@ func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, err
 		v.rep.Err = err.Error()
 	}
 	v.rep.finish()
+	if len(v.parts) == 1 && v.parts[0].first == 0 && len(v.parts[0].segs) == len(v.segs) {
+		// One pass read the whole WAL: what ReadLog would return.
+		v.rep.log, v.rep.segs = v.parts[0].log, v.segs
+	}
 	return v.rep, nil
 }
 
