@@ -159,3 +159,36 @@ func BenchmarkVerifyManySmall(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompare compares three replicas (hard links to one
+// RAFTCTL_BENCH_MB group) beside verifying one of them.
+func BenchmarkCompare(b *testing.B) {
+	walDir, size := benchGroup(b, 1024)
+	root := filepath.Join(os.TempDir(), fmt.Sprintf("raftctl-bench-3x%d", size))
+	var servers []string
+	var groups [][]Group
+	for k := 0; k < 3; k++ {
+		srv := filepath.Join(root, fmt.Sprintf("server-%d", k))
+		gs := linkGroups(b, filepath.Dir(walDir), srv, 1)
+		servers = append(servers, srv)
+		groups = append(groups, gs)
+	}
+	b.Run("verify-one", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			if _, err := Verify(context.Background(), groups[0][0], VerifyOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("compare-three", func(b *testing.B) {
+		b.SetBytes(3 * size)
+		b.ReportAllocs()
+		for b.Loop() {
+			cs, err := CompareGroups(context.Background(), servers, groups, VerifyOptions{})
+			if err != nil || len(cs) != 1 || cs[0].Recommended == "" {
+				b.Fatal(err)
+			}
+		}
+	})
+}
