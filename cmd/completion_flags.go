@@ -31,12 +31,12 @@ const flagValuesAnnotation = "raftctl_values"
 // read they leave out. Configuration is not loaded for __complete (see
 // NewRoot's PersistentPreRunE), so a broken config file cannot break it.
 func registerCompletions(root *cobra.Command, g *globals) {
-	_ = root.RegisterFlagCompletionFunc("output", func(c *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	_ = root.RegisterFlagCompletionFunc("output", func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		vals := format.Modes()
 		if c.Name() == "verify" {
 			vals = append(vals, modeJUnit)
 		}
-		return vals, cobra.ShellCompDirectiveNoFileComp
+		return fixedValues(vals...)(c, args, toComplete)
 	})
 	_ = root.RegisterFlagCompletionFunc("color", fixedValues(format.ColorModes()...))
 	_ = root.RegisterFlagCompletionFunc("data-dir", dirsOnly)
