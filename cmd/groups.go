@@ -37,38 +37,12 @@ Read-only: never changes a byte and takes no lock.
 	return cmd
 }
 
-type groupsJSON struct {
-	SchemaVersion int                     `json:"schema_version"`
-	Groups        []*inspect.GroupSummary `json:"groups"`
-}
-
 func (o *groupsOptions) run(cmd *cobra.Command, g *globals, args []string) error {
-	mode, err := g.mode()
+	mode, sums, err := readGroups(cmd, g, &o.sel, args)
 	if err != nil {
 		return err
 	}
-	groups, err := o.sel.groups(g, args)
-	if err != nil {
-		return err
-	}
-	sums, err := summarizeAll(cmd.Context(), groups)
-	if err != nil {
-		return err
-	}
-	switch mode {
-	case format.ModeJSON:
-		err = format.WriteJSON(g.io.Out, groupsJSON{SchemaVersion: 1, Groups: sums})
-	case format.ModeJSONL:
-		w := format.NewJSONL(g.io.Out)
-		for _, s := range sums {
-			if err = w.Write(s); err != nil {
-				break
-			}
-		}
-		if ferr := w.Flush(); err == nil {
-			err = ferr
-		}
-	default:
+	err = renderList(g, mode, "groups", sums, func() *format.Table {
 		t := &format.Table{
 			Headers:     []string{"group", "segs", "wal", "first", "last", "term", "hardstate t/v/c", "snapshot", "snaps"},
 			Truncatable: []bool{true},
@@ -85,8 +59,8 @@ func (o *groupsOptions) run(cmd *cobra.Command, g *globals, args []string) error
 			t.Rows = append(t.Rows, []string{s.Name, strconv.Itoa(s.Segments), walBytes(mode, s.WALBytes),
 				u64(s.FirstIndex), u64(s.LastIndex), u64(s.LastTerm), hs, snap, strconv.Itoa(s.SnapFiles)})
 		}
-		err = t.Render(g.io.Out, mode, format.TableOptions{Width: g.io.Width})
-	}
+		return t
+	})
 	if err != nil {
 		return err
 	}

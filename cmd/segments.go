@@ -38,15 +38,7 @@ type segmentJSON struct {
 }
 
 func (o *segmentsOptions) run(cmd *cobra.Command, g *globals, args []string) error {
-	mode, err := g.mode()
-	if err != nil {
-		return err
-	}
-	groups, err := o.sel.groups(g, args)
-	if err != nil {
-		return err
-	}
-	sums, err := summarizeAll(cmd.Context(), groups)
+	mode, sums, err := readGroups(cmd, g, &o.sel, args)
 	if err != nil {
 		return err
 	}
@@ -56,23 +48,7 @@ func (o *segmentsOptions) run(cmd *cobra.Command, g *globals, args []string) err
 			rows = append(rows, segmentJSON{Group: s.Name, SegmentSummary: seg})
 		}
 	}
-	switch mode {
-	case format.ModeJSON:
-		err = format.WriteJSON(g.io.Out, struct {
-			SchemaVersion int           `json:"schema_version"`
-			Segments      []segmentJSON `json:"segments"`
-		}{1, rows})
-	case format.ModeJSONL:
-		w := format.NewJSONL(g.io.Out)
-		for _, r := range rows {
-			if err = w.Write(r); err != nil {
-				break
-			}
-		}
-		if ferr := w.Flush(); err == nil {
-			err = ferr
-		}
-	default:
+	err = renderList(g, mode, "segments", rows, func() *format.Table {
 		t := &format.Table{
 			Headers:     []string{"group", "segment", "seq", "index", "size", "records", "first", "last", "zero tail"},
 			Truncatable: []bool{true, true},
@@ -89,8 +65,8 @@ func (o *segmentsOptions) run(cmd *cobra.Command, g *globals, args []string) err
 			t.Rows = append(t.Rows, []string{r.Group, name, u64(r.Seq), u64(r.Index), walBytes(mode, r.Size), recs,
 				u64(r.FirstEntry), u64(r.LastEntry), walBytes(mode, r.ZeroTail)})
 		}
-		err = t.Render(g.io.Out, mode, format.TableOptions{Width: g.io.Width})
-	}
+		return t
+	})
 	if err != nil {
 		return err
 	}

@@ -58,15 +58,7 @@ type snapJSON struct {
 }
 
 func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) error {
-	mode, err := g.mode()
-	if err != nil {
-		return err
-	}
-	groups, err := o.sel.groups(g, args)
-	if err != nil {
-		return err
-	}
-	sums, err := summarizeAll(cmd.Context(), groups)
+	mode, sums, err := readGroups(cmd, g, &o.sel, args)
 	if err != nil {
 		return err
 	}
@@ -92,23 +84,7 @@ func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) err
 			rows = append(rows, snapJSON{Group: s.Name, SnapFile: f, InWAL: in})
 		}
 	}
-	switch mode {
-	case format.ModeJSON:
-		err = format.WriteJSON(g.io.Out, struct {
-			SchemaVersion int        `json:"schema_version"`
-			Snapshots     []snapJSON `json:"snapshots"`
-		}{1, rows})
-	case format.ModeJSONL:
-		w := format.NewJSONL(g.io.Out)
-		for _, r := range rows {
-			if err = w.Write(r); err != nil {
-				break
-			}
-		}
-		if ferr := w.Flush(); err == nil {
-			err = ferr
-		}
-	default:
+	err = renderList(g, mode, "snapshots", rows, func() *format.Table {
 		sc := g.scheme(mode)
 		t := &format.Table{
 			Headers:     []string{"group", "file", "term", "index", "voters", "learners", "data", "crc", "in wal"},
@@ -125,8 +101,8 @@ func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) err
 			t.Rows = append(t.Rows, []string{r.Group, r.Name, u64(r.Term), u64(r.Index), ids(r.Voters), ids(r.Learners),
 				walBytes(mode, int64(r.DataSize)), crc, in})
 		}
-		err = t.Render(g.io.Out, mode, format.TableOptions{Width: g.io.Width})
-	}
+		return t
+	})
 	if err != nil {
 		return err
 	}
