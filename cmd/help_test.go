@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/raftctl/raftctl/format"
 	"github.com/raftctl/raftctl/inspect"
+	"github.com/raftctl/raftctl/testdata/fixture"
 )
 
 // visibleCommands returns every command users can see, root first.
@@ -181,7 +181,7 @@ func exampleWorkDir(t *testing.T, repo string) string {
 	for _, e := range entries {
 		from, to := filepath.Join(src, e.Name()), filepath.Join(work, "testdata", e.Name())
 		if e.Name() == "sample" {
-			if err := copyDir(from, to); err != nil {
+			if err := fixture.CopyDir(from, to); err != nil {
 				t.Fatal(err)
 			}
 			continue
@@ -193,23 +193,6 @@ func exampleWorkDir(t *testing.T, repo string) string {
 	return work
 }
 
-func copyDir(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-}
 
 func runExample(args []string) (code int, stdout, stderr, panicked string) {
 	streams, out, errOut := TestStreams()
@@ -384,7 +367,7 @@ func TestTableFitsTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	deep := t.TempDir()
-	if err := copyDir(sample, filepath.Join(deep, "a-rather-long-directory-name", "and-another-level-below-it")); err != nil {
+	if err := fixture.CopyDir(sample, filepath.Join(deep, "a-rather-long-directory-name", "and-another-level-below-it")); err != nil {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{sample, deep} {

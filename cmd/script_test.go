@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/raftctl/raftctl/cmd"
 	"github.com/raftctl/raftctl/inspect"
 	"github.com/raftctl/raftctl/migrate/commitlog/legacytest"
+	"github.com/raftctl/raftctl/testdata/fixture"
 )
 
 func TestMain(m *testing.M) {
@@ -64,37 +64,10 @@ func cmdCopySample(sample string) func(ts *testscript.TestScript, neg bool, args
 			ts.Fatalf("usage: cpsample DIR")
 		}
 		dst := ts.MkAbs(args[0])
-		ts.Check(copyTree(sample, dst))
+		ts.Check(fixture.CopyDir(sample, dst))
 	}
 }
 
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		fi, _ := in.Stat()
-		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fi.Mode().Perm())
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
-}
 
 // corrupt flip FILE OFFSET | zero FILE OFFSET LEN | truncate FILE SIZE |
 // write FILE TEXT (byte surgery for scripts).
