@@ -193,7 +193,6 @@ func exampleWorkDir(t *testing.T, repo string) string {
 	return work
 }
 
-
 func runExample(args []string) (code int, stdout, stderr, panicked string) {
 	streams, out, errOut := TestStreams()
 	defer func() {

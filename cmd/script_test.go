@@ -68,7 +68,6 @@ func cmdCopySample(sample string) func(ts *testscript.TestScript, neg bool, args
 	}
 }
 
-
 // corrupt flip FILE OFFSET | zero FILE OFFSET LEN | truncate FILE SIZE |
 // write FILE TEXT (byte surgery for scripts).
 func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
