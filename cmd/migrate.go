@@ -160,7 +160,11 @@ func (o *migrateOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 		}
 		bar := o.progress(g, src)
 		if bar != nil {
-			opts.Progress = func(bytes, records int64) { _ = bar.Set64(bytes) }
+			name := filepath.Base(src)
+			opts.Progress = func(bytes, records int64) {
+				bar.Describe(fmt.Sprintf("%s: %d records", name, records))
+				_ = bar.Set64(bytes)
+			}
 		}
 		res, err := migrate.Commitlog(cmd.Context(), opts)
 		if bar != nil {
