@@ -184,55 +184,13 @@ func TestScannerMatchesEtcdDecoder(t *testing.T) {
 		dir := t.TempDir()
 		cs := copySegments(t, segs, dir)
 		k := rng.IntN(len(cs))
-		b, _ := os.ReadFile(cs[k].Path)
-		// Aim at the written part of the segment most of the time.
-		end := len(b)
-		for end > 0 && b[end-1] == 0 && rng.IntN(10) > 0 {
-			end--
-		}
-		if end == 0 {
-			end = len(b)
-		}
-		off := rng.IntN(end)
-		var what string
-		switch rng.IntN(6) {
-		case 0:
-			b[off] ^= byte(1 + rng.IntN(255))
-			what = "flip"
-		case 1:
-			n := 1 + rng.IntN(1200)
-			for i := off; i < off+n && i < len(b); i++ {
-				b[i] = 0
-			}
-			what = "zero"
-		case 2:
-			b = b[:off]
-			what = "truncate"
-		case 3:
-			// A length word of random size at a record boundary.
-			off &^= 7
-			if off+8 <= len(b) {
-				binary.LittleEndian.PutUint64(b[off:], rng.Uint64()>>uint(rng.IntN(64)))
-			}
-			what = "length"
-		case 4:
-			for i := off; i < off+64 && i < len(b); i++ {
-				b[i] = byte(rng.Uint32())
-			}
-			what = "garbage"
-		case 5:
-			// Zero a whole 512-byte sector.
-			s := off &^ 511
-			for i := s; i < s+512 && i < len(b); i++ {
-				b[i] = 0
-			}
-			what = "sector"
-		}
-		if err := os.WriteFile(cs[k].Path, b, 0o600); err != nil {
+		what := damage(t, rng, cs[k].Path)
+		fi, err := os.Stat(cs[k].Path)
+		if err != nil {
 			t.Fatal(err)
 		}
-		cs[k].Size = int64(len(b))
-		compareOutcomes(t, fmt.Sprintf("case %d: %s of segment %d at %d", c, what, k, off), cs)
+		cs[k].Size = fi.Size()
+		compareOutcomes(t, fmt.Sprintf("case %d: %s of segment %d", c, what, k), cs)
 		kinds[ourOutcome(t, cs, 4096).kind]++
 	}
 	// The damage must have exercised every way of stopping.
@@ -272,19 +230,8 @@ func FuzzScanner(f *testing.F) {
 	// One directory for all runs: the segment files are rewritten each time.
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte, cut1, cut2 uint16) {
-		a, b := int(cut1), int(cut2)
-		if a > len(data) {
-			a = len(data)
-		}
-		if b < a || b > len(data) {
-			b = len(data)
-		}
-		parts := [][]byte{data[:a], data[a:b], data[b:]}
-		if a == 0 && b == len(data) {
-			parts = [][]byte{data}
-		}
 		var segs []Segment
-		for k, p := range parts {
+		for k, p := range fuzzSegments(data, cut1, cut2) {
 			name := SegmentName(uint64(k), uint64(k))
 			path := filepath.Join(dir, name)
 			if err := os.WriteFile(path, p, 0o600); err != nil {

@@ -39,18 +39,7 @@ func FuzzVerify(f *testing.F) {
 		if err := os.Mkdir(walDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		a, b := int(cut1), int(cut2)
-		if a > len(data) {
-			a = len(data)
-		}
-		if b < a || b > len(data) {
-			b = len(data)
-		}
-		parts := [][]byte{data[:a], data[a:b], data[b:]}
-		if a == 0 && b == len(data) {
-			parts = [][]byte{data}
-		}
-		for k, p := range parts {
+		for k, p := range fuzzSegments(data, cut1, cut2) {
 			if err := os.WriteFile(filepath.Join(walDir, SegmentName(uint64(k), uint64(k))), p, 0o600); err != nil {
 				t.Fatal(err)
 			}

@@ -903,7 +903,9 @@ func TestVerifyAgreesWithEtcd(t *testing.T) {
 	})
 }
 
-// damage changes one segment file at random and says how.
+// damage changes one segment file at random and says how: a flipped byte,
+// a zeroed run, a truncation, a random length word at a record boundary,
+// random bytes, or a zeroed sector, aimed at the written part of the file.
 func damage(t testing.TB, rng *rand.Rand, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -919,7 +921,7 @@ func damage(t testing.TB, rng *rand.Rand, path string) string {
 	}
 	off := rng.IntN(max(end, 1))
 	var what string
-	switch rng.IntN(5) {
+	switch rng.IntN(6) {
 	case 0:
 		b[off] ^= byte(1 + rng.IntN(255))
 		what = "flip"
@@ -938,6 +940,11 @@ func damage(t testing.TB, rng *rand.Rand, path string) string {
 		}
 		what = "length"
 	case 4:
+		for i := off; i < off+64 && i < len(b); i++ {
+			b[i] = byte(rng.Uint32())
+		}
+		what = "garbage"
+	case 5:
 		s := off &^ 511
 		for i := s; i < s+512 && i < len(b); i++ {
 			b[i] = 0
@@ -948,6 +955,22 @@ func damage(t testing.TB, rng *rand.Rand, path string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%s at %d", what, off)
+}
+
+// fuzzSegments splits fuzz input into up to three segment contents at the
+// two cut points (one segment when the cuts select nothing).
+func fuzzSegments(data []byte, cut1, cut2 uint16) [][]byte {
+	a, b := int(cut1), int(cut2)
+	if a > len(data) {
+		a = len(data)
+	}
+	if b < a || b > len(data) {
+		b = len(data)
+	}
+	if a == 0 && b == len(data) {
+		return [][]byte{data}
+	}
+	return [][]byte{data[:a], data[a:b], data[b:]}
 }
 
 // TestVerifyInUse holds the WAL's lock as etcd does (an OFD lock through
