@@ -24,6 +24,9 @@ type changeOptions struct {
 	sel       selector
 	dryRun    bool
 	backupDir string
+
+	now  time.Time // names default backup directories
+	many bool      // several groups: one backup sub-directory each
 }
 
 func (o *changeOptions) addFlags(cmd *cobra.Command) {
@@ -33,11 +36,11 @@ func (o *changeOptions) addFlags(cmd *cobra.Command) {
 }
 
 // backupFor picks the backup directory of one group's round.
-func (o *changeOptions) backupFor(g inspect.Group, many bool, round int, now time.Time) string {
-	dir := repair.DefaultBackupDir(g, now)
+func (o *changeOptions) backupFor(g inspect.Group, round int) string {
+	dir := repair.DefaultBackupDir(g, o.now)
 	if o.backupDir != "" {
 		dir = o.backupDir
-		if many {
+		if o.many {
 			dir = filepath.Join(dir, filepath.FromSlash(g.Name))
 		}
 	}
@@ -150,7 +153,11 @@ func verifyGroup(ctx context.Context, grp inspect.Group) (*inspect.GroupReport, 
 	return rep, nil
 }
 
-func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string) error {
+// eachGroup is what repair and compact share: it verifies each group
+// asked for, lets fn change it and fill its report, renders the report and
+// turns problems into exit status 1.
+func (o *changeOptions) eachGroup(cmd *cobra.Command, g *globals, args []string, op string,
+	fn func(grp inspect.Group, rep *inspect.GroupReport, cr *changeReport, out *changeJSON) (problem bool, err error)) error {
 	mode, err := g.mode()
 	if err != nil {
 		return err
@@ -159,29 +166,47 @@ func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string)
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	out := &changeJSON{SchemaVersion: 1, Operation: "repair", DryRun: o.dryRun}
-	now := time.Now().UTC()
+	o.now, o.many = time.Now().UTC(), len(groups) > 1
+	out := &changeJSON{SchemaVersion: 1, Operation: op, DryRun: o.dryRun}
 	problems := false
 	for _, grp := range groups {
-		rep, err := verifyGroup(ctx, grp)
+		rep, err := verifyGroup(cmd.Context(), grp)
 		if err != nil {
 			return noVerdict(err)
 		}
 		cr := &changeReport{Name: grp.Name, StatusBefore: rep.Status, Rounds: []*repair.Result{}}
 		out.Groups = append(out.Groups, cr)
+		out.Summary.Groups++
+		problem, err := fn(grp, rep, cr, out)
+		if err != nil {
+			return err
+		}
+		problems = problems || problem
+	}
+	if err := renderChange(g, mode, out); err != nil {
+		return err
+	}
+	if problems {
+		return findings()
+	}
+	return nil
+}
+
+func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string) error {
+	ctx := cmd.Context()
+	return o.eachGroup(cmd, g, args, "repair", func(grp inspect.Group, rep *inspect.GroupReport, cr *changeReport, out *changeJSON) (bool, error) {
 		refused := false
 		for round := 1; round <= 3; round++ {
 			plan, err := repair.PlanRepair(ctx, grp, rep.Findings)
 			if err != nil {
-				return changeError(grp.Name, err)
+				return false, changeError(grp.Name, err)
 			}
 			if o.dryRun {
 				cr.Plan = plan
-				if !plan.Empty() || len(plan.Refusals) > 0 {
-					problems = true
+				if len(plan.Refusals) > 0 {
+					out.Summary.Refused++
 				}
-				break
+				return !plan.Empty() || len(plan.Refusals) > 0, nil
 			}
 			if len(plan.Actions) == 0 {
 				if round == 1 {
@@ -193,43 +218,32 @@ func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string)
 				refused = true
 			}
 			printPlan(g, grp.Name, plan)
-			res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, len(groups) > 1, round, now)})
+			res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, round)})
 			if err != nil {
-				return changeError(grp.Name, err)
+				return false, changeError(grp.Name, err)
 			}
 			cr.Rounds = append(cr.Rounds, res)
 			out.Summary.BytesReclaimed += res.BytesReclaimed
 			out.Summary.BytesChanged += res.BytesChanged
 			if rep, err = verifyGroup(ctx, grp); err != nil {
-				return noVerdict(err)
+				return false, noVerdict(err)
 			}
 		}
-		out.Summary.Groups++
 		if len(cr.Rounds) > 0 {
 			out.Summary.Changed++
 		}
-		if !o.dryRun {
-			cr.StatusAfter = rep.Status
-			for _, f := range rep.Findings {
-				if f.Severity.AtLeast(inspect.SeverityWarning) {
-					cr.FindingsLeft = append(cr.FindingsLeft, f.Code)
-				}
+		cr.StatusAfter = rep.Status
+		for _, f := range rep.Findings {
+			if f.Severity.AtLeast(inspect.SeverityWarning) {
+				cr.FindingsLeft = append(cr.FindingsLeft, f.Code)
 			}
-			if rep.Status == inspect.StatusError || refused || (cr.Plan != nil && len(cr.Plan.Refusals) > 0) {
-				problems = true
-				out.Summary.Refused++
-			}
-		} else if cr.Plan != nil && len(cr.Plan.Refusals) > 0 {
-			out.Summary.Refused++
 		}
-	}
-	if err := renderChange(g, mode, out); err != nil {
-		return err
-	}
-	if problems {
-		return findings()
-	}
-	return nil
+		if rep.Status == inspect.StatusError || refused || (cr.Plan != nil && len(cr.Plan.Refusals) > 0) {
+			out.Summary.Refused++
+			return true, nil
+		}
+		return false, nil
+	})
 }
 
 // printPlan tells, on stderr, what is about to change.
@@ -358,71 +372,41 @@ Exit status 1 with --dry-run means there is something to compact.
 }
 
 func (o *compactOptions) run(cmd *cobra.Command, g *globals, args []string) error {
-	mode, err := g.mode()
-	if err != nil {
-		return err
-	}
 	if o.keepWAL < 0 || o.keepSnaps < 0 {
 		return usageErrorf("--keep-wal and --keep-snapshots must not be negative")
 	}
-	groups, err := o.sel.groups(g, args)
-	if err != nil {
-		return err
-	}
 	ctx := cmd.Context()
-	out := &changeJSON{SchemaVersion: 1, Operation: "compact", DryRun: o.dryRun}
-	now := time.Now().UTC()
-	problems := false
-	for _, grp := range groups {
-		rep, err := verifyGroup(ctx, grp)
-		if err != nil {
-			return noVerdict(err)
-		}
-		cr := &changeReport{Name: grp.Name, StatusBefore: rep.Status, Rounds: []*repair.Result{}}
-		out.Groups = append(out.Groups, cr)
-		out.Summary.Groups++
+	return o.eachGroup(cmd, g, args, "compact", func(grp inspect.Group, rep *inspect.GroupReport, cr *changeReport, out *changeJSON) (bool, error) {
 		plan, err := repair.PlanCompact(ctx, grp, repair.CompactOptions{KeepWAL: o.keepWAL, KeepSnapshots: o.keepSnaps, Rewrite: o.rewrite, Findings: rep.Findings})
 		if err != nil {
-			return changeError(grp.Name, err)
+			return false, changeError(grp.Name, err)
 		}
 		cr.Plan = plan
-		if len(plan.Refusals) > 0 {
+		problem := len(plan.Refusals) > 0
+		if problem {
 			out.Summary.Refused++
-			problems = true
 		}
 		if o.dryRun {
-			if !plan.Empty() {
-				problems = true
-			}
 			out.Summary.BytesReclaimed += plan.BytesReclaimed()
-			continue
+			return problem || !plan.Empty(), nil
 		}
 		if len(plan.Actions) == 0 {
-			continue
+			return problem, nil
 		}
 		printPlan(g, grp.Name, plan)
-		res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, len(groups) > 1, 1, now)})
+		res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, 1)})
 		if err != nil {
-			return changeError(grp.Name, err)
+			return false, changeError(grp.Name, err)
 		}
 		cr.Rounds = append(cr.Rounds, res)
 		out.Summary.Changed++
 		out.Summary.BytesReclaimed += res.BytesReclaimed
 		if rep, err = verifyGroup(ctx, grp); err != nil {
-			return noVerdict(err)
+			return false, noVerdict(err)
 		}
 		cr.StatusAfter = rep.Status
-		if rep.Status == inspect.StatusError {
-			problems = true
-		}
-	}
-	if err := renderChange(g, mode, out); err != nil {
-		return err
-	}
-	if problems {
-		return findings()
-	}
-	return nil
+		return problem || rep.Status == inspect.StatusError, nil
+	})
 }
 
 type restoreOptions struct {
