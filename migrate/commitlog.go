@@ -380,6 +380,9 @@ func check(all []CommitlogOptions, rep *Report) ([]*migration, error) {
 	return ms, nil
 }
 
+// beforePublish runs between the build and publish phases; tests replace it.
+var beforePublish = func() {}
+
 // build runs phases 2 and 3 of CommitlogAll.
 func build(ctx context.Context, ms []*migration, rep *Report) (err error) {
 	// Output directories created here are removed again (if still empty)
@@ -419,6 +422,7 @@ func build(ctx context.Context, ms []*migration, rep *Report) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	beforePublish()
 	synced := map[string]bool{}
 	for _, m := range ms {
 		if err := renameNoReplace(m.tmp, m.res.Output); err != nil {
