@@ -275,7 +275,7 @@ func (o *migrateOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	if g.io.ErrTTY {
 		fmt.Fprint(g.io.ErrOut, "\r\033[K") // clear what is left of a progress bar
 	}
-	o.report(g, rep, err)
+	o.report(g, rep)
 	if rerr := o.render(g, mode, jsonl, rep, err); rerr != nil && err == nil {
 		return rerr
 	}
@@ -335,7 +335,7 @@ func migrateMessage(err error) string {
 }
 
 // report prints warnings, skipped files and leftovers on stderr.
-func (o *migrateOptions) report(g *globals, rep *migrate.Report, err error) {
+func (o *migrateOptions) report(g *globals, rep *migrate.Report) {
 	warn := g.errScheme().Warn("warning: ")
 	for _, r := range rep.Migrations {
 		for _, w := range r.Warnings {
@@ -374,7 +374,6 @@ func (o *migrateOptions) report(g *globals, rep *migrate.Report, err error) {
 		fmt.Fprintf(g.io.ErrOut, "%s%s: %d bytes left by an interrupted migration of %s, never visible as a group%s; remove it with: %s\n",
 			warn, l.Path, l.Size, l.Group, state, removeCommand(l.Path))
 	}
-	_ = err
 }
 
 // removeCommand is the shell command that removes a leftover directory.
