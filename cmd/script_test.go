@@ -32,6 +32,15 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"cpsample": cmdCopySample(sample),
+		"corrupt":  cmdCorrupt,
+		"sums":     cmdSums,
+		"mklegacy": cmdMkLegacy,
+	}
+	for name, f := range migrateScriptCmds {
+		cmds[name] = f
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
@@ -47,12 +56,7 @@ func TestScripts(t *testing.T) {
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cpsample": cmdCopySample(sample),
-			"corrupt":  cmdCorrupt,
-			"sums":     cmdSums,
-			"mklegacy": cmdMkLegacy,
-		},
+		Cmds: cmds,
 	})
 }
 
