@@ -62,7 +62,7 @@ on snap/db for the moment it reads it, and gives up at once on a live member).
 ` + exitStatusHelp(),
 		Example: `  $ raftctl compare testdata/sample/node-1 testdata/sample/node-2 testdata/sample/node-4
   $ raftctl compare testdata/sample/node-1 testdata/sample/node-4 --group group-1 --entries -o json
-  $ raftctl compare /var/lib/etcd/infra1.etcd /mnt/infra2.etcd /mnt/infra3.etcd`,
+  $ raftctl compare testdata/sample/node-1/group-2 testdata/sample/node-3/group-2`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}

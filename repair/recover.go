@@ -48,7 +48,7 @@ type RecoverPlan struct {
 	// again).
 	Replicas [][]inspect.Group `json:"replicas"`
 	Member   string            `json:"member"`
-	Group   inspect.Group `json:"group"`
+	Group    inspect.Group     `json:"group"`
 	// MemberID and ClusterID are the member's etcd IDs (hex).
 	MemberID  string `json:"member_id,omitempty"`
 	ClusterID string `json:"cluster_id,omitempty"`
