@@ -135,6 +135,15 @@ func planRecover(ctx context.Context, servers []string, groups [][]inspect.Group
 	if err != nil {
 		return nil, nil, err
 	}
+	single := 0
+	for _, c := range comps {
+		if c.Single {
+			single++
+		}
+	}
+	if len(comps) > 1 && single == len(comps) {
+		return nil, nil, fmt.Errorf("only one replica of each group found (%d groups; different cluster IDs are never paired): nothing to recover from", len(comps))
+	}
 	if len(comps) != 1 {
 		var names []string
 		for _, c := range comps {
