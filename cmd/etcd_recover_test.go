@@ -369,4 +369,3 @@ func compareJSONOf(t *testing.T, servers []string) *inspect.Comparison {
 	}
 	return doc.Groups[0]
 }
-
