@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -118,7 +119,7 @@ func ReadBackend(snapDir string) *Backend {
 	}
 	db, err := bolt.Open(p, 0o400, &bolt.Options{ReadOnly: true, Timeout: backendOpenTimeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			b.Err = "in use by a live process"
 		} else {
 			b.Err = err.Error()
