@@ -784,7 +784,10 @@ func campaignCases(b *campaignBase, seed uint64) []*campaignCase {
 			add("zero-sector", fmt.Sprintf("%s [%d,%d)", s.name, off, off+n), func(root string) error {
 				return fixture.ZeroRange(walPath(root, s.name), off, n)
 			})
-			if s.name == segs[last].name && off+n >= s.dataEnd {
+			// etcd syncs a new segment's opening records before it
+			// renames the segment into place: a crash loses only what
+			// came after them.
+			if s.name == segs[last].name && off+n >= s.dataEnd && len(s.recs) > 2 && off >= s.recs[1].Offset+s.recs[1].FrameLen {
 				out[len(out)-1].like = "crash"
 			}
 		}
