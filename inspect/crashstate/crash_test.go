@@ -89,7 +89,6 @@ type stateRec struct {
 type outcome struct {
 	restart *fixture.Restarted
 	refused error
-	noWAL   bool
 	status  string
 	finds   []inspect.Finding
 	deep    string // "" when deep mode was not run
@@ -324,10 +323,25 @@ func crashStates(t *testing.T, writer string) {
 		}
 	}
 	counts := map[opKind]int{}
+	var cuts, walPurges, snapPurges, received int
 	for _, o := range ops {
 		counts[o.kind]++
+		switch {
+		case o.kind == opRename && strings.HasSuffix(o.path2, ".wal") && strings.Contains(o.path2, "/wal/"):
+			cuts++
+		case o.kind == opUnlink && strings.HasSuffix(o.path, ".wal"):
+			walPurges++
+		case o.kind == opUnlink && strings.HasSuffix(o.path, ".snap"):
+			snapPurges++
+		case o.kind == opAck && o.ack.snap > 0:
+			received++
+		}
 	}
-	t.Logf("trace: %d ops (%v), recorded and parsed in %v", len(ops), counts, time.Since(start).Round(time.Millisecond))
+	t.Logf("trace: %d ops (%v; %d segment cuts, %d segments and %d .snap files purged, %d snapshots received), recorded and parsed in %v",
+		len(ops), counts, cuts, walPurges, snapPurges, received, time.Since(start).Round(time.Millisecond))
+	if len(only) == 0 && (cuts < 8 || walPurges == 0 || snapPurges == 0 || received < 2 || counts[opTruncate] == 0) {
+		t.Fatal("the writer no longer cuts, purges or receives snapshots: the crash states lost their coverage")
+	}
 
 	// Generate the states node by node and classify each distinct one on
 	// two workers.
@@ -403,7 +417,7 @@ func crashStates(t *testing.T, writer string) {
 				}
 				if !seen[key] {
 					seen[key] = true
-					jobs <- job{key: key, id: id, state: cs, deep: len(seen)%4 == 0 || len(only) > 0}
+					jobs <- job{key: key, id: id, state: cs, deep: true}
 				}
 			}
 		}
@@ -420,7 +434,22 @@ func crashStates(t *testing.T, writer string) {
 		deep, kind string
 	}
 	var misses []miss
-	var bad, deepRuns int
+	var bad, deepRuns, ambiguous int
+	// A state whose bytes were reached both with and without an
+	// acknowledgement that they lose is ambiguous: no reader of the
+	// bytes can be right on both, so it is reported, not judged.
+	truths := map[[32]byte][2]bool{}
+	for _, rec := range recs {
+		if oc := outcomes[rec.key]; oc.verr == "" {
+			tv := truths[rec.key]
+			if truth(oc, rec.acks, committed) != nil {
+				tv[1] = true
+			} else {
+				tv[0] = true
+			}
+			truths[rec.key] = tv
+		}
+	}
 	for _, rec := range recs {
 		oc := outcomes[rec.key]
 		if oc.verr != "" {
@@ -436,16 +465,19 @@ func crashStates(t *testing.T, writer string) {
 		}
 		kind := ""
 		switch {
+		case truths[rec.key] == [2]bool{true, true}:
+			ambiguous++
 		case !verdictOK(tr, oc.status) && tr != nil:
 			kind = "missed-loss"
 		case !verdictOK(tr, oc.status):
 			kind = "false-error"
+		case oc.deep != "" && !verdictOK(tr, oc.deep) && tr != nil:
+			kind = "deep-missed-loss"
+		case oc.deep != "" && !verdictOK(tr, oc.deep):
+			kind = "deep-false-error"
 		}
 		if oc.deep != "" {
 			deepRuns++
-			if kind == "" && !verdictOK(tr, oc.deep) {
-				kind = "deep-only"
-			}
 		}
 		if kind != "" {
 			misses = append(misses, miss{rec: rec, truth: tr, status: oc.status, finds: findingsText(oc.finds), deep: oc.deep, kind: kind})
@@ -473,7 +505,11 @@ func crashStates(t *testing.T, writer string) {
 	for _, rec := range recs {
 		oc := outcomes[rec.key]
 		if tr := truth(oc, rec.acks, committed); tr != nil {
-			note(fmt.Sprintf("truly bad: %s; raftctl %s %s", truthClass(tr), oc.status, codes(oc.finds)), rec.id)
+			amb := ""
+			if truths[rec.key] == [2]bool{true, true} {
+				amb = ", ambiguous (the same bytes are fine before the acknowledgement)"
+			}
+			note(fmt.Sprintf("truly bad%s: %s; raftctl %s %s", amb, truthClass(tr), oc.status, codes(oc.finds)), rec.id)
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(groups)) {
@@ -490,12 +526,18 @@ func crashStates(t *testing.T, writer string) {
 			deep = " deep=" + ms.deep
 		}
 		line := fmt.Sprintf("%s %s: truth %s; raftctl %s%s: %s", ms.kind, ms.rec.id, truthText, ms.status, deep, ms.finds)
-		if ms.kind == "missed-loss" {
+		switch {
+		case writer != "etcd":
+			// A writer that breaks etcd's protocol leaves bytes that
+			// mean a loss after its acknowledgement and nothing under
+			// etcd's: reported, never failed.
+			t.Log(line)
+		case ms.kind == "missed-loss" || ms.kind == "deep-missed-loss":
 			missed++
 			t.Error(line)
-		} else if os.Getenv(envStrict) != "" {
+		case os.Getenv(envStrict) != "":
 			t.Error(line)
-		} else {
+		default:
 			t.Log(line)
 		}
 		if keep != "" {
@@ -509,10 +551,16 @@ func crashStates(t *testing.T, writer string) {
 			}
 		}
 	}
-	t.Logf("crash states: %d classified (%d nodes, %d prefixes, %d distinct, %d with deep mode, %d truly bad, %d skipped before the first WAL), %d misclassified (%d missed losses) in %v",
-		len(recs), len(wr.Nodes), prefixes, len(seen), deepRuns, bad, skipped, len(misses), missed, time.Since(start).Round(time.Second))
+	t.Logf("crash states: %d classified (%d nodes, %d prefixes; %d distinct, each verified in default and deep mode; %d truly bad, %d ambiguous; %d skipped before the first WAL), %d misclassified (%d missed losses) in %v",
+		len(recs), len(wr.Nodes), prefixes, len(seen), bad, ambiguous, skipped, len(misses), missed, time.Since(start).Round(time.Second))
 	if len(only) > 0 && len(recs) < len(only) {
 		t.Errorf("%d of the %d states asked for by %s were found (state ids are those of the trace in %s)", len(recs), len(only), envState, envTrace)
+	}
+	if deepRuns != len(recs) {
+		t.Errorf("%d of %d states verified in deep mode", deepRuns, len(recs))
+	}
+	if len(only) == 0 && writer == "etcd10219" && bad == 0 {
+		t.Error("the etcd10219 writer left no crash state that loses what it acknowledged: the suite no longer exercises raftctl's errors")
 	}
 	if len(only) == 0 && !testing.Short() && len(recs) < 1000 {
 		t.Errorf("only %d crash states: the writer or the model lost its coverage", len(recs))
