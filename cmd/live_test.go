@@ -30,9 +30,10 @@ import (
 	"github.com/raftctl/raftctl/testdata/fixture"
 )
 
-// liveStrict makes TestVerifyLiveEtcd fail on any error or warning
-// finding. Unset, such findings are counted and logged, and only a panic,
-// a verdict "unknown" or an unexpected exit status fails the test.
+// liveStrict set to 0 relaxes TestVerifyLiveEtcd for exploration: error
+// and warning findings are then counted and logged, and only a panic, a
+// verdict "unknown" or an unexpected exit status fails the test. By
+// default (and in CI) any error or warning fails it.
 const liveStrict = "RAFTCTL_LIVE_STRICT"
 
 // The shape of TestVerifyLiveEtcd's run.
@@ -71,13 +72,13 @@ type liveRun struct {
 // data directory of an embedded etcd member while clients write to it as
 // fast as they can (small segments, frequent snapshots and purges), as the
 // README promises read-only commands may run beside a live server. Every
-// run must reach a verdict, and (with RAFTCTL_LIVE_STRICT set) report no
+// run must reach a verdict, and (unless RAFTCTL_LIVE_STRICT=0) report no
 // error and no warning: the member is healthy throughout.
 func TestVerifyLiveEtcd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an etcd server under load for a minute")
 	}
-	strict := os.Getenv(liveStrict) != ""
+	strict := os.Getenv(liveStrict) != "0"
 	bin, binErr := exec.LookPath("raftctl") // the test binary as raftctl (TestMain)
 	if binErr != nil {
 		t.Logf("no raftctl binary in PATH (%v): the binary runs are done with cmd.Run", binErr)
@@ -191,7 +192,7 @@ func TestVerifyLiveEtcd(t *testing.T) {
 	if strict {
 		t.Errorf("a healthy live member was reported with errors or warnings (runs by code: %v)", liveSorted(runsWith))
 	} else {
-		t.Logf("%s unset: not failing on these errors and warnings", liveStrict)
+		t.Logf("%s=0: not failing on these errors and warnings", liveStrict)
 	}
 }
 

@@ -81,6 +81,7 @@ const (
 
 	CodeTornTail            = "torn-tail"
 	CodeSegmentName         = "segment-name"
+	CodeSegmentIndex        = "segment-index"
 	CodeEmptySegment        = "empty-segment"
 	CodeSnapshotCorrupt     = "snapshot-corrupt"
 	CodeSnapshotOrphan      = "snapshot-orphan"
@@ -139,6 +140,7 @@ var Catalogue = []CodeInfo{
 
 	{CodeTornTail, SeverityWarning, "the last record of the last segment is incomplete, or non-record bytes follow the last record in the preallocated space (a crash during a write)", "etcd drops the unfinished record and zeroes the rest when it reopens the WAL; nothing acknowledged is lost", "run `raftctl repair` to zero the log after the last complete record, as etcd does when it reopens the WAL"},
 	{CodeSegmentName, SeverityWarning, "a segment name is accepted by etcd but is not the canonical %016x-%016x.wal", "etcd reads it, but in name order: a non-canonical name can sort out of place", "run `raftctl repair` to rename it"},
+	{CodeSegmentIndex, SeverityWarning, "a segment's name gives a first index other than the one etcd gives the segment it cuts (the index after the last entry written before it): the file was renamed", "etcd picks the segment to start reading from by the index in the names: a wrong one can make it start at the wrong segment (another finding says so when it does)", "run `raftctl repair` to give it the name etcd wrote"},
 	{CodeEmptySegment, SeverityWarning, "a segment file holds no record", "etcd skips an empty last segment and refuses one in the middle", "run `raftctl repair` to remove it"},
 	{CodeSnapshotCorrupt, SeverityWarning, "a .snap file fails its CRC or does not decode", "etcd renames it to .broken and falls back to an older snapshot (if that fallback fails, another finding says so)", "run `raftctl repair` to move the broken file aside"},
 	{CodeSnapshotOrphan, SeverityWarning, "a .snap file within the log has no matching WAL snapshot record (a crash between saving a snapshot and its WAL record leaves this)", "etcd never loads it", "run `raftctl repair` to move it aside"},

@@ -34,6 +34,19 @@ type SegmentSummary struct {
 	// from the records' order and which writes etcd syncs (saveTracker).
 	LastSave      int64 `json:"-"`
 	PrevSaveCheck int64 `json:"-"`
+	// Enti is the writer's last written index after the segment's last
+	// record (etcd's WAL.enti: the last entry record's index, raised by a
+	// snapshot record ahead of it), and LastEntryWritten the index of the
+	// last entry record at or before this segment, 0 when none: etcd
+	// names the segment it cuts next for Enti+1, or, after a restart
+	// (ReadAll sets enti from entry records only), LastEntryWritten+1.
+	Enti             uint64 `json:"-"`
+	LastEntryWritten uint64 `json:"-"`
+	// Opening holds the types of the segment's first two records (etcd
+	// writes a crc record, then the metadata record).
+	Opening [2]RecordType `json:"-"`
+	// LastRecord is the offset of the segment's last complete record.
+	LastRecord int64 `json:"-"`
 }
 
 // Gap is a place where the log skips indexes.
@@ -104,6 +117,8 @@ type Log struct {
 	Regressions     []TermRegression
 	GapsMore        int64
 	RegressionsMore int64
+	// Odd is the first length word with bits etcd's encoder never sets.
+	Odd OddFrame
 	// FinalCRC is the running CRC after the last record read: the value
 	// the crc record of the next segment must carry.
 	FinalCRC uint32
@@ -176,6 +191,8 @@ type logBuilder struct {
 	hasEntries bool
 	e          Entry
 	save       saveTracker
+	// enti and lastEnt follow SegmentSummary.Enti and LastEntryWritten.
+	enti, lastEnt uint64
 }
 
 // saveTracker follows which writes of etcd's wal.Save, wal.SaveSnapshot
@@ -209,14 +226,23 @@ func (t *saveTracker) record(r *Record, ss *SegmentSummary, hs *HardState) {
 		}
 		t.batchEnd = end
 	case StateRecord:
+		changed := hs != nil && (hs.Term != t.hsTerm || hs.Vote != t.hsVote)
 		switch {
 		case t.inBatch:
-			t.synced, t.inBatch = end, false
+			// One wal.Save of entries and this HardState, synced to its
+			// end; or a wal.Save of entries alone (synced) and one of a
+			// HardState whose commit alone changed (not synced): the
+			// records cannot tell, so count only the entries as synced
+			// unless the term or vote changed.
+			t.synced, t.inBatch = r.Offset, false
+			if changed {
+				t.synced = end
+			}
 		case afterMeta:
 			t.synced = end // the HardState a cut copies, then syncs
 		default:
 			t.begin(r.Offset, ss)
-			if hs != nil && (hs.Term != t.hsTerm || hs.Vote != t.hsVote) {
+			if changed {
 				t.synced = end
 			}
 		}
@@ -301,6 +327,13 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 	l.Records++
 	ss := &l.Segments[r.Segment]
 	ss.Records++
+	ss.LastRecord = r.Offset
+	if ss.Records <= 2 {
+		ss.Opening[ss.Records-1] = r.Type
+		if ss.Records == 1 {
+			ss.Enti, ss.LastEntryWritten = b.enti, b.lastEnt
+		}
+	}
 	if r.Type != StateRecord {
 		b.save.record(r, ss, nil)
 	}
@@ -311,6 +344,8 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			return false
 		}
 		i, t := b.e.Index, b.e.Term
+		b.enti, b.lastEnt = i, i
+		ss.Enti, ss.LastEntryWritten = i, i
 		if l.pending != nil {
 			l.pending.entriesAfter = true
 		}
@@ -379,6 +414,8 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			return false
 		}
 		l.Snapshots = append(l.Snapshots, SnapshotRecordAt{WALSnapshot: s, Segment: r.Segment, Offset: r.Offset})
+		b.enti = max(b.enti, s.Index)
+		ss.Enti, ss.LastEntryWritten = b.enti, b.lastEnt
 		if t, ok := b.termAt(s.Index); s.Index > l.LastIndex || (ok && t != s.Term && s.Index > l.HardState.Commit) {
 			// A snapshot ahead of the log, or one that contradicts its
 			// uncommitted tail (sent by a leader): raft's restore drops
@@ -475,6 +512,7 @@ func ReadLog(ctx context.Context, segs []Segment) (*Log, error) {
 	}
 	b.finish()
 	l.FinalCRC = sc.CRC()
+	l.Odd = sc.Odd()
 	if l.Stop != nil && l.Stop.Segment < len(l.Segments) {
 		ss := &l.Segments[l.Stop.Segment]
 		ss.Read, ss.End = true, l.Stop.Offset

@@ -140,7 +140,22 @@ type Scanner struct {
 	nrecs int64
 	// pos is how many bytes of the current file were read.
 	pos int64
+	odd OddFrame
 }
+
+// OddFrame is a length word whose top byte etcd's encoder never writes
+// (it writes 0, or 0x80 with the padding count 1 to 7 in the low bits).
+// etcd's decoder ignores those bits, so the record reads the same, but
+// something other than the writer changed them. Word is 0 when there is
+// none.
+type OddFrame struct {
+	Segment int
+	Offset  int64
+	Word    uint64
+}
+
+// Odd returns the first length word with bits etcd never sets, if any.
+func (s *Scanner) Odd() OddFrame { return s.odd }
 
 // NewScanner returns a Scanner over segs, read in the given order.
 func NewScanner(segs []Segment, opts ScanOptions) *Scanner {
@@ -304,6 +319,11 @@ func (s *Scanner) Next() bool {
 		if int64(l) < 0 {
 			padBytes = int64((l >> 56) & 0x7)
 		}
+		if top := l >> 56; top != 0 && (top&0xf8 != 0x80 || top&7 == 0) && s.odd.Word == 0 {
+			// etcd ignores these bits as it reads, and so does the
+			// scan; but no writer sets them (see OddFrame).
+			s.odd = OddFrame{Segment: s.si, Offset: s.off, Word: l}
+		}
 		if limit := s.size - s.off - padBytes; recBytes > limit {
 			return s.fail(KindTorn, s.off, "record length %d (+%d padding) exceeds the %d bytes left in the file", recBytes, padBytes, s.size-s.off-frameHeader)
 		}
@@ -345,8 +365,8 @@ func (s *Scanner) Next() bool {
 				}
 				return s.fail(KindCRC, s.off, "CRC mismatch: record says %08x, data gives %08x", crc, s.crc)
 			}
-		} else if !s.opts.NoChain {
-			if s.crc != 0 && crc != s.crc {
+		} else {
+			if !s.opts.NoChain && s.crc != 0 && crc != s.crc {
 				return s.fail(KindCRCChain, s.off, "CRC chain broken: crc record says %08x, the chain so far gives %08x", crc, s.crc)
 			}
 			s.crc = crc

@@ -66,6 +66,13 @@ func ListSegments(walDir string) (segs []Segment, ignored []string, err error) {
 		}
 		p := filepath.Join(walDir, name)
 		fi, err := os.Stat(p)
+		if isNotExist(err) {
+			if _, lerr := os.Lstat(p); isNotExist(lerr) {
+				// Removed since the directory was read (a live
+				// server's purge, or the rename of a cut).
+				continue
+			}
+		}
 		if err != nil {
 			return nil, nil, err
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // VerifyOptions tune Verify and VerifyAll.
@@ -163,7 +164,8 @@ func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, err
 		err = v.run(ctx)
 		// A live server purges old segments and snapshot files: one
 		// listed but gone when opened is read again from a new listing.
-		if try < verifyRetries && err != nil && errors.Is(err, fs.ErrNotExist) {
+		if try < verifyRetries && err != nil && errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil {
+			time.Sleep(time.Duration(try+1) * 5 * time.Millisecond)
 			continue
 		}
 		break
@@ -186,9 +188,27 @@ func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, err
 	return v.rep, nil
 }
 
+// listSegmentsStable lists the WAL directory until two listings in a row
+// agree: a directory read beside a live server that cuts and purges
+// segments can miss a file renamed into place while it ran.
+func listSegmentsStable(walDir string) ([]Segment, []string, error) {
+	segs, ignored, err := ListSegments(walDir)
+	for try := 0; err == nil && try < verifyRetries; try++ {
+		again, ign2, err2 := ListSegments(walDir)
+		if err2 != nil {
+			return nil, nil, err2
+		}
+		if slices.EqualFunc(segs, again, func(a, b Segment) bool { return a.Name == b.Name }) {
+			return segs, ignored, nil
+		}
+		segs, ignored = again, ign2
+	}
+	return segs, ignored, err
+}
+
 // verifyRetries is how many times Verify starts again when a file it
 // listed vanished before it was read (a purge beside a live server).
-const verifyRetries = 3
+const verifyRetries = 8
 
 // verifyPart is a stretch of segments read in one ReadLog pass. The log
 // is split into several parts only when a decode error stops a pass
@@ -256,7 +276,7 @@ func (v *verifier) run(ctx context.Context) error {
 	var segs []Segment
 	var ignored []string
 	if fi, err := os.Stat(v.g.WALDir); err == nil && fi.IsDir() {
-		if segs, ignored, err = ListSegments(v.g.WALDir); err != nil {
+		if segs, ignored, err = listSegmentsStable(v.g.WALDir); err != nil {
 			return &verifyNoVerdict{err}
 		}
 	} else if err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTDIR) {
@@ -294,6 +314,13 @@ func (v *verifier) run(ctx context.Context) error {
 	v.grew = v.walGrew()
 	if err := v.checkSegments(); err != nil {
 		return err
+	}
+	v.checkSegmentIndexes()
+	for _, p := range v.parts {
+		if o := p.log.Odd; o.Word != 0 {
+			seg := v.segs[p.first+o.Segment]
+			v.add(CodeRecordMalformed, seg.Path, o.Offset, 0, fmt.Sprintf("segment %s: the length word at offset %d is %016x: its top byte %02x is not one etcd writes (0, or 0x80 with a padding count of 1 to 7); etcd reads past it, but the bytes were changed after they were written", seg.Name, o.Offset, o.Word, o.Word>>56))
+		}
 	}
 	v.view = v.makeView()
 	if err := v.checkLog(ctx); err != nil {
@@ -495,11 +522,17 @@ func (v *verifier) checkSegments() error {
 		if err != nil {
 			return &verifyNoVerdict{err}
 		}
+		if isLast && tail.nonZero < 0 && st.sum.Records > 0 {
+			v.judgeZeroTailSize(st.sum)
+		}
 		switch {
 		case st.sum.Records == 0 && tail.nonZero < 0:
 			v.add(CodeEmptySegment, seg.Path, -1, 0, fmt.Sprintf("segment %s holds no record: all its %d bytes are zero", seg.Name, size))
 		case tail.recAt >= 0 && isLast && (v.live || verifyWordChanged(seg.Path, end)):
 			v.add(CodeWriteInProgress, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s: the log read ended at offset %d, and records were appended there while it was read (a live server at work)", seg.Name, end))
+		case tail.recAt >= 0 && isLast && tail.nonZero >= (end/minSectorSize+1)*minSectorSize && unsyncedSuffix(seg.Path, tail.recAt, size):
+			// Whole sectors lost from the last write: see writermodel.go.
+			v.torn = v.add(CodeTornTail, seg.Path, end, 0, fmt.Sprintf("segment %s: the log ends at a zero length word at offset %d, and %s at offset %d up to the end of the log: the rest of the last write, of which the crash lost a sector before it was synced (etcd stops at the zeros and zeroes what follows when it next opens the WAL for writing)", seg.Name, end, verifyRecordsPhrase(tail), tail.recAt))
 		case tail.recAt >= 0:
 			msg := fmt.Sprintf("segment %s: a zero length word at offset %d ends the log in this segment, but %s at offset %d: the records in between were zeroed", seg.Name, end, verifyRecordsPhrase(tail), tail.recAt)
 			if nextBreaks {
@@ -524,12 +557,12 @@ func (v *verifier) checkSegments() error {
 			continue
 		}
 		seg := v.segs[abs]
-		typ, ok, err := verifyFirstRecordType(seg.Path)
-		if err != nil {
-			return &verifyNoVerdict{err}
-		}
-		if ok && typ != CRCRecord {
+		if typ := st.sum.Opening[0]; typ != CRCRecord {
 			v.add(CodeSegmentHeader, seg.Path, 0, 0, fmt.Sprintf("segment %s opens with a %s record, not the crc record etcd writes at the start of every segment: read on its own, as etcd reads it to restart from a snapshot recorded in it, its first record fails the CRC check", seg.Name, typ))
+		} else if typ := st.sum.Opening[1]; st.sum.Records >= 2 && typ != MetadataRecord {
+			// The type is outside the CRC: a damaged type byte turns the
+			// metadata record into another record whose CRC still holds.
+			v.add(CodeRecordMalformed, seg.Path, -1, 0, fmt.Sprintf("segment %s: its second record is a %s record, not the metadata record etcd writes after the crc record of every segment (a record's type is not covered by its CRC, so a damaged type byte reads like this)", seg.Name, typ))
 		}
 	}
 	for abs, st := range v.chainBreaks {
@@ -601,6 +634,8 @@ func (v *verifier) classifyStop(abs int, st *DecodeError) error {
 			lose = fmt.Sprintf("etcd takes this for the end of the log and ignores the rest of the segment and the %d later segment(s)", later)
 		}
 		switch {
+		case tail.recAt >= 0 && zero && unsyncedSuffix(seg.Path, tail.recAt, seg.Size):
+			v.torn = v.add(CodeTornTail, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the record at offset %d holds an all-zero sector (%s), and %s at offset %d up to the end of the log: the rest of the last write, of which the crash lost a sector before it was synced (etcd drops them when it restarts)", seg.Name, st.Offset, st.Msg, verifyRecordsPhrase(tail), tail.recAt))
 		case tail.recAt >= 0 && zero:
 			v.add(CodeZeroedRegion, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the record at offset %d holds an all-zero 512-byte sector, yet %s at offset %d: a zeroed region inside the log, not a torn write at its end (etcd would truncate the log here and lose them)", seg.Name, st.Offset, verifyRecordsPhrase(tail), tail.recAt))
 		case tail.recAt >= 0:

@@ -55,6 +55,11 @@ func (v *verifier) deep(ctx context.Context, usable *SnapFile) error {
 	where := "an empty storage"
 	if usable != nil {
 		s, err := snap.Read(zap.NewNop(), usable.Path)
+		if err != nil && isNotExist(err) {
+			// Purged by a live server since it was listed: Verify
+			// starts again from a fresh listing.
+			return &verifyNoVerdict{err}
+		}
 		if err != nil {
 			v.add(CodeRaftRestart, usable.Path, -1, usable.Index, fmt.Sprintf("snapshot file %s could not be read for the restart: %v", usable.Name, err))
 			return nil

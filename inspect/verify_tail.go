@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 )
 
@@ -285,34 +286,18 @@ func verifyPeekWord(f *os.File, off, size int64) (uint64, bool) {
 	return binary.LittleEndian.Uint64(b[:]), true
 }
 
-// verifyFirstRecordType decodes the type of a segment's first record; ok
-// is false when there is none, it does not decode, or it is too large to
-// be a crc record.
-func verifyFirstRecordType(path string) (RecordType, bool, error) {
+// verifyFrameEnd returns the end of the frame at off as its length word
+// gives it, -1 if the word cannot be read.
+func verifyFrameEnd(path string, off int64) int64 {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, false, err
+		return -1
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, false, err
+	w, ok := verifyPeekWord(f, off, math.MaxInt64)
+	if !ok {
+		return -1
 	}
-	w, ok := verifyPeekWord(f, 0, fi.Size())
-	if !ok || w == 0 {
-		return 0, false, nil
-	}
-	rec, _ := verifyFrameSize(w)
-	if rec <= 0 || rec > 4096 || frameHeader+rec > fi.Size() {
-		return 0, false, nil
-	}
-	b := make([]byte, rec)
-	if _, err := f.ReadAt(b, frameHeader); err != nil {
-		return 0, false, nil
-	}
-	typ, _, _, err := parseRecord(b)
-	if err != nil {
-		return 0, false, nil
-	}
-	return typ, true, nil
+	rec, pad := verifyFrameSize(w)
+	return off + frameHeader + rec + pad
 }

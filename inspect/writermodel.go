@@ -3,6 +3,7 @@ package inspect
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sort"
@@ -48,6 +49,13 @@ import (
 //     bytes after the last record in the preallocated tail: torn-tail
 //     (warning: etcd drops and zeroes them; nothing acknowledged is lost).
 //     Beside a live server the same is a write in progress (info).
+//   - A sector lost in the middle of the writes not yet synced (HardStates
+//     whose commit alone changed, which wal.Save does not sync, then one
+//     wal.Save): zeros, then the rest of those records up to the end of
+//     the log: torn-tail too (unsyncedSuffix). Zeros followed by a second
+//     synced write are damage (zeroed-region). repair zeroes a torn tail
+//     only when what follows the torn record can be nothing else
+//     (TornTailMendable).
 //   - A .snap file without its WAL record: snapshot-orphan when it lies
 //     within the log, snapshot-beyond-log when it lies beyond it (the
 //     same state is what the loss of the newest segments leaves, so it is
@@ -78,6 +86,11 @@ type segSizeBounds struct {
 	lo, hi int64
 	exact  bool
 	known  bool
+	// cutAt bounds SegmentSizeBytes from above (0 when unknown): the
+	// wal.Save that cut a segment found it at least that full, and it
+	// began no later than the segment's last record (unless it buffered
+	// more than etcd's page writer holds, which those segments exclude).
+	cutAt int64
 }
 
 // below reports whether size is certainly smaller than SegmentSizeBytes.
@@ -174,6 +187,9 @@ func (v *verifier) sizeBounds(tmps []tmpFile, sums []SegmentSummary) segSizeBoun
 		}
 		b.lo = max(b.lo, s.PrevSaveCheck)
 		b.known = true
+		if s.LastSave > 0 && s.End-s.LastSave < 64<<10 && (b.cutAt == 0 || s.LastRecord < b.cutAt) {
+			b.cutAt = s.LastRecord
+		}
 	}
 	return b
 }
@@ -356,4 +372,144 @@ func verifyWordChanged(path string, off int64) bool {
 		return false
 	}
 	return binary.LittleEndian.Uint64(b[:]) != 0
+}
+
+// unsyncedSuffix tells whether the records found at off after a run of
+// zeros in the last segment can be the rest of the writes a crash left
+// unsynced: a torn write loses sectors of the writes after the last fsync,
+// which are HardStates that changed only the commit index (wal.Save does
+// not sync those), then at most one wal.Save (entries, then a HardState)
+// or one snapshot record, up to the end of the log. Records that hold a
+// second write after that were synced before the crash: losing them is
+// damage.
+func unsyncedSuffix(path string, off, size int64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var (
+		prev    uint32
+		n       int
+		buf     []byte
+		phase   int // 0: HardStates, 1: entries, 2: ended by a HardState or a snapshot record
+		hsTerm  uint64
+		hsVote  uint64
+		haveHS  bool
+		lastEnd = off
+	)
+	for {
+		w, ok := verifyPeekWord(f, off, size)
+		if !ok || w == 0 {
+			break
+		}
+		rec, pad := verifyFrameSize(w)
+		if !verifyPlausibleLength(w, size-off) {
+			return false
+		}
+		if int64(cap(buf)) < rec {
+			buf = make([]byte, rec)
+		}
+		b := buf[:rec]
+		if _, err := f.ReadAt(b, off+frameHeader); err != nil {
+			return false
+		}
+		typ, crc, data, err := parseRecord(b)
+		if err != nil {
+			return false
+		}
+		if n > 0 && typ != CRCRecord && crc != crc32.Update(prev, crcTable, data) {
+			return false
+		}
+		prev = crc
+		n++
+		switch {
+		case phase == 2:
+			return false
+		case typ == StateRecord:
+			hs, err := parseHardState(data)
+			if err != nil {
+				return false
+			}
+			if phase == 1 {
+				phase = 2
+			} else if haveHS && (hs.Term != hsTerm || hs.Vote != hsVote) {
+				// A changed term or vote is synced: it must be the last.
+				phase = 2
+			}
+			hsTerm, hsVote, haveHS = hs.Term, hs.Vote, true
+		case typ == EntryRecord:
+			phase = 1
+		case typ == SnapshotRecord:
+			phase = 2
+		default:
+			return false
+		}
+		off += frameHeader + rec + pad
+		lastEnd = off
+	}
+	return n > 0 && lastEnd <= size
+}
+
+// checkSegmentIndexes compares each segment's name with the name etcd
+// gave it when it cut the segment before: the index after the last entry
+// written (WAL.enti), read from the segments before it. The first segment
+// listed has no such witness (older ones may be purged).
+func (v *verifier) checkSegmentIndexes() {
+	sums := v.summaries()
+	for k := 1; k < len(v.segs); k++ {
+		prev, seg := sums[k-1], v.segs[k]
+		if _, brk := v.chainBreaks[k]; brk || !prev.Read || prev.End != prev.Size || prev.Records == 0 || !sums[k].Read || v.segs[k-1].Seq+1 != seg.Seq {
+			continue
+		}
+		a, b := prev.Enti+1, prev.LastEntryWritten+1
+		if seg.Index == a || seg.Index == b {
+			continue
+		}
+		v.add(CodeSegmentIndex, seg.Path, -1, a, fmt.Sprintf("segment %s is named for index %d, but the last entry written before it is %d, so etcd named it %s when it cut it: the file was renamed", seg.Name, seg.Index, a-1, SegmentName(seg.Seq, a)))
+	}
+}
+
+// judgeZeroTailSize looks at the size of a last segment that ends in
+// zeros: etcd preallocates it to SegmentSizeBytes (a whole number of
+// sectors), and neither a crash nor etcd's own ZeroToEnd shrinks it, so a
+// smaller file is a partial copy, which may have lost newer segments too.
+func (v *verifier) judgeZeroTailSize(sum SegmentSummary) {
+	seg := sum.Segment
+	bounds := v.sizeBounds(v.tmpFiles(), v.summaries())
+	switch {
+	case bounds.exact && seg.Size != bounds.hi, bounds.below(seg.Size):
+		v.setTailSignal(seg.Path, seg.Size, fmt.Sprintf("the last segment %s is %d bytes, shorter than the size etcd preallocates it to (%s): the file was cut short, so newer segments may be missing too", seg.Name, seg.Size, bounds))
+	case seg.Size%minSectorSize != 0 && (bounds.cutAt == 0 || seg.Size <= bounds.cutAt):
+		// Not a size etcd preallocates to, and not clearly past it: a
+		// file that grew past its preallocation by a write the crash
+		// tore, then zeroed by etcd on reopening, can have any size,
+		// but only beyond the segment size.
+		v.setTailSignal(seg.Path, seg.Size, fmt.Sprintf("the last segment %s is %d bytes, not a whole number of %d-byte sectors, although etcd preallocates it to its segment size and nothing it does shrinks it: the file was cut short, so newer segments may be missing too", seg.Name, seg.Size, minSectorSize))
+	}
+}
+
+// TornTailMendable tells whether the bytes after the torn record at off
+// in the last segment (size bytes long) can all be dropped the way etcd
+// drops them on restart without losing anything a crash did not: zeros,
+// or records that can only be the rest of the writes the crash left
+// unsynced. Non-record bytes after the torn record's end with no such
+// records may be what remains of writes synced before the damage; a
+// careful repair leaves them alone.
+func TornTailMendable(path string, off, size int64) (bool, error) {
+	fe := verifyFrameEnd(path, off)
+	if fe < 0 || fe >= size {
+		return true, nil
+	}
+	t, err := verifyScanTail(path, fe, size)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case t.nonZero < 0:
+		return true, nil
+	case t.recAt >= 0:
+		return unsyncedSuffix(path, t.recAt, size), nil
+	}
+	return false, nil
 }

@@ -111,6 +111,9 @@ func planRepair(ctx context.Context, g inspect.Group, findings []inspect.Finding
 		switch f.Code {
 		case inspect.CodeTornTail, inspect.CodeEmptySegment, inspect.CodeSnapshotCorrupt, inspect.CodeSnapshotOrphan, inspect.CodeSegmentName, inspect.CodeZeroedRegion:
 			by[f.Code] = append(by[f.Code], f)
+		case inspect.CodeSegmentIndex:
+			by[inspect.CodeSegmentName] = append(by[inspect.CodeSegmentName], f)
+			by[f.Code] = append(by[f.Code], f)
 		default:
 			other = append(other, f)
 		}
@@ -307,12 +310,15 @@ func (rp *repairPlanner) segmentNames(ctx context.Context, fs []inspect.Finding)
 	if len(fs) == 0 {
 		return nil
 	}
-	want := map[string]bool{} // current paths to rename
+	// The current paths to rename, and the first index each new name
+	// carries: the one in the name (segment-name), or the one etcd gave
+	// the segment when it cut it (segment-index, in the finding's Index).
+	want := map[string]uint64{}
 	for _, f := range fs {
 		if f.File == "" {
 			for _, s := range rp.st.segs {
 				if !s.Canonical {
-					want[s.Path] = true
+					want[s.Path] = s.Index
 				}
 			}
 			continue
@@ -323,10 +329,17 @@ func (rp *repairPlanner) segmentNames(ctx context.Context, fs []inspect.Finding)
 				continue
 			}
 			found = true
-			if s.Canonical {
+			switch {
+			case f.Code == inspect.CodeSegmentIndex && f.Index > 0 && f.Index != s.Index:
+				want[s.Path] = f.Index
+			case f.Code == inspect.CodeSegmentIndex:
+				rp.p.note("%s: %s carries index %d now", f.Code, s.Path, s.Index)
+			case s.Canonical:
 				rp.p.note("%s: %s is canonical now", f.Code, s.Path)
-			} else {
-				want[s.Path] = true
+			default:
+				if _, ok := want[s.Path]; !ok {
+					want[s.Path] = s.Index
+				}
 			}
 		}
 		for _, name := range rp.st.ignored {
@@ -348,21 +361,22 @@ func (rp *repairPlanner) segmentNames(ctx context.Context, fs []inspect.Finding)
 	copy(sim, rp.st.segs)
 	taken := map[string]string{}
 	for _, s := range rp.st.segs {
-		if !want[s.Path] {
+		if _, ok := want[s.Path]; !ok {
 			taken[s.Name] = s.Path
 		}
 	}
 	ok := true
 	for i := range sim {
 		s := &sim[i]
-		if !want[s.Path] {
+		idx, renamed := want[s.Path]
+		if !renamed {
 			continue
 		}
 		if _, good := rp.checkRegular(inspect.CodeSegmentName, s.Path); !good {
 			ok = false
 			continue
 		}
-		canon := inspect.SegmentName(s.Seq, s.Index)
+		canon := inspect.SegmentName(s.Seq, idx)
 		np := filepath.Join(rp.g.WALDir, canon)
 		exists, err := pathExists(np)
 		if err != nil {
@@ -378,7 +392,7 @@ func (rp *repairPlanner) segmentNames(ctx context.Context, fs []inspect.Finding)
 			continue
 		}
 		taken[canon] = s.Path
-		s.Name, s.Canonical = canon, true
+		s.Name, s.Index, s.Canonical = canon, idx, true
 	}
 	if !ok {
 		return nil
@@ -407,14 +421,18 @@ func (rp *repairPlanner) segmentNames(ctx context.Context, fs []inspect.Finding)
 		}
 	}
 	for _, s := range rp.st.segs {
-		if !want[s.Path] {
+		idx, renamed := want[s.Path]
+		if !renamed {
 			continue
 		}
-		np := filepath.Join(rp.g.WALDir, inspect.SegmentName(s.Seq, s.Index))
+		np := filepath.Join(rp.g.WALDir, inspect.SegmentName(s.Seq, idx))
 		rp.renamed[s.Path] = np
 		rp.origin[np] = s.Path
-		rp.renames = append(rp.renames, Action{Kind: Rename, Path: s.Path, NewPath: np, Size: s.Size, Reason: inspect.CodeSegmentName,
-			Message: fmt.Sprintf("rename %s to its canonical name %s", s.Name, filepath.Base(np))})
+		reason, msg := inspect.CodeSegmentName, fmt.Sprintf("rename %s to its canonical name %s", s.Name, filepath.Base(np))
+		if idx != s.Index {
+			reason, msg = inspect.CodeSegmentIndex, fmt.Sprintf("rename %s to %s, the name etcd gave it when it cut it", s.Name, filepath.Base(np))
+		}
+		rp.renames = append(rp.renames, Action{Kind: Rename, Path: s.Path, NewPath: np, Size: s.Size, Reason: reason, Message: msg})
 	}
 	return nil
 }
@@ -689,6 +707,14 @@ func (rp *repairPlanner) tornTail(fs, zeroed []inspect.Finding) {
 	s := rp.segs[last]
 	fi, ok := rp.checkRegular(f.Code, s.Path)
 	if !ok {
+		return
+	}
+	if ok, err := inspect.TornTailMendable(s.Path, stop.Offset, fi.Size()); err != nil || !ok {
+		if err != nil {
+			rp.p.refuse(f.Code, s.Path, "cannot read %s: %v", s.Path, err)
+			return
+		}
+		rp.p.refuseWith(f.Code, s.Path, adviceReplica, "bytes that are not zeros follow the torn record at offset %d in %s: they may be what remains of records written before the damage, so the log is not cut there", stop.Offset, filepath.Base(s.Path))
 		return
 	}
 	p := rp.finalPath(s.Path)

@@ -681,7 +681,15 @@ func TestBackupDirOption(t *testing.T) {
 func TestVerifyRepairVerify(t *testing.T) {
 	ctx := context.Background()
 	g, _ := writeGroup(t, baseSpec())
-	damageAll(t, g)
+	// Every repairable condition a crash or an operator leaves: a torn
+	// last write (a crash cannot shorten a preallocated segment, so the
+	// torn sector is zeros), a broken and an orphan snapshot file, a
+	// non-canonical name. (damageAll also cuts the last segment short and
+	// adds an empty one, which verify rightly calls a partial copy.)
+	zeroLastSector(t, g)
+	corruptOldestSnap(t, g)
+	addOrphanSnap(t, g)
+	misname(t, g, 0)
 	g = discover(t, g.Dir)
 	// Some conditions show only once others are mended (a torn tail in a
 	// segment that sorts before a misnamed one): repair until clean.

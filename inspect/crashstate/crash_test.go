@@ -24,8 +24,9 @@ import (
 
 // Environment variables of the suite.
 const (
-	// envStrict makes every misclassified state fail the test; without
-	// it only missed losses (truth bad, raftctl ok or warning) do.
+	// envStrict set to 0 makes only missed losses (truth bad, raftctl ok
+	// or warning) fail the test, for exploration; by default (and in CI)
+	// every misclassified state does.
 	envStrict = "RAFTCTL_CRASH_STRICT"
 	// envKeep names a directory that receives the trace, the writer's
 	// result and every misclassified state (<id>/wal, <id>/snap,
@@ -535,7 +536,7 @@ func crashStates(t *testing.T, writer string) {
 		case ms.kind == "missed-loss" || ms.kind == "deep-missed-loss":
 			missed++
 			t.Error(line)
-		case os.Getenv(envStrict) != "":
+		case os.Getenv(envStrict) != "0":
 			t.Error(line)
 		default:
 			t.Log(line)
