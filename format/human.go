@@ -114,7 +114,7 @@ func AppendPayload(dst, data []byte, how string) []byte {
 	case "hex":
 		return hex.AppendEncode(dst, data)
 	case "base64":
-		return base64.StdEncoding.AppendEncode(dst, data)
+		return appendBase64(dst, data)
 	case "text":
 		return appendText(dst, data)
 	case "len":

@@ -116,6 +116,7 @@ func AppendTextCut(dst, data []byte, width int) []byte {
 	width = max(width, 1)
 	start := len(dst)
 	runes := 0 // in dst[start:]; every byte an escape appends is one rune
+	ascii := true
 	for i := 0; i < len(data) && runes <= width; {
 		n := textPlainPrefix(data[i:min(len(data), i+width+1-runes)])
 		dst = append(dst, data[i:i+n]...)
@@ -129,15 +130,19 @@ func AppendTextCut(dst, data []byte, width int) []byte {
 			runes += len(dst) - before
 		} else {
 			runes++ // a printable rune copied as it is
+			ascii = false
 		}
 	}
 	if runes <= width {
 		return dst
 	}
-	k := start
-	for range width - 1 {
-		_, size := utf8.DecodeRune(dst[k:])
-		k += size
+	k := start + width - 1
+	if !ascii {
+		k = start
+		for range width - 1 {
+			_, size := utf8.DecodeRune(dst[k:])
+			k += size
+		}
 	}
 	return append(dst[:k], ellipsis...)
 }

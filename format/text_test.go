@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -166,6 +167,22 @@ func TestAppendPayloadCut(t *testing.T) {
 	}
 }
 
+// TestAppendBase64MatchesEncodingBase64: the pair-table encoder gives
+// encoding/base64's bytes for every length around its eight-byte steps.
+func TestAppendBase64MatchesEncodingBase64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for n := range 600 {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(rng.IntN(256))
+		}
+		want := base64.StdEncoding.EncodeToString(src)
+		if got := appendBase64([]byte("p"), src); string(got) != "p"+want {
+			t.Fatalf("appendBase64(%x) = %q, want %q", src, got[1:], want)
+		}
+	}
+}
+
 // TestAppendJSONStringMatchesEncodingJSON: the hand-written quoting gives
 // encoding/json's bytes (HTML escaping off) for any bytes, invalid UTF-8
 // and U+2028/U+2029 included.
@@ -250,6 +267,20 @@ func BenchmarkEscapeText(b *testing.B) {
 			var buf []byte
 			for b.Loop() {
 				buf = AppendPayload(buf[:0], c.data, "text")
+			}
+		})
+		b.Run(c.name+"/base64-stdlib", func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			var buf []byte
+			for b.Loop() {
+				buf = base64.StdEncoding.AppendEncode(buf[:0], c.data)
+			}
+		})
+		b.Run(c.name+"/base64", func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			var buf []byte
+			for b.Loop() {
+				buf = appendBase64(buf[:0], c.data)
 			}
 		})
 		b.Run(c.name+"/json", func(b *testing.B) {
