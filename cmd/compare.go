@@ -163,7 +163,8 @@ func renderCompare(g *globals, mode format.Mode, groups []*compareGroupJSON) err
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w, sc.Bold("group "+c.Name))
-		t := &format.Table{Headers: []string{"replica", "first", "last", "term", "hardstate t/v/c", "snapshot", "status"}, Truncatable: []bool{true}}
+		t := &format.Table{Headers: []string{"replica", "first", "last", "term", "hardstate t/v/c", "snapshot", "status"},
+			Truncatable: []bool{true}, Key: []bool{true}, Drop: []int{1, 5, 3}} // first, snapshot, term
 		for _, r := range c.Replicas {
 			snap := "-"
 			if r.Snapshot != nil {
