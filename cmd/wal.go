@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -604,6 +605,111 @@ func (d *dumpWriter) writeEntry(e *inspect.Entry, data string, decoded string) e
 	return d.jsonl.WriteRaw(append(b, '\n'))
 }
 
+// dumpPipe hands the entries of the effective log from the reader to a
+// renderer goroutine, so that reading and rendering (escaping, encoding,
+// writing) run on two cores. Entries travel in batches of copied payloads;
+// a fixed set of batches is recycled, so memory stays flat whatever the
+// size of the log. Rows come out in the order the entries went in.
+type dumpPipe struct {
+	w       *dumpWriter
+	how     string // --data
+	decoder string // --decoder
+	full    chan *entryBatch
+	free    chan *entryBatch
+	done    chan error
+	failed  atomic.Bool
+	cur     *entryBatch
+}
+
+// entryBatch is a run of entries whose payloads are copied one after the
+// other into data: entry i's payload is data[off[i]:off[i+1]].
+type entryBatch struct {
+	ents []inspect.Entry // Data is nil until the renderer sets it
+	off  []int
+	data []byte
+}
+
+// The pipe's batches: a batch is handed over when its payloads reach
+// pipeBatchBytes or it holds pipeBatchEntries entries; pipeBatches of them
+// exist (one filling, the others queued or rendering).
+const (
+	pipeBatchBytes   = 256 << 10
+	pipeBatchEntries = 4096
+	pipeBatches      = 4
+)
+
+// dumpPipeOn lets tests compare the pipe with rendering in the reader's
+// goroutine.
+var dumpPipeOn = true
+
+// errPipeFailed stops the reading when the renderer has failed; close
+// returns the renderer's own error.
+var errPipeFailed = errors.New("dump renderer failed")
+
+// startPipe starts the renderer; the caller must call close before it uses
+// w again.
+func (w *dumpWriter) startPipe(how, decoder string) *dumpPipe {
+	p := &dumpPipe{w: w, how: how, decoder: decoder,
+		full: make(chan *entryBatch, pipeBatches), free: make(chan *entryBatch, pipeBatches), done: make(chan error, 1)}
+	for range pipeBatches - 1 {
+		p.free <- &entryBatch{off: []int{0}}
+	}
+	p.cur = &entryBatch{off: []int{0}}
+	go p.render()
+	return p
+}
+
+// add queues a copy of e; e may be reused once add returns.
+func (p *dumpPipe) add(e *inspect.Entry) error {
+	if p.failed.Load() {
+		return errPipeFailed
+	}
+	b := p.cur
+	b.ents = append(b.ents, inspect.Entry{Term: e.Term, Index: e.Index, Type: e.Type})
+	b.data = append(b.data, e.Data...)
+	b.off = append(b.off, len(b.data))
+	if len(b.data) >= pipeBatchBytes || len(b.ents) >= pipeBatchEntries {
+		p.full <- b
+		p.cur = <-p.free
+	}
+	return nil
+}
+
+// close renders what is queued, stops the renderer and returns its error.
+func (p *dumpPipe) close() error {
+	if len(p.cur.ents) > 0 {
+		p.full <- p.cur
+	}
+	close(p.full)
+	return <-p.done
+}
+
+func (p *dumpPipe) render() {
+	var err error
+	for b := range p.full {
+		for i := 0; i < len(b.ents) && err == nil; i++ {
+			e := &b.ents[i]
+			e.Data = b.data[b.off[i]:b.off[i+1]]
+			decoded := ""
+			if p.decoder != "none" {
+				decoded = inspect.Describe(e, p.decoder == "etcd")
+			}
+			if err = p.w.writeEntry(e, p.how, decoded); err != nil {
+				p.failed.Store(true)
+			}
+		}
+		if cap(b.data) > 4*pipeBatchBytes {
+			b.data = nil // one huge payload: do not keep its buffer
+		}
+		b.ents, b.off, b.data = b.ents[:0], b.off[:1], b.data[:0]
+		select {
+		case p.free <- b:
+		default: // the last batch, after close: nobody takes it
+		}
+	}
+	p.done <- err
+}
+
 // appendCutRunes appends s cut to at most width runes, the last one "…"
 // when something was cut.
 func appendCutRunes(b []byte, s string, width int) []byte {
@@ -775,6 +881,10 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			return w.write(it)
 		})
 	} else {
+		var pipe *dumpPipe
+		if w.fast() && ext == nil && dumpPipeOn {
+			pipe = w.startPipe(o.data, o.decoder)
+		}
 		err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
 			ok, stop := keep(e)
 			if stop {
@@ -787,12 +897,8 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 				return errStopGroup
 			}
 			n++
-			if w.fast() && ext == nil {
-				decoded := ""
-				if o.decoder != "none" {
-					decoded = inspect.Describe(e, o.decoder == "etcd")
-				}
-				return w.writeEntry(e, o.data, decoded)
+			if pipe != nil {
+				return pipe.add(e)
 			}
 			it, err := entryItem(e)
 			if err != nil {
@@ -800,6 +906,13 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			}
 			return w.write(it)
 		})
+		if pipe != nil {
+			// The renderer is done with w when close returns; its error
+			// (a write that failed) is the reason the reading stopped.
+			if perr := pipe.close(); perr != nil && (err == nil || errors.Is(err, errPipeFailed) || errors.Is(err, errStopGroup)) {
+				err = perr
+			}
+		}
 	}
 	if err != nil && !errors.Is(err, errStopGroup) {
 		w.endGroup()

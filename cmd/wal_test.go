@@ -3,11 +3,13 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/raftctl/raftctl/format"
+	"github.com/raftctl/raftctl/testdata/fixture"
 )
 
 // runTTY runs raftctl as if its output were a terminal width columns wide,
@@ -146,4 +148,58 @@ func TestDumpTableFitsTerminal(t *testing.T) {
 	if w := format.DisplayWidth(strings.SplitN(out, "\n", 2)[0]); w > 90 {
 		t.Errorf("--raw at 80 columns: header %d columns wide", w)
 	}
+}
+
+// TestDumpPipe: rendering on a second goroutine gives, byte for byte, what
+// rendering in the reader's goroutine gives, over many batches, in every
+// mode; a failing writer stops the dump with its error.
+func TestDumpPipe(t *testing.T) {
+	dir, err := fixture.LargeGroup(t.TempDir(), 2, 100) // about 18,000 entries
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(pipe bool, args ...string) string {
+		t.Helper()
+		dumpPipeOn = pipe
+		defer func() { dumpPipeOn = true }()
+		streams, out, errOut := TestStreams()
+		if code := Run(context.Background(), streams, append([]string{"wal", "dump", dir}, args...)); code != ExitOK {
+			t.Fatalf("%q: exit %d: %s", args, code, errOut)
+		}
+		return out.String()
+	}
+	for _, args := range [][]string{
+		nil, {"-o", "table"}, {"-o", "jsonl"}, {"-o", "json", "--data", "text"}, {"--data", "hex", "--decoder", "raft"},
+		{"--start-index", "5000", "--limit", "9000", "-o", "jsonl", "--data", "none"},
+	} {
+		want := run(false, args...)
+		if n := strings.Count(want, "\n"); n < 2*pipeBatchEntries {
+			t.Fatalf("%q: %d lines: too few for several batches", args, n)
+		}
+		if got := run(true, args...); got != want {
+			t.Errorf("%q: the pipe's output differs from the direct rendering (%d and %d bytes)", args, len(got), len(want))
+		}
+	}
+
+	// A writer that fails after 1 MB: the dump stops with its error.
+	streams, _, errOut := TestStreams()
+	streams.Out = &failingWriter{left: 1 << 20}
+	if code := Run(context.Background(), streams, []string{"wal", "dump", dir}); code != ExitNoVerdict {
+		t.Errorf("failing writer: exit %d, want %d: %s", code, ExitNoVerdict, errOut)
+	}
+	if !strings.Contains(errOut.String(), errDiskFull.Error()) {
+		t.Errorf("failing writer: stderr lacks the write error: %s", errOut)
+	}
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+type failingWriter struct{ left int }
+
+func (f *failingWriter) Write(b []byte) (int, error) {
+	if len(b) > f.left {
+		return 0, errDiskFull
+	}
+	f.left -= len(b)
+	return len(b), nil
 }
