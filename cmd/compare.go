@@ -22,32 +22,47 @@ func newCompareCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "compare PATH PATH [PATH...]",
 		Short: "Compare a group's replicas: who is ahead, where they diverge, which to recover from",
-		Long: `Compare the replicas of each group across servers. Each PATH is one server's
-data directory (or one group directory); groups are matched across PATHs by
-name, so node-1/group-3 and node-2/group-3 are replicas of group-3 when the
-PATHs are node-1 and node-2.
+		Long: `Compare the replicas of each group across servers: who is ahead, where they
+diverge, and which one to restart the cluster from when it lost its quorum.
 
-For each group raftctl shows every replica's last index and term, HardState,
-newest snapshot and verify status; the divergence point of every pair (the
-first index where both hold entries of different terms, using the effective
-logs, and starting after a snapshot when a replica's log starts there); the
-committed prefix all replicas agree on, and any pair whose committed entries
-disagree (a safety violation); and a recommendation: the replica Raft's own
-election rule would prefer (highest last term, then highest last index, among
-those that verify without error), with what recovering from it would discard
-from every other replica, committed and uncommitted.
+Each PATH is one server's data directory (or one group directory). PATHs that
+each hold one group are replicas of one group when their WAL metadata names the
+same etcd cluster ID, whatever the directories are called (infra1.etcd,
+infra2.etcd, ...); replicas of different clusters are never paired, and a note
+says so. Groups without etcd metadata, and servers holding several groups, are
+paired by the group's path below each PATH (node-1/group-3 and node-2/group-3).
+
+For each group raftctl shows every replica's member ID (hex, as etcd prints
+it), last index and term, HardState, newest snapshot, the consistent index of
+etcd's backend database (snap/db, read-only) and verify status; the divergence
+point of every pair (the first index where both hold entries of different
+terms); and the proven commit: the highest HardState commit of any replica.
+By Raft's log matching property every entry up to it is committed on every
+replica that holds the same index and term there.
+
+Then, per replica, what each way of restarting the cluster from it keeps:
+etcd's --force-new-cluster keeps the member's entries up to its own HardState
+commit and discards the rest; raftctl recover first raises that commit to the
+proven commit its own log reaches and appends the committed entries it lacks
+from a replica that holds them. The recommendation is the replica that keeps
+the most provably committed entries (not Raft's election rule, which is shown
+for comparison), with the reason.
 
 --entries lists the entries around each divergence point (index, term and
 payload size per replica), like a diff.
 
-Exit status 0 means all replicas agree on their committed prefixes; 1 means
-committed entries disagree somewhere, or no replica of a group verifies.
+Exit status 0 means every group has several replicas that agree on their
+committed entries and one to recover from; 1 means a group was found only
+once (nothing was compared), committed entries disagree somewhere, or no
+replica of a group verifies.
 
-Read-only: never changes a byte and takes no lock.
+Read-only: never changes a byte and takes no lock (bbolt holds a shared lock
+on snap/db for the moment it reads it, and gives up at once on a live member).
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl compare testdata/sample/node-1 testdata/sample/node-2 testdata/sample/node-4
-  $ raftctl compare testdata/sample/node-1 testdata/sample/node-4 --group group-1 --entries -o json`,
+  $ raftctl compare testdata/sample/node-1 testdata/sample/node-4 --group group-1 --entries -o json
+  $ raftctl compare testdata/sample/node-1/group-2 testdata/sample/node-3/group-2`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
@@ -78,6 +93,7 @@ type compareSummaryJSON struct {
 	Groups     int `json:"groups"`
 	Violations int `json:"violations"`
 	NoReplica  int `json:"no_recommendation"`
+	Single     int `json:"single_replica"`
 }
 
 func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) error {
@@ -97,7 +113,7 @@ func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	if err != nil {
 		return describeFSError(err)
 	}
-	out := compareJSON{SchemaVersion: 1}
+	out := compareJSON{SchemaVersion: 2}
 	for _, c := range comps {
 		gj := &compareGroupJSON{Comparison: c}
 		if o.entries {
@@ -125,7 +141,10 @@ func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 		if len(c.Violations) > 0 {
 			out.Summary.Violations++
 		}
-		if c.Recommended == "" {
+		switch {
+		case c.Single:
+			out.Summary.Single++
+		case c.Recommended == "":
 			out.Summary.NoReplica++
 		}
 	}
@@ -148,7 +167,7 @@ func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	if err != nil {
 		return err
 	}
-	if out.Summary.Violations > 0 || out.Summary.NoReplica > 0 {
+	if out.Summary.Violations > 0 || out.Summary.NoReplica > 0 || out.Summary.Single > 0 {
 		return findings()
 	}
 	return nil
@@ -162,9 +181,13 @@ func renderCompare(g *globals, mode format.Mode, groups []*compareGroupJSON) err
 		if k > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintln(w, sc.Bold("group "+c.Name))
-		t := &format.Table{Headers: []string{"replica", "first", "last", "term", "hardstate t/v/c", "snapshot", "status"},
-			Truncatable: []bool{true}, Key: []bool{true}, Drop: []int{1, 5, 3}} // first, snapshot, term
+		title := "group " + c.Name
+		if c.ClusterID != "" && !strings.Contains(c.Name, c.ClusterID) {
+			title += " (cluster " + c.ClusterID + ")"
+		}
+		fmt.Fprintln(w, sc.Bold(title))
+		t := &format.Table{Headers: []string{"replica", "member", "first", "last", "term", "hardstate t/v/c", "snapshot", "applied", "status"},
+			Truncatable: []bool{true}, Key: []bool{true}, Drop: []int{2, 6, 4}} // first, snapshot, term
 		for _, r := range c.Replicas {
 			snap := "-"
 			if r.Snapshot != nil {
@@ -183,14 +206,19 @@ func renderCompare(g *globals, mode format.Mode, groups []*compareGroupJSON) err
 			if name == c.Recommended {
 				name += " *"
 			}
-			t.Rows = append(t.Rows, []string{name, u64(r.FirstIndex), u64(r.LastIndex), u64(r.LastTerm),
-				fmt.Sprintf("%d/%d/%d", r.HardState.Term, r.HardState.Vote, r.HardState.Commit), snap, status})
+			t.Rows = append(t.Rows, []string{name, orDash(r.MemberID), u64(r.FirstIndex), u64(r.LastIndex), u64(r.LastTerm),
+				fmt.Sprintf("%d/%d/%d", r.HardState.Term, r.HardState.Vote, r.HardState.Commit), snap, backendCell(r.Backend), status})
 		}
 		if err := t.Render(w, mode, format.TableOptions{Width: g.io.Width, PlainHeader: true}); err != nil {
 			return err
 		}
+		for _, n := range c.Notes {
+			fmt.Fprintln(w, sc.Warn("note: ")+n)
+		}
 		for _, p := range c.Pairs {
 			switch {
+			case p.Index == 0 && p.IdenticalUpTo == 0:
+				fmt.Fprintf(w, "%s ~ %s: the logs do not overlap\n", p.A, p.B)
 			case p.Index == 0:
 				fmt.Fprintf(w, "%s ~ %s: identical up to %d\n", p.A, p.B, p.IdenticalUpTo)
 			case p.CommittedConflict:
@@ -207,15 +235,28 @@ func renderCompare(g *globals, mode format.Mode, groups []*compareGroupJSON) err
 				}
 			}
 		}
-		fmt.Fprintf(w, "agreed commit: %d\n", c.AgreedCommit)
+		if c.ProvenBy != "" {
+			fmt.Fprintf(w, "proven commit: %d (term %d, HardState of %s)\n", c.ProvenCommit, c.ProvenTerm, c.ProvenBy)
+		}
 		for _, v := range c.Violations {
 			fmt.Fprintln(w, sc.Err("safety violation: ")+v)
 		}
+		if c.Single {
+			fmt.Fprintln(w, sc.Err("single replica: nothing compared, nothing to recommend"))
+			continue
+		}
+		if err := renderCandidates(g, mode, c); err != nil {
+			return err
+		}
 		if c.Recommended == "" {
-			fmt.Fprintln(w, sc.Err("no replica verifies without error: nothing to recommend"))
+			fmt.Fprintln(w, sc.Err("nothing to recommend: ")+c.Reason)
 			continue
 		}
 		fmt.Fprintf(w, "recommended: %s\n", sc.OK(c.Recommended))
+		fmt.Fprintf(w, "  because %s\n", c.Reason)
+		if cd := c.Candidate(c.Recommended); cd != nil && cd.RecoverKeep > cd.ForceKeep {
+			fmt.Fprintf(w, "  next: raftctl recover plan %s\n", recoverArgs(c))
+		}
 		for _, l := range c.Losses {
 			if l.Committed+l.Uncommitted == 0 {
 				fmt.Fprintf(w, "  recovering %s from it discards nothing\n", l.Server)
@@ -225,4 +266,61 @@ func renderCompare(g *globals, mode format.Mode, groups []*compareGroupJSON) err
 		}
 	}
 	return nil
+}
+
+// renderCandidates shows what each replica keeps.
+func renderCandidates(g *globals, mode format.Mode, c *inspect.Comparison) error {
+	t := &format.Table{Headers: []string{"restart from", "force-new-cluster keeps", "discards", "loses committed", "recover keeps", "loses committed", "recover does"},
+		Truncatable: []bool{true}, Key: []bool{true}}
+	for _, cd := range c.Candidates {
+		name := cd.Server
+		if name == c.ElectionChoice {
+			name += " (election rule)"
+		}
+		if !cd.Eligible {
+			t.Rows = append(t.Rows, []string{name, "-", "-", "-", "-", "-", "not eligible: " + cd.Why})
+			continue
+		}
+		does := "nothing"
+		switch {
+		case cd.Donor != "":
+			does = fmt.Sprintf("commit %d->%d, append %d..%d from %s", cd.ForceKeep, cd.RecoverKeep, cd.AppendFrom, cd.RecoverKeep, cd.Donor)
+		case cd.RecoverKeep > cd.ForceKeep:
+			does = fmt.Sprintf("commit %d->%d", cd.ForceKeep, cd.RecoverKeep)
+		}
+		if cd.BackendAhead {
+			does += " (backend applied past it)"
+		}
+		t.Rows = append(t.Rows, []string{name, "<= " + u64(cd.ForceKeep), u64(cd.ForceDiscard), u64(cd.ForceLoses), "<= " + u64(cd.RecoverKeep), u64(cd.RecoverLoses), does})
+	}
+	return t.Render(g.io.Out, mode, format.TableOptions{Width: g.io.Width, PlainHeader: true})
+}
+
+// recoverArgs lists the comparison's servers for `raftctl recover plan`,
+// the recommended one first.
+func recoverArgs(c *inspect.Comparison) string {
+	args := []string{c.Recommended}
+	for _, r := range c.Replicas {
+		if r.Server != c.Recommended {
+			args = append(args, r.Server)
+		}
+	}
+	return strings.Join(args, " ")
+}
+
+func backendCell(b *inspect.Backend) string {
+	switch {
+	case b == nil:
+		return "-"
+	case b.Err != "":
+		return "? (" + b.Err + ")"
+	}
+	return u64(b.ConsistentIndex)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

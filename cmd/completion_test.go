@@ -125,7 +125,7 @@ func TestCompleteDynamic(t *testing.T) {
 		{"--type", nil, []string{"wal", "dump", "--type", ""}, []string{"normal", "conf-change", "conf-change-v2"}, dirNoFile},
 		{"--type list", nil, []string{"wal", "dump", "--type", "normal,conf"}, []string{"normal,conf-change", "normal,conf-change-v2"}, dirNoFile},
 		{"--data", nil, []string{"wal", "dump", "--data", ""}, []string{"hex", "base64", "text", "len", "none"}, dirNoFile},
-		{"--decoder", nil, []string{"wal", "dump", "--decoder", ""}, []string{"none", "raft", "etcd"}, dirNoFile},
+		{"--decoder", nil, []string{"wal", "dump", "--decoder", ""}, []string{"none", "raft", "etcd", "dgraph"}, dirNoFile},
 		{"no files for version", nil, []string{"version", ""}, nil, dirNoFile},
 		{"shells", nil, []string{"completion", ""}, []string{"bash", "zsh", "fish", "powershell"}, dirNoFile},
 		{"docs subcommands", nil, []string{"docs", ""}, []string{"man", "markdown"}, dirNoFile},

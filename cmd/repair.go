@@ -215,7 +215,11 @@ func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string)
 				break
 			}
 			if len(plan.Refusals) > 0 {
+				// What cannot be mended is left exactly as it is, with
+				// advice: a partial repair could hide the damage.
 				refused = true
+				cr.Plan = plan
+				break
 			}
 			printPlan(g, grp.Name, plan)
 			res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, round)})
@@ -238,11 +242,12 @@ func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string)
 				cr.FindingsLeft = append(cr.FindingsLeft, f.Code)
 			}
 		}
-		if rep.Status == inspect.StatusError || refused || (cr.Plan != nil && len(cr.Plan.Refusals) > 0) {
+		if refused || (cr.Plan != nil && len(cr.Plan.Refusals) > 0) {
 			out.Summary.Refused++
 			return true, nil
 		}
-		return false, nil
+		// Exit 0 only when the group is then clean (info allowed).
+		return rep.Status != inspect.StatusOK, nil
 	})
 }
 

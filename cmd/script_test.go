@@ -32,6 +32,15 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"cpsample": cmdCopySample(sample),
+		"corrupt":  cmdCorrupt,
+		"sums":     cmdSums,
+		"mklegacy": cmdMkLegacy,
+	}
+	for name, f := range migrateScriptCmds {
+		cmds[name] = f
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
@@ -47,12 +56,7 @@ func TestScripts(t *testing.T) {
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cpsample": cmdCopySample(sample),
-			"corrupt":  cmdCorrupt,
-			"sums":     cmdSums,
-			"mklegacy": cmdMkLegacy,
-		},
+		Cmds: cmds,
 	})
 }
 
@@ -102,8 +106,20 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 	case "truncate":
 		ts.Check(os.Truncate(path, n))
 	case "tear":
-		// Cut the file in the middle of its N-th record from the end
-		// (1 = the last), as a crash during append leaves it.
+		// Zero the last sector of the N-th record from the end (1 = the
+		// last), as a crash during an append to a preallocated segment
+		// leaves it: the file keeps its size.
+		off, size := recordFromEnd(ts, path, int(n))
+		end := off + size
+		from := max(off+8, (end-1)/512*512)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		ts.Check(err)
+		defer f.Close()
+		_, err = f.WriteAt(make([]byte, end-from), from)
+		ts.Check(err)
+	case "cut":
+		// Cut the file in the middle of its N-th record from the end, as
+		// an interrupted copy leaves it.
 		ts.Check(os.Truncate(path, recordOffsetFromEnd(ts, path, int(n))))
 	case "flip-record":
 		// Flip a byte inside the N-th record from the end.
@@ -126,6 +142,13 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 // returns the offset of its middle (inside the record's data for all but
 // tiny records).
 func recordOffsetFromEnd(ts *testscript.TestScript, path string, n int) int64 {
+	off, size := recordFromEnd(ts, path, n)
+	return off + size/2
+}
+
+// recordFromEnd finds the n-th record from the end of a segment and
+// returns its offset and frame size.
+func recordFromEnd(ts *testscript.TestScript, path string, n int) (int64, int64) {
 	fi, err := os.Stat(path)
 	ts.Check(err)
 	sc := inspect.NewScanner([]inspect.Segment{{Path: path, Name: filepath.Base(path), Size: fi.Size()}}, inspect.ScanOptions{})
@@ -140,7 +163,7 @@ func recordOffsetFromEnd(ts *testscript.TestScript, path string, n int) int64 {
 		ts.Fatalf("%s holds %d records, want at least %d", path, len(recs), n)
 	}
 	r := recs[len(recs)-n]
-	return r.off + r.size/2
+	return r.off, r.size
 }
 
 // mklegacy DIR RECORDS [TORN_BYTES] writes a legacy commit-log instance

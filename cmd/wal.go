@@ -47,7 +47,7 @@ type dumpOptions struct {
 	typeSet map[inspect.EntryType]bool
 }
 
-var decoders = []string{"none", "raft", "etcd"}
+var decoders = []string{"none", "raft", "etcd", "dgraph"}
 
 func newWALDumpCmd(g *globals) *cobra.Command {
 	o := &dumpOptions{}
@@ -64,6 +64,7 @@ Payloads are shown per --data (hex, base64, text, len or none; default text
 in a table, base64 in JSON). --decoder raft decodes conf changes; --decoder
 etcd also decodes etcd's InternalRaftRequest payloads (put, delete, txn,
 lease, auth...), so an etcd data directory reads like etcd-dump-logs output.
+--decoder dgraph decodes the postings of a migrated Dgraph commit log.
 --decoder-cmd CMD starts CMD once (with sh -c) and, for each entry, writes
 its payload as one line of hex to CMD's standard input and reads one line of
 standard output as the decoded form.
@@ -88,7 +89,7 @@ Read-only: never changes a byte and takes no lock.
 	f.StringSliceVar(&o.types, "type", nil, "only entries of these types: normal, conf-change, conf-change-v2")
 	f.IntVar(&o.limit, "limit", 0, "at most this many entries (records with --raw) per group; 0: no limit")
 	f.StringVar(&o.data, "data", "", "payload display: hex, base64, text, len or none")
-	f.StringVar(&o.decoder, "decoder", "none", "decode payloads: none, raft (conf changes) or etcd")
+	f.StringVar(&o.decoder, "decoder", "none", "decode payloads: none, raft (conf changes), etcd or dgraph (migrated commit logs)")
 	f.StringVar(&o.decoderCmd, "decoder-cmd", "", "pipe each payload (one hex line) through this command and show its output line")
 	f.BoolVar(&o.raw, "raw", false, "show every record as written, overwritten entries marked")
 	return cmd
@@ -692,7 +693,7 @@ func (p *dumpPipe) render() {
 			e.Data = b.data[b.off[i]:b.off[i+1]]
 			decoded := ""
 			if p.decoder != "none" {
-				decoded = inspect.Describe(e, p.decoder == "etcd")
+				decoded = describeEntry(e, p.decoder)
 			}
 			if err = p.w.writeEntry(e, p.how, decoded); err != nil {
 				p.failed.Store(true)
@@ -810,7 +811,7 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			}
 			it.Decoded = dec
 		case o.decoder != "none":
-			it.Decoded = inspect.Describe(e, o.decoder == "etcd")
+			it.Decoded = describeEntry(e, o.decoder)
 		}
 		return it, nil
 	}

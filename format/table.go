@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -50,9 +51,9 @@ type TableOptions struct {
 	// unknown, no truncation. When the table is wider, the widest
 	// truncatable columns that are not keys are shortened until it fits,
 	// then the Drop columns are left out one by one, and only then are the
-	// truncatable key columns shortened (no column is cut below its header
-	// or 3 columns; if that is not enough the table is left wider than
-	// Width).
+	// truncatable key columns shortened, if that makes the table fit (no
+	// column is cut below its header or 3 columns; if that is not enough
+	// the table is left wider than Width, its key columns whole).
 	Width int
 	// PlainHeader prints the upper-cased headers as the first line in plain
 	// mode. Off by default, as in the GitHub CLI: pipes get data only.
@@ -280,7 +281,13 @@ func (t *Table) fit(headers []string, rows [][]string, ncols, width int) (keep [
 			target = plan() // with the room the column leaves, cut less
 		}
 	}
-	shrink(target, func(c int) bool { return is(t.Truncatable, c) })
+	// Cut the key columns too, but only if that makes the table fit: a
+	// table left wider than width anyway keeps its names whole.
+	cut := append([]int(nil), target...)
+	shrink(cut, func(c int) bool { return is(t.Truncatable, c) })
+	if total(cut) <= width || !slices.ContainsFunc(t.Key, func(k bool) bool { return k }) {
+		target = cut
+	}
 	for c := range ncols {
 		if dropped[c] {
 			continue

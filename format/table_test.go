@@ -204,6 +204,11 @@ func TestRenderKeepsKeyColumnsWhole(t *testing.T) {
 		// Nothing left to drop: the key columns are cut last, widest first.
 		{40, "GROUP           SEGMENT             NOTE\n" +
 			"node-1/group-1  …000000000000e.wal  …cut\n"},
+		// At 20 columns cutting the keys to their headers fits; at 18
+		// nothing does, and the table keeps its keys whole.
+		{20, "GROUP  SEGMENT  NOTE\n…up-1  …0e.wal  …cut\n"},
+		{18, "GROUP           SEGMENT                                NOTE\n" +
+			"node-1/group-1  " + seg + "  …cut\n"},
 	}
 	for _, tt := range tests {
 		got := render(t, tb(), ModeTable, TableOptions{Width: tt.width})

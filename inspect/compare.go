@@ -15,18 +15,39 @@ type Replica struct {
 	Server string `json:"server"`
 	Group  Group  `json:"-"`
 	// Dir is the group's directory.
-	Dir        string    `json:"dir"`
+	Dir string `json:"dir"`
+	// MemberID and ClusterID come from the WAL's metadata record, in hex
+	// as etcd prints them ("" when the metadata is not etcd's).
+	MemberID   string    `json:"member_id,omitempty"`
+	ClusterID  string    `json:"cluster_id,omitempty"`
 	FirstIndex uint64    `json:"first_index"`
 	LastIndex  uint64    `json:"last_index"`
 	LastTerm   uint64    `json:"last_term"`
 	HardState  HardState `json:"hard_state"`
 	Snapshot   *SnapRef  `json:"snapshot"`
+	// Backend is the member's etcd backend database (nil when there is
+	// none).
+	Backend *Backend `json:"backend,omitempty"`
 	// Status is the replica's verify status (ok, warning, error, unknown).
 	Status string `json:"status"`
 	// Findings are verify's codes at warning or error.
 	Findings []string `json:"findings"`
 
-	log *Log
+	meta   Metadata
+	single bool // the only group found under its PATH
+	log    *Log
+}
+
+// Log returns the pass over the replica's WAL that compare made.
+func (r *Replica) Log() *Log { return r.log }
+
+// Label names the replica for people: its server, and its member ID when
+// the metadata has one.
+func (r *Replica) Label() string {
+	if r.MemberID != "" {
+		return r.Server + " (" + r.MemberID + ")"
+	}
+	return r.Server
 }
 
 // Divergence describes how two replicas' effective logs relate.
@@ -41,7 +62,8 @@ type Divergence struct {
 	// TermA and TermB are the terms at Index.
 	TermA uint64 `json:"term_a,omitempty"`
 	TermB uint64 `json:"term_b,omitempty"`
-	// IdenticalUpTo is the last index up to which they agree.
+	// IdenticalUpTo is the last index up to which they agree (0 when the
+	// logs do not overlap).
 	IdenticalUpTo uint64 `json:"identical_up_to"`
 	// CommittedConflict is true when Index is at or below both replicas'
 	// commit index: committed entries disagree, a safety violation.
@@ -58,42 +80,119 @@ type Loss struct {
 	From uint64 `json:"from"`
 }
 
-// Comparison is the comparison of one group's replicas.
-type Comparison struct {
-	Name     string       `json:"name"`
-	Replicas []*Replica   `json:"replicas"`
-	Pairs    []Divergence `json:"divergence"`
-	// AgreedCommit is the highest index up to which every replica that
-	// holds it has the same entries and that all replicas have committed.
-	AgreedCommit uint64 `json:"agreed_commit"`
-	// Violations lists pairs whose committed entries disagree.
-	Violations []string `json:"violations"`
-	// Recommended is the server Raft's election rule would prefer among
-	// the replicas that verify without error ("" when none does).
-	Recommended string `json:"recommended"`
-	// Losses says, for every other replica, what recovering from the
-	// recommended one would discard.
-	Losses []Loss `json:"losses"`
+// Candidate says what restarting the cluster from one replica keeps.
+//
+// etcd's --force-new-cluster keeps the member's entries up to its own
+// HardState commit and discards the rest; raftctl recover first raises that
+// commit to the highest commit proven for the group, appending the
+// committed entries the member lacks from a replica that holds them.
+type Candidate struct {
+	Server string `json:"server"`
+	// Eligible is false when the replica cannot be restarted as it is
+	// (verify finds errors, or it holds no HardState); Why says why.
+	Eligible bool   `json:"eligible"`
+	Why      string `json:"why,omitempty"`
+	// Proven is the highest index of the replica's own log that some
+	// replica's HardState proves committed.
+	Proven uint64 `json:"proven"`
+	// ForceKeep is the last index --force-new-cluster on it keeps (its
+	// HardState commit); ForceDiscard counts the entries it holds past
+	// that; ForceLoses counts the provably committed entries (up to the
+	// group's ProvenCommit) it does not keep.
+	ForceKeep    uint64 `json:"force_keep"`
+	ForceDiscard uint64 `json:"force_discard"`
+	ForceLoses   uint64 `json:"force_loses"`
+	// RecoverKeep is the last index kept after raftctl recover on it and
+	// then --force-new-cluster; RecoverLoses the provably committed
+	// entries still lost.
+	RecoverKeep  uint64 `json:"recover_keep"`
+	RecoverLoses uint64 `json:"recover_loses"`
+	// Donor is the replica recover copies entries AppendFrom..RecoverKeep
+	// from ("" and 0 when it only raises the commit, or does nothing).
+	Donor      string `json:"donor,omitempty"`
+	AppendFrom uint64 `json:"append_from,omitempty"`
+	// BackendAhead is set when the member's backend database applied
+	// entries past RecoverKeep (its consistent index is higher).
+	BackendAhead bool `json:"backend_ahead,omitempty"`
 }
 
-// CompareGroups matches groups across servers by name and compares the
-// replicas of each group. servers[i] is the PATH groups[i] were found
-// under. Groups found on a single server are compared too (one replica).
-// Each replica's log is read once, by Verify (twice when it is damaged),
-// replicas in parallel.
-func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts VerifyOptions) ([]*Comparison, error) {
-	byName := map[string][]*Replica{}
-	var names []string
-	for k, gs := range groups {
-		for _, g := range gs {
-			r := &Replica{Server: servers[k], Group: g, Dir: g.Dir}
-			if _, ok := byName[g.Name]; !ok {
-				names = append(names, g.Name)
-			}
-			byName[g.Name] = append(byName[g.Name], r)
+// Comparison is the comparison of one group's replicas.
+type Comparison struct {
+	Name string `json:"name"`
+	// ClusterID is the replicas' etcd cluster ID, when they have one.
+	ClusterID string       `json:"cluster_id,omitempty"`
+	Replicas  []*Replica   `json:"replicas"`
+	Pairs     []Divergence `json:"divergence"`
+	// ProvenCommit is the highest index some replica's HardState commits
+	// (ProvenBy), at term ProvenTerm: by Raft's log matching property every
+	// entry up to it is committed on every replica that holds the same
+	// (index, term) there.
+	ProvenCommit uint64 `json:"proven_commit"`
+	ProvenTerm   uint64 `json:"proven_term"`
+	ProvenBy     string `json:"proven_by,omitempty"`
+	// Violations lists pairs whose committed entries disagree.
+	Violations []string `json:"violations"`
+	// Candidates says, per replica, what restarting from it keeps.
+	Candidates []Candidate `json:"candidates"`
+	// Recommended is the replica whose recovery keeps the most provably
+	// committed entries ("" when there is none, or a single replica);
+	// Reason says why.
+	Recommended string `json:"recommended"`
+	Reason      string `json:"reason,omitempty"`
+	// ElectionChoice is the replica Raft's election rule prefers (highest
+	// last term, then last index, among eligible replicas), for comparison.
+	ElectionChoice string `json:"election_choice,omitempty"`
+	// Losses says, for every other replica, what recovering from the
+	// recommended one discards of its log.
+	Losses []Loss `json:"losses"`
+	// Single is true when only one replica of the group was found: nothing
+	// was compared.
+	Single bool `json:"single"`
+	// Notes explain how replicas were paired (or not).
+	Notes []string `json:"notes"`
+}
+
+// Replica returns the comparison's replica found under server.
+func (c *Comparison) Replica(server string) *Replica {
+	for _, r := range c.Replicas {
+		if r.Server == server {
+			return r
 		}
 	}
-	sort.Strings(names)
+	return nil
+}
+
+// Candidate returns the candidate of server.
+func (c *Comparison) Candidate(server string) *Candidate {
+	for k := range c.Candidates {
+		if c.Candidates[k].Server == server {
+			return &c.Candidates[k]
+		}
+	}
+	return nil
+}
+
+// CompareGroups pairs the groups found under servers (servers[i] is the
+// PATH groups[i] were found under) into replicas of one group, and compares
+// each group's replicas.
+//
+// PATHs that each hold one group are replicas of one group when their WAL
+// metadata names the same etcd cluster ID, whatever their directories are
+// called (etcd members' data directories have different names); groups
+// without etcd metadata, and groups of PATHs that hold several, are paired
+// by their path below the PATH. Replicas with different cluster IDs are
+// never paired: they are reported apart, with a note. A group found once
+// is a comparison with Single set.
+//
+// Each replica's log is read once, by Verify (twice when it is damaged),
+// replicas in parallel, in memory that does not grow with the log.
+func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts VerifyOptions) ([]*Comparison, error) {
+	var all []*Replica
+	for k, gs := range groups {
+		for _, g := range gs {
+			all = append(all, &Replica{Server: servers[k], Group: g, Dir: g.Dir, single: len(gs) == 1})
+		}
+	}
 	// Read every replica once, opts.Parallel (or the CPUs) at a time.
 	eg, ectx := errgroup.WithContext(ctx)
 	par := opts.Parallel
@@ -101,19 +200,80 @@ func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts
 		par = runtime.NumCPU()
 	}
 	eg.SetLimit(par)
-	for _, name := range names {
-		for _, r := range byName[name] {
-			eg.Go(func() error { return r.load(ectx, opts) })
-		}
+	for _, r := range all {
+		eg.Go(func() error { return r.load(ectx, opts) })
 	}
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
 	var out []*Comparison
-	for _, name := range names {
-		out = append(out, compareReplicas(name, byName[name]))
+	for _, set := range pairReplicas(all) {
+		out = append(out, compareReplicas(set.name, set.reps, set.notes))
 	}
 	return out, nil
+}
+
+type replicaSet struct {
+	name  string
+	reps  []*Replica
+	notes []string
+}
+
+// pairReplicas groups replicas: by cluster ID for PATHs holding one group
+// with etcd metadata, by name otherwise, and never across cluster IDs.
+func pairReplicas(all []*Replica) []replicaSet {
+	byKey := map[string]*replicaSet{}
+	var keys []string
+	for _, r := range all {
+		var key string
+		switch {
+		case r.single && r.meta.OK:
+			key = "cluster\x00" + r.ClusterID
+		case r.meta.OK:
+			key = "name\x00" + r.Group.Name + "\x00" + r.ClusterID
+		default:
+			key = "name\x00" + r.Group.Name + "\x00"
+		}
+		s, ok := byKey[key]
+		if !ok {
+			s = &replicaSet{}
+			byKey[key] = s
+			keys = append(keys, key)
+		}
+		s.reps = append(s.reps, r)
+	}
+	sets := make([]replicaSet, 0, len(keys))
+	for _, k := range keys {
+		s := byKey[k]
+		s.name = s.reps[0].Group.Name
+		for _, r := range s.reps[1:] {
+			if r.Group.Name != s.name {
+				s.name = "cluster " + r.ClusterID
+				break
+			}
+		}
+		sets = append(sets, *s)
+	}
+	// Replicas that would have been paired but for their cluster IDs.
+	for i := range sets {
+		a := sets[i].reps[0]
+		for j := range sets {
+			b := sets[j].reps[0]
+			if i == j || !a.meta.OK || !b.meta.OK || a.ClusterID == b.ClusterID {
+				continue
+			}
+			if (a.single && b.single) || (!a.single && !b.single && a.Group.Name == b.Group.Name) {
+				sets[i].notes = append(sets[i].notes, fmt.Sprintf("not paired with %s: it belongs to cluster %s, this group to cluster %s", b.Label(), b.ClusterID, a.ClusterID))
+			}
+		}
+	}
+	sort.SliceStable(sets, func(i, j int) bool {
+		if sets[i].name != sets[j].name {
+			return sets[i].name < sets[j].name
+		}
+		return sets[i].reps[0].ClusterID < sets[j].reps[0].ClusterID
+	})
+	return sets
 }
 
 func (r *Replica) load(ctx context.Context, opts VerifyOptions) error {
@@ -136,6 +296,11 @@ func (r *Replica) load(ctx context.Context, opts VerifyOptions) error {
 	if snap, ok := l.LatestSnapshot(); ok {
 		r.Snapshot = &SnapRef{Index: snap.Index, Term: snap.Term}
 	}
+	r.meta = ParseMetadata(l.Metadata)
+	if r.meta.OK {
+		r.MemberID, r.ClusterID = FormatID(r.meta.NodeID), FormatID(r.meta.ClusterID)
+	}
+	r.Backend = ReadBackend(r.Group.SnapDir)
 	r.Status = rep.Status
 	r.Findings = []string{}
 	for _, f := range rep.Findings {
@@ -195,53 +360,100 @@ func nextRun(l *Log, i uint64) uint64 {
 	return l.LastIndex + 1
 }
 
-func compareReplicas(name string, reps []*Replica) *Comparison {
-	c := &Comparison{Name: name, Replicas: reps, Pairs: []Divergence{}, Violations: []string{}, Losses: []Loss{}}
-	agreed := ^uint64(0)
-	for _, r := range reps {
-		agreed = min(agreed, r.HardState.Commit)
+func compareReplicas(name string, reps []*Replica, notes []string) *Comparison {
+	c := &Comparison{Name: name, Replicas: reps, Pairs: []Divergence{}, Violations: []string{}, Losses: []Loss{},
+		Candidates: []Candidate{}, Notes: append([]string{}, notes...)}
+	if len(reps) > 0 {
+		c.ClusterID = reps[0].ClusterID
 	}
+	agree := map[[2]*Replica]uint64{}
 	for i := 0; i < len(reps); i++ {
 		for j := i + 1; j < len(reps); j++ {
 			d := diverge(reps[i], reps[j])
 			c.Pairs = append(c.Pairs, d)
-			if d.Index != 0 && d.Index-1 < agreed {
-				agreed = d.Index - 1
-			}
+			agree[[2]*Replica{reps[i], reps[j]}] = d.IdenticalUpTo
+			agree[[2]*Replica{reps[j], reps[i]}] = d.IdenticalUpTo
 			if d.CommittedConflict {
 				c.Violations = append(c.Violations, fmt.Sprintf("%s and %s disagree at committed index %d (terms %d and %d)", d.A, d.B, d.Index, d.TermA, d.TermB))
 			}
 		}
 	}
-	if len(reps) == 0 {
-		agreed = 0
+	if len(reps) == 1 {
+		c.Single = true
+		c.Notes = append(c.Notes, "only one replica found ("+reps[0].Label()+"): nothing to compare")
 	}
-	c.AgreedCommit = agreed
-	// Raft's election rule: the highest last term, then the highest last
-	// index, among replicas that verify without error.
-	var best *Replica
+	// The highest commit a replica proves: its HardState commit, at the
+	// term its own log holds there.
+	var prover *Replica
 	for _, r := range reps {
-		if r.Status != StatusOK && r.Status != StatusWarning {
+		if _, ok := r.log.TermAt(r.HardState.Commit); !ok {
 			continue
 		}
-		if best == nil || r.LastTerm > best.LastTerm || (r.LastTerm == best.LastTerm && r.LastIndex > best.LastIndex) {
-			best = r
+		if prover == nil || r.HardState.Commit > prover.HardState.Commit {
+			prover = r
+		}
+	}
+	if prover != nil {
+		c.ProvenCommit = prover.HardState.Commit
+		c.ProvenTerm, _ = prover.log.TermAt(c.ProvenCommit)
+		c.ProvenBy = prover.Server
+	}
+	ag := func(a, b *Replica) uint64 {
+		if a == b {
+			return a.LastIndex
+		}
+		return agree[[2]*Replica{a, b}]
+	}
+	for _, s := range reps {
+		c.Candidates = append(c.Candidates, c.candidate(s, reps, ag))
+	}
+	// Raft's election rule, for comparison.
+	var elect *Replica
+	for k, r := range reps {
+		if !c.Candidates[k].Eligible {
+			continue
+		}
+		if elect == nil || r.LastTerm > elect.LastTerm || (r.LastTerm == elect.LastTerm && r.LastIndex > elect.LastIndex) {
+			elect = r
+		}
+	}
+	if elect != nil {
+		c.ElectionChoice = elect.Server
+	}
+	if c.Single {
+		return c
+	}
+	if len(c.Violations) > 0 {
+		c.Reason = "replicas disagree on committed entries: no recovery keeps them all"
+		return c
+	}
+	var best *Candidate
+	var bestRep *Replica
+	for k := range c.Candidates {
+		cd, r := &c.Candidates[k], reps[k]
+		if !cd.Eligible {
+			continue
+		}
+		if best == nil || better(cd, r, best, bestRep) {
+			best, bestRep = cd, r
 		}
 	}
 	if best == nil {
+		c.Reason = "no replica verifies without error"
 		return c
 	}
 	c.Recommended = best.Server
+	c.Reason = c.reason(best, elect)
 	for _, r := range reps {
-		if r == best {
+		if r == bestRep {
 			continue
 		}
-		d := diverge(best, r)
+		d := diverge(bestRep, r)
 		l := Loss{Server: r.Server}
 		if d.Index != 0 {
 			l.From = d.Index
-		} else if r.LastIndex > best.LastIndex {
-			l.From = best.LastIndex + 1
+		} else if r.LastIndex > best.RecoverKeep {
+			l.From = best.RecoverKeep + 1
 		}
 		if l.From != 0 && l.From <= r.LastIndex {
 			n := r.LastIndex - l.From + 1
@@ -253,6 +465,100 @@ func compareReplicas(name string, reps []*Replica) *Comparison {
 		c.Losses = append(c.Losses, l)
 	}
 	return c
+}
+
+// better orders candidates: more provably committed entries kept after
+// recover, then more kept by --force-new-cluster alone (less to change),
+// then Raft's election rule, then the server's name.
+func better(a *Candidate, ra *Replica, b *Candidate, rb *Replica) bool {
+	switch {
+	case a.RecoverKeep != b.RecoverKeep:
+		return a.RecoverKeep > b.RecoverKeep
+	case a.ForceKeep != b.ForceKeep:
+		return a.ForceKeep > b.ForceKeep
+	case ra.LastTerm != rb.LastTerm:
+		return ra.LastTerm > rb.LastTerm
+	case ra.LastIndex != rb.LastIndex:
+		return ra.LastIndex > rb.LastIndex
+	}
+	return ra.Server < rb.Server
+}
+
+// candidate works out what restarting from s keeps. ag(a, b) is the last
+// index up to which a and b hold the same terms.
+func (c *Comparison) candidate(s *Replica, reps []*Replica, ag func(a, b *Replica) uint64) Candidate {
+	cd := Candidate{Server: s.Server, Eligible: true}
+	switch {
+	case s.Status != StatusOK && s.Status != StatusWarning:
+		cd.Eligible, cd.Why = false, "verify status "+s.Status
+	case !s.log.HasHardState:
+		cd.Eligible, cd.Why = false, "no HardState"
+	}
+	// What s's own log holds that some replica's commit proves.
+	cd.Proven = s.HardState.Commit
+	for _, r := range reps {
+		if _, ok := r.log.TermAt(r.HardState.Commit); !ok {
+			continue
+		}
+		cd.Proven = max(cd.Proven, min(ag(s, r), r.HardState.Commit))
+	}
+	cd.ForceKeep = s.HardState.Commit
+	if s.LastIndex > s.HardState.Commit {
+		cd.ForceDiscard = s.LastIndex - s.HardState.Commit
+	}
+	cd.ForceLoses = c.ProvenCommit - min(c.ProvenCommit, cd.ForceKeep)
+	cd.RecoverKeep = max(cd.Proven, cd.ForceKeep)
+	if t, ok := s.log.TermAt(c.ProvenCommit); ok && t == c.ProvenTerm {
+		cd.RecoverKeep = max(cd.RecoverKeep, c.ProvenCommit)
+	} else if c.ProvenCommit > cd.RecoverKeep {
+		// A donor that holds the proven commit's entry and agrees with s
+		// up to somewhere at or after s's commit.
+		var donor *Replica
+		var at uint64
+		for _, d := range reps {
+			if d == s || (d.Status != StatusOK && d.Status != StatusWarning) {
+				continue
+			}
+			if t, ok := d.log.TermAt(c.ProvenCommit); !ok || t != c.ProvenTerm {
+				continue
+			}
+			m := ag(s, d)
+			if m < s.HardState.Commit || m < s.start() || m < d.start() {
+				continue
+			}
+			if donor == nil || m > at {
+				donor, at = d, m
+			}
+		}
+		if donor != nil {
+			cd.RecoverKeep, cd.Donor, cd.AppendFrom = c.ProvenCommit, donor.Server, at+1
+		}
+	}
+	cd.RecoverLoses = c.ProvenCommit - min(c.ProvenCommit, cd.RecoverKeep)
+	if s.Backend != nil && s.Backend.Err == "" && s.Backend.ConsistentIndex > cd.RecoverKeep {
+		cd.BackendAhead = true
+	}
+	return cd
+}
+
+// reason explains the recommendation.
+func (c *Comparison) reason(best *Candidate, elect *Replica) string {
+	var why string
+	switch {
+	case best.RecoverLoses == 0 && best.RecoverKeep == best.ForceKeep:
+		why = fmt.Sprintf("its own commit (%d) already covers every provably committed entry (up to %d, proven by %s)", best.ForceKeep, c.ProvenCommit, c.ProvenBy)
+	case best.RecoverLoses == 0 && best.Donor == "":
+		why = fmt.Sprintf("its log holds every provably committed entry (up to %d, proven by %s); raftctl recover raises its commit from %d", c.ProvenCommit, c.ProvenBy, best.ForceKeep)
+	case best.RecoverLoses == 0:
+		why = fmt.Sprintf("raftctl recover raises its commit from %d to %d (proven by %s) and appends entries %d..%d from %s", best.ForceKeep, c.ProvenCommit, c.ProvenBy, best.AppendFrom, best.RecoverKeep, best.Donor)
+	default:
+		why = fmt.Sprintf("it keeps the most provably committed entries (up to %d of %d)", best.RecoverKeep, c.ProvenCommit)
+	}
+	if elect != nil && elect.Server != best.Server {
+		e := c.Candidate(elect.Server)
+		why += fmt.Sprintf("; Raft's election rule would pick %s, where --force-new-cluster keeps up to %d and loses %d committed entries", elect.Server, e.ForceKeep, e.ForceLoses)
+	}
+	return why
 }
 
 // EntriesAround returns the replica's effective entries with index in

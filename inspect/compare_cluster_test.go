@@ -65,8 +65,18 @@ func TestCompareRealPartition(t *testing.T) {
 	if err != nil || deep.Status == StatusError {
 		t.Fatalf("deep verify of the recommended replica: %v %+v", err, deep)
 	}
-	if c.AgreedCommit >= p12.Index {
-		t.Errorf("agreed commit %d at or beyond the divergence %d", c.AgreedCommit, p12.Index)
+	// The proven commit is the term-3 leader's; node 1's orphaned term-2
+	// tail is replaced by the committed term-3 entries if it is recovered.
+	if c.ProvenTerm != 3 || c.ProvenCommit < p12.Index || c.ProvenCommit != max(c.Replicas[1].HardState.Commit, c.Replicas[2].HardState.Commit) {
+		t.Errorf("proven commit %d@%d, divergence at %d", c.ProvenCommit, c.ProvenTerm, p12.Index)
+	}
+	if n1 := c.Candidates[0]; n1.RecoverKeep != c.ProvenCommit || n1.AppendFrom != p12.Index || n1.Donor == "" || n1.ForceKeep >= p12.Index {
+		t.Errorf("node-1 candidate %+v", n1)
+	}
+	for _, r := range c.Replicas {
+		if r.ClusterID == "" || r.MemberID == "" || r.ClusterID != c.ClusterID {
+			t.Errorf("%s: member %q cluster %q (comparison %q)", r.Server, r.MemberID, r.ClusterID, c.ClusterID)
+		}
 	}
 
 	healed := []string{filepath.Join(dir, "healed", "node-1"), filepath.Join(dir, "healed", "node-2"), filepath.Join(dir, "healed", "node-3")}

@@ -43,9 +43,23 @@ func ParseSeverity(s string) (Severity, error) {
 
 // The finding codes. A code names one kind of problem and never changes
 // meaning; Catalogue describes each.
+//
+// Severity follows what a restart by the real server (etcd, or any program
+// that restores a node with etcd's wal and snap packages and raft) would do
+// with the storage as it is:
+//
+//   - info: it restarts and no acknowledged committed entry is lost; the
+//     finding is a fact worth knowing (a crash residue etcd handles itself,
+//     a write in progress beside a live server).
+//   - warning: it restarts and nothing committed is lost, but something
+//     needs attention (a leftover to remove, evidence to look at).
+//   - error: it refuses to restart, panics, or restarts having lost
+//     committed entries; or no crash of a correct writer can leave the
+//     state, so the storage was damaged.
+//
+// The states a correct writer can leave after a crash at any point are
+// described in writermodel.go; every code has its place there.
 const (
-	// Errors: the member cannot restart from this storage as it is, or it
-	// would restart with a log that differs from what it acknowledged.
 	CodeWALMissing            = "wal-missing"
 	CodeSegmentSequence       = "segment-sequence"
 	CodeSegmentHeader         = "segment-header"
@@ -60,32 +74,33 @@ const (
 	CodeHardStateTerm         = "hardstate-term"
 	CodeSnapshotGap           = "snapshot-gap"
 	CodeSnapshotRecordMissing = "snapshot-record-missing"
-	CodeSnapshotCorrupt       = "snapshot-corrupt"
 	CodeSnapshotTermMismatch  = "snapshot-term-mismatch"
 	CodeSnapshotNameMismatch  = "snapshot-name-mismatch"
 	CodeLogTailMissing        = "log-tail-missing"
 	CodeRaftRestart           = "raft-restart"
 
-	// Warnings: the member restarts, but something is off and usually
-	// mendable.
-	CodeTornTail             = "torn-tail"
-	CodeSegmentName          = "segment-name"
-	CodeEmptySegment         = "empty-segment"
-	CodeSnapshotOrphan       = "snapshot-orphan"
-	CodeSnapshotBeyondCommit = "snapshot-beyond-commit"
-	CodeSnapshotFileMissing  = "snapshot-file-missing"
-	CodeHardStateMissing     = "hardstate-missing"
+	CodeTornTail            = "torn-tail"
+	CodeSegmentName         = "segment-name"
+	CodeEmptySegment        = "empty-segment"
+	CodeSnapshotCorrupt     = "snapshot-corrupt"
+	CodeSnapshotOrphan      = "snapshot-orphan"
+	CodeSnapshotBeyondLog   = "snapshot-beyond-log"
+	CodeLogTailSuspect      = "log-tail-suspect"
+	CodeSnapshotFileMissing = "snapshot-file-missing"
+	CodeHardStateMissing    = "hardstate-missing"
 
-	// Info: facts worth knowing that are not problems.
-	CodeOverwrittenEntries = "overwritten-entries"
-	CodeInUse              = "in-use"
-	CodeUnknownFile        = "unknown-file"
+	CodeSnapshotBeyondCommit = "snapshot-beyond-commit"
+	CodeWriteInProgress      = "write-in-progress"
+	CodeOverwrittenEntries   = "overwritten-entries"
+	CodeInUse                = "in-use"
+	CodeUnknownFile          = "unknown-file"
 )
 
 // Hints shared by several codes.
 const (
 	hintRepair  = "run `raftctl repair` on this group (see `raftctl repair --dry-run` first)"
 	hintReplica = "restore this member's data from a healthy replica, or remove the member and add it back so that it is re-seeded; no raftctl command can recreate lost records"
+	hintTail    = "look for the newest segments (an interrupted copy or backup, a deleted file) before restarting this member: if they are gone, restore it from a healthy replica; raftctl does not change the evidence"
 )
 
 // CodeInfo describes one finding code.
@@ -94,43 +109,49 @@ type CodeInfo struct {
 	Severity Severity `json:"severity"`
 	// Summary says what the code means in one sentence.
 	Summary string `json:"summary"`
+	// Restart says what a restart by the real server does with such
+	// storage: the reason for the severity.
+	Restart string `json:"restart"`
 	// Hint is the default remedy given with findings of this code.
 	Hint string `json:"hint,omitempty"`
 }
 
 // Catalogue lists every code Verify may report, errors first.
 var Catalogue = []CodeInfo{
-	{CodeWALMissing, SeverityError, "the group has no WAL segment (missing or empty wal directory, or only snapshots)", hintReplica},
-	{CodeSegmentSequence, SeverityError, "segment sequence numbers do not increase by exactly one (a hole, a duplicate or a jump)", hintReplica},
-	{CodeSegmentHeader, SeverityError, "a segment does not open with the crc record etcd writes at the start of every segment, so reading from it (as etcd does to restart from a snapshot recorded in it) fails its first CRC check", hintReplica},
-	{CodeCRCMismatch, SeverityError, "a record's CRC, or the CRC chain between records, does not match its data", hintReplica},
-	{CodeZeroedRegion, SeverityError, "a run of zero bytes inside the log with records after it, or a segment other than the last that ends early: records in the middle of the log are lost", hintReplica},
-	{CodeSegmentTruncated, SeverityError, "a segment other than the last ends inside a record, or before records that the next segment's CRC chain proves were there", hintReplica},
-	{CodeRecordMalformed, SeverityError, "a record, or the entry, HardState or snapshot it carries, does not decode, or its type is unknown", hintReplica},
-	{CodeMetadataConflict, SeverityError, "two metadata records of the WAL differ (etcd refuses to open it)", hintReplica},
-	{CodeIndexGap, SeverityError, "the log skips indexes", hintReplica},
-	{CodeTermRegression, SeverityError, "an entry's term is lower than the term of the entry before it", hintReplica},
-	{CodeCommitBeyondLast, SeverityError, "the HardState's commit index is beyond the last entry", hintReplica},
-	{CodeHardStateTerm, SeverityError, "the HardState's term is lower than the last entry's term", hintReplica},
-	{CodeSnapshotGap, SeverityError, "the entries after the newest usable snapshot do not continue at its index + 1", hintReplica},
-	{CodeSnapshotRecordMissing, SeverityError, "the WAL holds no snapshot record for the snapshot etcd restarts from (the initial empty one included) where etcd looks for it, so etcd refuses to read the WAL", hintReplica},
-	{CodeSnapshotCorrupt, SeverityError, "a .snap file fails its CRC or does not decode", "run `raftctl repair` to move the broken file aside (etcd falls back to an older snapshot)"},
-	{CodeSnapshotTermMismatch, SeverityError, "a snapshot's (index, term) disagrees with the log's entry at that index or with the WAL's snapshot record", hintReplica},
-	{CodeSnapshotNameMismatch, SeverityError, "a .snap file's name says one (term, index) and its content another", "move the file out of the snapshot directory; if etcd then has no snapshot to restart from (snapshot-gap), restore this member from a healthy replica"},
-	{CodeLogTailMissing, SeverityError, "snapshot files refer beyond the last entry: the newest segments are gone", hintReplica},
-	{CodeRaftRestart, SeverityError, "the raft library refuses to restart from this storage (deep mode)", hintReplica},
+	{CodeWALMissing, SeverityError, "the group has no WAL segment (missing or empty wal directory, or only snapshots)", "etcd bootstraps a new, empty member: the whole log is lost", hintReplica},
+	{CodeSegmentSequence, SeverityError, "segment sequence numbers do not increase by exactly one (a hole, a duplicate or a jump)", "etcd refuses to open the WAL across the hole", hintReplica},
+	{CodeSegmentHeader, SeverityError, "a segment does not open with the crc record etcd writes at the start of every segment, so reading from it (as etcd does to restart from a snapshot recorded in it) fails its first CRC check", "etcd refuses to read the WAL when it starts from that segment", hintReplica},
+	{CodeCRCMismatch, SeverityError, "a record's CRC, or the CRC chain between records, does not match its data", "etcd refuses to read the WAL (crc mismatch)", hintReplica},
+	{CodeZeroedRegion, SeverityError, "a run of zero bytes inside the log with records after it, or a segment other than the last that ends early: records in the middle of the log are lost", "etcd stops reading at the zeros and restarts without the records after them, or refuses", hintReplica},
+	{CodeSegmentTruncated, SeverityError, "a segment ends inside a record or before records the next segment's CRC chain proves were there, or the last segment ends inside a record although it is shorter than the size it was preallocated to (a crash cannot shrink a preallocated file; a partial copy can)", "etcd refuses, or restarts without the records that were cut off", hintReplica},
+	{CodeRecordMalformed, SeverityError, "a record, or the entry, HardState or snapshot it carries, does not decode, its type is unknown, or a segment's bytes cannot be framed as records from its start", "etcd refuses to read the WAL or panics", hintReplica},
+	{CodeMetadataConflict, SeverityError, "two metadata records of the WAL differ (etcd refuses to open it)", "etcd refuses to read the WAL (metadata conflict)", hintReplica},
+	{CodeIndexGap, SeverityError, "the log skips indexes", "etcd refuses to read the WAL (slice out of range) or raft panics", hintReplica},
+	{CodeTermRegression, SeverityError, "an entry's term is lower than the term of the entry before it", "raft restarts with a log no correct leader wrote: no crash leaves this", hintReplica},
+	{CodeCommitBeyondLast, SeverityError, "the HardState's commit index is beyond the last entry", "raft panics on restart (commit out of range): committed entries are gone", hintReplica},
+	{CodeHardStateTerm, SeverityError, "the HardState's term is lower than the last entry's term", "raft restarts with a term older than its own log: no crash leaves this", hintReplica},
+	{CodeSnapshotGap, SeverityError, "the entries after the newest usable snapshot do not continue at its index + 1", "etcd refuses to read the WAL or raft panics: the entries in between are gone", hintReplica},
+	{CodeSnapshotRecordMissing, SeverityError, "the WAL holds no snapshot record for the snapshot etcd restarts from (the initial empty one included) where etcd looks for it, so etcd refuses to read the WAL", "etcd refuses to start (wal: snapshot not found)", hintReplica},
+	{CodeSnapshotTermMismatch, SeverityError, "a snapshot's (index, term) disagrees with the log's entry at that index or with the WAL's snapshot record", "etcd refuses (snapshot mismatch) or restarts from a state that contradicts its log", hintReplica},
+	{CodeSnapshotNameMismatch, SeverityError, "a .snap file's name says one (term, index) and its content another", "etcd picks snapshots by name and restarts from the wrong state", "move the file out of the snapshot directory; if etcd then has no snapshot to restart from (snapshot-gap), restore this member from a healthy replica"},
+	{CodeLogTailMissing, SeverityError, "the end of the log is gone: several independent signs (snapshot files or records beyond the last entry, a last segment without the preallocated space etcd keeps at the end of the live segment, a last segment shorter than its preallocation) show that newer segments or records existed", "etcd restarts without the newest entries, committed ones included", hintTail},
+	{CodeRaftRestart, SeverityError, "the raft library refuses to restart from this storage (deep mode)", "raft panics or refuses on restart", hintReplica},
 
-	{CodeTornTail, SeverityWarning, "the last record of the last segment is incomplete (a crash during a write)", "run `raftctl repair` to cut the log after the last complete record (etcd does the same when it restarts)"},
-	{CodeSegmentName, SeverityWarning, "a segment name is accepted by etcd but is not the canonical %016x-%016x.wal", "run `raftctl repair` to rename it"},
-	{CodeEmptySegment, SeverityWarning, "a segment file holds no record", "run `raftctl repair` to remove it"},
-	{CodeSnapshotOrphan, SeverityWarning, "a .snap file has no matching WAL snapshot record (etcd never loads it)", "run `raftctl repair` to move it aside"},
-	{CodeSnapshotBeyondCommit, SeverityWarning, "a WAL snapshot record is beyond the HardState's commit index (etcd ignores it)", ""},
-	{CodeSnapshotFileMissing, SeverityWarning, "the newest usable WAL snapshot record has no .snap file (etcd falls back to an older snapshot)", ""},
-	{CodeHardStateMissing, SeverityWarning, "the WAL holds entries but no HardState", ""},
+	{CodeTornTail, SeverityWarning, "the last record of the last segment is incomplete, or non-record bytes follow the last record in the preallocated space (a crash during a write)", "etcd drops the unfinished record and zeroes the rest when it reopens the WAL; nothing acknowledged is lost", "run `raftctl repair` to zero the log after the last complete record, as etcd does when it reopens the WAL"},
+	{CodeSegmentName, SeverityWarning, "a segment name is accepted by etcd but is not the canonical %016x-%016x.wal", "etcd reads it, but in name order: a non-canonical name can sort out of place", "run `raftctl repair` to rename it"},
+	{CodeEmptySegment, SeverityWarning, "a segment file holds no record", "etcd skips an empty last segment and refuses one in the middle", "run `raftctl repair` to remove it"},
+	{CodeSnapshotCorrupt, SeverityWarning, "a .snap file fails its CRC or does not decode", "etcd renames it to .broken and falls back to an older snapshot (if that fallback fails, another finding says so)", "run `raftctl repair` to move the broken file aside"},
+	{CodeSnapshotOrphan, SeverityWarning, "a .snap file within the log has no matching WAL snapshot record (a crash between saving a snapshot and its WAL record leaves this)", "etcd never loads it", "run `raftctl repair` to move it aside"},
+	{CodeSnapshotBeyondLog, SeverityWarning, "a .snap file is newer than the log's last entry and has no WAL snapshot record: a crash between saving a snapshot received from the leader and its WAL record leaves this, and so does the loss of the newest segments", "etcd ignores it and restarts from the log it has; if the newest segments were lost, committed entries are gone", hintTail},
+	{CodeLogTailSuspect, SeverityWarning, "the last segment does not end the way etcd leaves its live segment (no preallocated zero space after the last record, or shorter than its preallocation) and nothing explains it: newer segments may be missing", "etcd restarts from what is there; if newer segments existed, their entries are gone", hintTail},
+	{CodeSnapshotFileMissing, SeverityWarning, "the newest usable WAL snapshot record has no .snap file (etcd falls back to an older snapshot)", "etcd restarts from an older snapshot and replays more of the log", ""},
+	{CodeHardStateMissing, SeverityWarning, "the WAL holds entries but no HardState", "raft restarts with term 0 and nothing committed", ""},
 
-	{CodeOverwrittenEntries, SeverityInfo, "entries were overwritten by a new leader (normal after leader changes)", ""},
-	{CodeInUse, SeverityInfo, "a live process holds a lock on the WAL; findings about its tail may reflect writes in progress", ""},
-	{CodeUnknownFile, SeverityInfo, "a file in the WAL or snapshot directory that etcd ignores", ""},
+	{CodeSnapshotBeyondCommit, SeverityInfo, "a WAL snapshot record is beyond the HardState's commit index (a crash between saving a snapshot received from the leader and the HardState that commits it)", "etcd ignores the record and restarts from the previous snapshot; the leader sends the snapshot again", ""},
+	{CodeWriteInProgress, SeverityInfo, "a live process was writing while the group was read: an unfinished record at the end of the log, records or files that appeared while reading", "nothing to judge: the server is running", ""},
+	{CodeOverwrittenEntries, SeverityInfo, "entries were overwritten by a new leader (normal after leader changes)", "raft keeps the newest record for each index, as etcd's ReadAll does", ""},
+	{CodeInUse, SeverityInfo, "a live process holds a lock on the WAL; findings about its tail may reflect writes in progress", "the server is running", ""},
+	{CodeUnknownFile, SeverityInfo, "a file in the WAL or snapshot directory that etcd ignores", "etcd ignores it", ""},
 }
 
 // LookupCode returns the catalogue entry of code.

@@ -25,6 +25,15 @@ type SegmentSummary struct {
 	// Read is false for a segment the scan never reached (it stopped on an
 	// error in an earlier one).
 	Read bool `json:"read"`
+	// LastSave is the offset where the segment's last wal.Save began (-1
+	// when it holds none), and PrevSaveCheck the offset up to which the
+	// writer had certainly flushed the segment when the wal.Save before
+	// that one checked its size (-1 when unknown). wal.Save cuts once the
+	// flushed size has reached SegmentSizeBytes, so for a segment that was
+	// cut PrevSaveCheck < SegmentSizeBytes (see sizeBounds); both follow
+	// from the records' order and which writes etcd syncs (saveTracker).
+	LastSave      int64 `json:"-"`
+	PrevSaveCheck int64 `json:"-"`
 }
 
 // Gap is a place where the log skips indexes.
@@ -95,6 +104,14 @@ type Log struct {
 	Regressions     []TermRegression
 	GapsMore        int64
 	RegressionsMore int64
+	// FinalCRC is the running CRC after the last record read: the value
+	// the crc record of the next segment must carry.
+	FinalCRC uint32
+	// UnconfirmedSnapshot is the index of a snapshot record ahead of the
+	// log that no later HardState commits and no entry follows: what a
+	// crash between wal.SaveSnapshot and wal.Save leaves. etcd ignores
+	// such a record, and so does the effective log; 0 when there is none.
+	UnconfirmedSnapshot uint64
 	// Stop is the decode error that ended the scan, nil at a clean end. A
 	// torn write on the last segment (Kind KindTorn) is how a crash during
 	// append looks; it is the end of the log for etcd.
@@ -102,6 +119,22 @@ type Log struct {
 
 	truncs []truncation
 	runs   []termRun
+	// pending is the log as it was before the newest reset by a snapshot
+	// record, while no later HardState has committed that snapshot (see
+	// logBuilder.resetForSnapshot); nil otherwise.
+	pending *logCheckpoint
+}
+
+// logCheckpoint is what a snapshot record's reset of the log replaced.
+type logCheckpoint struct {
+	snapIndex                       uint64
+	firstIndex, lastIndex, lastTerm uint64
+	hasEntries                      bool
+	truncs                          []truncation
+	runs                            []termRun
+	// entriesAfter is set once an entry record follows the snapshot
+	// record: the reset then shapes what etcd reads, confirmed or not.
+	entriesAfter bool
 }
 
 // TermAt returns the term of the effective entry at index i and whether the
@@ -142,6 +175,75 @@ type logBuilder struct {
 	l          *Log
 	hasEntries bool
 	e          Entry
+	save       saveTracker
+}
+
+// saveTracker follows which writes of etcd's wal.Save, wal.SaveSnapshot
+// and cut a segment's records come from, and which of them etcd flushed
+// and synced (entries and a changed term or vote sync; a HardState whose
+// only change is the commit index stays in the page buffer; snapshot
+// records and cuts sync), for SegmentSummary.LastSave and PrevSaveCheck.
+// Records of two consecutive saves can look like one; every offset it
+// reports errs on the side of less flushed data.
+type saveTracker struct {
+	seg                int
+	synced, batchEnd   int64
+	inBatch, afterMeta bool
+	lastCheck          int64
+	hsTerm, hsVote     uint64
+}
+
+func (t *saveTracker) record(r *Record, ss *SegmentSummary, hs *HardState) {
+	if r.Segment != t.seg || ss.Records == 1 {
+		t.seg, t.synced, t.inBatch, t.lastCheck = r.Segment, 0, false, -1
+		ss.LastSave, ss.PrevSaveCheck = -1, -1
+	}
+	end := r.Offset + r.FrameSize
+	afterMeta := t.afterMeta
+	t.afterMeta = false
+	switch r.Type {
+	case EntryRecord:
+		if !t.inBatch {
+			t.begin(r.Offset, ss)
+			t.inBatch = true
+		}
+		t.batchEnd = end
+	case StateRecord:
+		switch {
+		case t.inBatch:
+			t.synced, t.inBatch = end, false
+		case afterMeta:
+			t.synced = end // the HardState a cut copies, then syncs
+		default:
+			t.begin(r.Offset, ss)
+			if hs != nil && (hs.Term != t.hsTerm || hs.Vote != t.hsVote) {
+				t.synced = end
+			}
+		}
+		if hs != nil {
+			t.hsTerm, t.hsVote = hs.Term, hs.Vote
+		}
+	case SnapshotRecord:
+		t.close()
+		t.synced = end
+	case MetadataRecord:
+		t.close()
+		t.afterMeta = true
+	default:
+		t.close()
+	}
+}
+
+func (t *saveTracker) begin(off int64, ss *SegmentSummary) {
+	ss.PrevSaveCheck = t.lastCheck
+	t.lastCheck = t.synced
+	ss.LastSave = off
+}
+
+func (t *saveTracker) close() {
+	if t.inBatch {
+		t.synced, t.inBatch = t.batchEnd, false
+	}
 }
 
 func (b *logBuilder) termAt(i uint64) (uint64, bool) { return b.l.TermAt(i) }
@@ -199,6 +301,9 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 	l.Records++
 	ss := &l.Segments[r.Segment]
 	ss.Records++
+	if r.Type != StateRecord {
+		b.save.record(r, ss, nil)
+	}
 	switch r.Type {
 	case EntryRecord:
 		if err := parseEntry(r.Data, &b.e); err != nil {
@@ -206,6 +311,9 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			return false
 		}
 		i, t := b.e.Index, b.e.Term
+		if l.pending != nil {
+			l.pending.entriesAfter = true
+		}
 		l.EntryRecords++
 		ss.Entries++
 		if ss.FirstEntry == 0 {
@@ -260,6 +368,10 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			return false
 		}
 		l.HardState, l.HasHardState = hs, true
+		b.save.record(r, ss, &hs)
+		if l.pending != nil && hs.Commit >= l.pending.snapIndex {
+			l.pending = nil
+		}
 	case SnapshotRecord:
 		s, err := parseWALSnapshot(r.Data)
 		if err != nil {
@@ -273,6 +385,7 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			// the whole log and continues after the snapshot. (raft
 			// ignores a snapshot at or below its commit index, so a
 			// contradiction there is damage, which verify reports.)
+			b.checkpoint(s.Index)
 			if b.hasEntries {
 				b.truncate(r.Seq, 0)
 			}
@@ -292,6 +405,42 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 		return false
 	}
 	return true
+}
+
+// checkpoint remembers the log before a snapshot record at index resets
+// it. raft writes the snapshot record (wal.SaveSnapshot) before the
+// HardState that commits it (wal.Save), so a crash in between leaves a
+// record that etcd ignores on restart (wal.ValidSnapshotEntries keeps only
+// records at or below the last HardState's commit) while its ReadAll keeps
+// the entries before it: the reset takes effect only once a HardState
+// commits it, or once entries are written after it.
+func (b *logBuilder) checkpoint(index uint64) {
+	l := b.l
+	l.pending = &logCheckpoint{
+		snapIndex:  index,
+		firstIndex: l.FirstIndex, lastIndex: l.LastIndex, lastTerm: l.LastTerm,
+		hasEntries: b.hasEntries,
+		truncs:     append([]truncation(nil), l.truncs...),
+		runs:       append([]termRun(nil), l.runs...),
+	}
+}
+
+// finish undoes a reset by a snapshot record that nothing after it
+// confirmed (see checkpoint).
+func (b *logBuilder) finish() {
+	l := b.l
+	c := l.pending
+	if c == nil {
+		return
+	}
+	l.pending = nil
+	if c.entriesAfter || (l.HasHardState && l.HardState.Commit >= c.snapIndex) {
+		return
+	}
+	l.FirstIndex, l.LastIndex, l.LastTerm = c.firstIndex, c.lastIndex, c.lastTerm
+	l.truncs, l.runs = c.truncs, c.runs
+	b.hasEntries = c.hasEntries
+	l.UnconfirmedSnapshot = c.snapIndex
 }
 
 // ReadLog reads the segments once and returns what they hold. It returns
@@ -324,6 +473,8 @@ func ReadLog(ctx context.Context, segs []Segment) (*Log, error) {
 	if err := sc.Err(); err != nil && l.Stop == nil {
 		l.Stop, _ = AsDecodeError(err)
 	}
+	b.finish()
+	l.FinalCRC = sc.CRC()
 	if l.Stop != nil && l.Stop.Segment < len(l.Segments) {
 		ss := &l.Segments[l.Stop.Segment]
 		ss.Read, ss.End = true, l.Stop.Offset

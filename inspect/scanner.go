@@ -138,6 +138,8 @@ type Scanner struct {
 	done  bool
 	seq   int64
 	nrecs int64
+	// pos is how many bytes of the current file were read.
+	pos int64
 }
 
 // NewScanner returns a Scanner over segs, read in the given order.
@@ -206,7 +208,7 @@ func (s *Scanner) open() bool {
 		s.done = true
 		return false
 	}
-	s.f, s.size, s.r, s.w, s.eof, s.off, s.nrecs = f, fi.Size(), 0, 0, false, 0, 0
+	s.f, s.size, s.r, s.w, s.eof, s.off, s.nrecs, s.pos = f, fi.Size(), 0, 0, false, 0, 0, 0
 	return true
 }
 
@@ -234,7 +236,19 @@ func (s *Scanner) fill(n int) error {
 		s.r = 0
 	}
 	for s.w-s.r < n {
-		m, err := s.f.Read(s.buf[s.w:])
+		// Read no further than the size the file had when it was opened:
+		// a live writer may append past it, and what it appends belongs
+		// to a later moment than the rest of this read.
+		room := int64(len(s.buf) - s.w)
+		if left := s.size - s.pos; left < room {
+			room = left
+		}
+		if room <= 0 {
+			s.eof = true
+			return nil
+		}
+		m, err := s.f.Read(s.buf[s.w : s.w+int(room)])
+		s.pos += int64(m)
 		s.w += m
 		if err == io.EOF {
 			s.eof = true

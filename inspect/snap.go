@@ -59,7 +59,12 @@ func ListSnapFiles(snapDir string) ([]SnapFile, error) {
 	for _, name := range names {
 		p := filepath.Join(snapDir, name)
 		sf := SnapFile{Path: p, Name: name}
-		if fi, err := os.Stat(p); err == nil {
+		fi, err := os.Stat(p)
+		if isNotExist(err) {
+			// Purged by a live server since the directory was listed.
+			continue
+		}
+		if err == nil {
 			sf.Size = fi.Size()
 		}
 		if _, err := fmt.Sscanf(name, "%016x-%016x.snap", &sf.NameTerm, &sf.NameIndex); err == nil {
@@ -69,6 +74,9 @@ func ListSnapFiles(snapDir string) ([]SnapFile, error) {
 		if err != nil {
 			if os.IsPermission(err) {
 				return nil, err
+			}
+			if isNotExist(err) {
+				continue
 			}
 			sf.Err = err.Error()
 		} else {

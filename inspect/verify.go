@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -155,8 +156,18 @@ func (e *verifyNoVerdict) Unwrap() error { return e.err }
 // cancelled; an I/O or permission error yields a report with status
 // "unknown" and Err set.
 func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, error) {
-	v := &verifier{g: g, opts: opts, rep: &GroupReport{Name: g.Name, WALDir: g.WALDir, SnapDir: g.SnapDir}, replays: map[int]*verifyReplay{}, torn: -1}
-	err := v.run(ctx)
+	var v *verifier
+	var err error
+	for try := 0; ; try++ {
+		v = &verifier{g: g, opts: opts, rep: &GroupReport{Name: g.Name, WALDir: g.WALDir, SnapDir: g.SnapDir}, replays: map[int]*verifyReplay{}, torn: -1}
+		err = v.run(ctx)
+		// A live server purges old segments and snapshot files: one
+		// listed but gone when opened is read again from a new listing.
+		if try < verifyRetries && err != nil && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		break
+	}
 	if cerr := ctx.Err(); cerr != nil {
 		return nil, cerr
 	}
@@ -174,6 +185,10 @@ func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, err
 	}
 	return v.rep, nil
 }
+
+// verifyRetries is how many times Verify starts again when a file it
+// listed vanished before it was read (a purge beside a live server).
+const verifyRetries = 3
 
 // verifyPart is a stretch of segments read in one ReadLog pass. The log
 // is split into several parts only when a decode error stops a pass
@@ -204,6 +219,27 @@ type verifier struct {
 	crcRecordDamaged map[int]*DecodeError
 	view             verifyView
 	replays          map[int]*verifyReplay
+	// live is set when a live process holds a lock on the group: what
+	// looks unfinished at the end of the log is a write in progress.
+	live bool
+	// grew is set when segments newer than the last one listed appeared
+	// while the WAL was read.
+	grew bool
+	// beyond lists the .snap files newer than the log's last entry with
+	// no WAL record (see checkSnapshots), and tailSignal what the end of
+	// the last segment says about newer segments (see judgeSegmentEnd):
+	// judgeEnd weighs them together.
+	beyond  []*SnapFile
+	nBeyond int
+	// late lists .snap files within the log but newer than every WAL
+	// snapshot record read, corrupt the unreadable .snap files, and
+	// inProgress what looked unfinished beside a live server.
+	late       []*SnapFile
+	corrupt    []*SnapFile
+	inProgress []string
+	tailSignal string
+	tailFile   string
+	tailOffset int64
 }
 
 // add appends a finding and returns its position in the report.
@@ -227,25 +263,11 @@ func (v *verifier) run(ctx context.Context) error {
 		return &verifyNoVerdict{err}
 	}
 	v.segs = segs
-	for _, name := range ignored {
-		if strings.HasSuffix(name, ".tmp") {
-			// etcd's preallocated next segment, or a leftover of a cut.
-			continue
-		}
-		p := filepath.Join(v.g.WALDir, name)
-		what := "not a WAL segment name"
-		if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
-			what = "not a regular file"
-		}
-		v.add(CodeUnknownFile, p, -1, 0, fmt.Sprintf("%s in the WAL directory is %s; etcd ignores it", name, what))
-	}
-	snaps, err := ListSnapFiles(v.g.SnapDir)
-	if err != nil {
-		return &verifyNoVerdict{err}
-	}
-	v.snaps = snaps
-	v.checkSnapFiles()
+	v.checkIgnored(ignored)
 	if len(segs) == 0 {
+		if err := v.listSnaps(); err != nil {
+			return err
+		}
 		where := v.g.WALDir
 		if where == "" {
 			where = v.g.Dir
@@ -260,6 +282,16 @@ func (v *verifier) run(ctx context.Context) error {
 	if err := v.readParts(ctx); err != nil {
 		return err
 	}
+	if !v.opts.NoLockCheck {
+		v.checkLocks()
+	}
+	// The writer saves a .snap file before the WAL record that refers to
+	// it: listing the snapshot directory after the WAL was read sees every
+	// file a record read refers to, even beside a live server.
+	if err := v.listSnaps(); err != nil {
+		return err
+	}
+	v.grew = v.walGrew()
 	if err := v.checkSegments(); err != nil {
 		return err
 	}
@@ -271,6 +303,7 @@ func (v *verifier) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	v.judgeEnd()
 	if v.opts.Deep && !v.hardErr {
 		if err := v.deep(ctx, usable); err != nil {
 			return err
@@ -279,15 +312,48 @@ func (v *verifier) run(ctx context.Context) error {
 	return nil
 }
 
+// checkIgnored reports the files of the WAL directory that etcd ignores,
+// except the .tmp files of its file pipeline (see writermodel.go).
+func (v *verifier) checkIgnored(ignored []string) {
+	for _, name := range ignored {
+		if strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".wal.broken") {
+			// etcd's preallocated next segment or a leftover of a cut;
+			// the copy etcd's wal.Repair keeps of a segment it truncated.
+			continue
+		}
+		p := filepath.Join(v.g.WALDir, name)
+		what := "not a WAL segment name"
+		if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
+			what = "not a regular file"
+		}
+		v.add(CodeUnknownFile, p, -1, 0, fmt.Sprintf("%s in the WAL directory is %s; etcd ignores it", name, what))
+	}
+}
+
+// listSnaps reads the snapshot directory and reports the files etcd
+// cannot use on their own.
+func (v *verifier) listSnaps() error {
+	snaps, err := ListSnapFiles(v.g.SnapDir)
+	if err != nil {
+		return &verifyNoVerdict{err}
+	}
+	v.snaps = snaps
+	v.checkSnapFiles()
+	return nil
+}
+
 // checkSnapFiles reports .snap files that etcd cannot use on their own:
 // unreadable, misnamed, or named one thing and holding another.
 func (v *verifier) checkSnapFiles() {
-	for _, s := range v.snaps {
+	for k := range v.snaps {
+		s := &v.snaps[k]
 		switch {
 		case !s.NameOK:
 			v.add(CodeUnknownFile, s.Path, -1, 0, fmt.Sprintf("%s in the snapshot directory is not named %%016x-%%016x.snap; etcd ignores it", s.Name))
 		case !s.OK:
-			v.add(CodeSnapshotCorrupt, s.Path, -1, s.NameIndex, fmt.Sprintf("snapshot file %s (index %d, term %d by its name) cannot be read: %s", s.Name, s.NameIndex, s.NameTerm, s.Err))
+			// Judged with the WAL's records (checkSnapshots): one being
+			// written beside a live server has no record yet.
+			v.corrupt = append(v.corrupt, s)
 		case s.Index != s.NameIndex || s.Term != s.NameTerm:
 			v.add(CodeSnapshotNameMismatch, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s is named for index %d term %d but holds the snapshot at index %d term %d; etcd picks files by name and would restart from the wrong state", s.Name, s.NameIndex, s.NameTerm, s.Index, s.Term))
 		}
@@ -414,6 +480,10 @@ func (v *verifier) checkSegments() error {
 			continue
 		}
 		_, nextBreaks := v.chainBreaks[abs+1]
+		if end >= size && isLast {
+			v.judgeSegmentEnd(st.sum)
+			continue
+		}
 		if end >= size {
 			if !isLast && nextBreaks && !verifyCutLooksComplete(st.sum, v.segs[abs+1]) {
 				explained[abs+1] = true
@@ -428,6 +498,8 @@ func (v *verifier) checkSegments() error {
 		switch {
 		case st.sum.Records == 0 && tail.nonZero < 0:
 			v.add(CodeEmptySegment, seg.Path, -1, 0, fmt.Sprintf("segment %s holds no record: all its %d bytes are zero", seg.Name, size))
+		case tail.recAt >= 0 && isLast && (v.live || verifyWordChanged(seg.Path, end)):
+			v.add(CodeWriteInProgress, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s: the log read ended at offset %d, and records were appended there while it was read (a live server at work)", seg.Name, end))
 		case tail.recAt >= 0:
 			msg := fmt.Sprintf("segment %s: a zero length word at offset %d ends the log in this segment, but %s at offset %d: the records in between were zeroed", seg.Name, end, verifyRecordsPhrase(tail), tail.recAt)
 			if nextBreaks {
@@ -441,6 +513,8 @@ func (v *verifier) checkSegments() error {
 		case !isLast && nextBreaks:
 			explained[abs+1] = true
 			v.add(CodeZeroedRegion, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s ends early: zeros from offset %d to its end (%d bytes), and the next segment %s does not continue the CRC chain, so records at the end of %s were lost", seg.Name, end, size-end, v.segs[abs+1].Name, seg.Name))
+		case isLast && tail.nonZero >= 0 && v.live:
+			v.add(CodeWriteInProgress, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s: the log ends at offset %d and bytes that are not yet a record follow at offset %d while a live process holds the WAL: a write in progress", seg.Name, end, tail.nonZero))
 		case isLast && tail.nonZero >= 0:
 			v.torn = v.add(CodeTornTail, seg.Path, end, 0, fmt.Sprintf("segment %s: the log ends at offset %d, but non-zero bytes follow at offset %d that do not decode as records: the residue of a torn write (etcd zeroes it when it next opens the WAL for writing)", seg.Name, end, tail.nonZero))
 		}
@@ -494,6 +568,23 @@ func (v *verifier) classifyStop(abs int, st *DecodeError) error {
 	later := len(v.segs) - 1 - abs
 	switch st.Kind {
 	case KindTorn:
+		if isLast && v.live {
+			v.add(CodeWriteInProgress, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the record at offset %d is not complete yet (%s) while a live process holds the WAL: a write in progress", seg.Name, st.Offset, st.Msg))
+			return nil
+		}
+		if st.Offset == 0 && isLast {
+			v.add(CodeRecordMalformed, seg.Path, 0, 0, fmt.Sprintf("segment %s cannot be framed as records from its start (%s): every segment etcd writes opens with a complete crc record, so this is not a torn write", seg.Name, st.Msg))
+			return nil
+		}
+		if isLast {
+			if cut, err := v.lastCutShort(seg, st); err != nil || cut != "" {
+				if err != nil {
+					return &verifyNoVerdict{err}
+				}
+				v.add(CodeSegmentTruncated, seg.Path, st.Offset, 0, cut)
+				return nil
+			}
+		}
 		zero := false
 		if isLast {
 			var err error
@@ -967,27 +1058,28 @@ func (v *verifier) checkSnapshots(ctx context.Context) (*SnapFile, error) {
 		orphans = kept
 	}
 	for _, s := range orphans {
+		if haveRec && s.Index > maxRec {
+			// Newer than every snapshot record read: a write in progress
+			// beside a live server, or evidence of a lost tail (judgeEnd).
+			v.late = append(v.late, s)
+			continue
+		}
 		v.add(CodeSnapshotOrphan, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s (index %d, term %d) has no matching snapshot record in the WAL; etcd never loads it", s.Name, s.Index, s.Term))
 	}
-	switch {
-	case nBeyond >= 2:
-		// One snapshot file beyond the log is what a crash leaves between
-		// saving a snapshot received from the leader and writing its WAL
-		// record; several cannot be: the segments that held their
-		// records are gone.
-		names := make([]string, len(beyond))
-		for k, s := range beyond {
-			names[k] = s.Name
+	for _, s := range v.corrupt {
+		if (v.live || v.grew) && !recs[key{s.NameIndex, s.NameTerm}] {
+			v.inProgress = append(v.inProgress, fmt.Sprintf("snapshot file %s cannot be read yet (%s) and no WAL record refers to it", s.Name, s.Err))
+			continue
 		}
-		also := ""
-		if len(beyond) > nBeyond {
-			also = fmt.Sprintf(", and %s, newer than the WAL's newest snapshot record, ha%s no record either", strings.Join(names[nBeyond:], ", "), map[bool]string{true: "s", false: "ve"}[len(beyond)-nBeyond == 1])
+		what := "no WAL snapshot record refers to it, so etcd never loads it (a crash while it was being saved leaves this)"
+		if recs[key{s.NameIndex, s.NameTerm}] {
+			what = "etcd renames it to .broken and falls back to an older snapshot"
 		}
-		v.add(CodeLogTailMissing, beyond[0].Path, -1, beyond[0].Index, fmt.Sprintf("snapshot files %s refer beyond the log's last entry %d without a snapshot record in the WAL%s: the newer segments holding their records and entries are gone", strings.Join(names[:nBeyond], ", "), w.last, also))
-	case nBeyond == 1:
-		s := beyond[0]
-		v.add(CodeSnapshotOrphan, s.Path, -1, s.Index, fmt.Sprintf("snapshot file %s (index %d, term %d) is newer than the log's last entry %d and has no snapshot record in the WAL: etcd saves a snapshot received from the leader before its WAL record, so a crash in between leaves this (if instead the newest segments were lost, the log's tail is gone); etcd never loads it", s.Name, s.Index, s.Term, w.last))
+		v.add(CodeSnapshotCorrupt, s.Path, -1, s.NameIndex, fmt.Sprintf("snapshot file %s (index %d, term %d by its name) cannot be read: %s; %s", s.Name, s.NameIndex, s.NameTerm, s.Err, what))
 	}
+	// Files beyond the log are evidence of a lost tail, weighed with the
+	// end of the last segment by judgeEnd.
+	v.beyond, v.nBeyond = beyond, nBeyond
 
 	// Do the entries after the usable snapshot continue at its index + 1?
 	var sIndex uint64

@@ -2,7 +2,9 @@ package inspect
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 )
 
 // verifyLock is a lock some process holds on a file of the group.
@@ -19,13 +21,27 @@ type verifyLock struct {
 	PID int
 }
 
-// checkLocks reports whether a live process holds a lock on a segment, the
-// WAL or snapshot directory, or the group directory (see
-// verifyLockHolders for how, without taking a lock).
+// checkLocks reports whether a live process holds a lock on a segment, a
+// .tmp file of etcd's pipeline, the WAL or snapshot directory, or the
+// group directory (see verifyLockHolders for how, without taking a lock).
+// The WAL directory is listed afresh: a live server locks only its newest
+// segments and the pipeline's file, which may be newer than the list the
+// read started from. Verify asks before and after reading the log; the
+// first lock found is reported.
 func (v *verifier) checkLocks() {
+	if v.live {
+		return
+	}
 	var paths []string
 	for _, s := range v.segs {
 		paths = append(paths, s.Path)
+	}
+	if entries, err := os.ReadDir(v.g.WALDir); err == nil {
+		for _, e := range entries {
+			if n := e.Name(); strings.HasSuffix(n, ".wal") || strings.HasSuffix(n, ".tmp") {
+				paths = append(paths, filepath.Join(v.g.WALDir, n))
+			}
+		}
 	}
 	for _, d := range []string{v.g.WALDir, v.g.SnapDir, v.g.Dir} {
 		if d != "" {
@@ -36,6 +52,7 @@ func (v *verifier) checkLocks() {
 	if len(locks) == 0 {
 		return
 	}
+	v.live = true
 	l := locks[0]
 	who := "a process"
 	if l.PID > 0 {

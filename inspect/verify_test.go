@@ -631,17 +631,77 @@ var verifyCases = []vcase{
 		g.saveSnap(t, 30, 1)
 		return g
 	}, []string{CodeSnapshotOrphan}, false},
-	{"snapshot-orphan/beyond-log", func(t testing.TB) vgroup {
+	{"snapshot-beyond-log", func(t testing.TB) vgroup {
+		// One .snap beyond the log and no record: what a crash between
+		// saving a snapshot from the leader and its WAL record leaves,
+		// and what the loss of the newest segment leaves.
 		g := baseGroup(t)
 		g.saveSnap(t, 170, 3)
 		return g
-	}, []string{CodeSnapshotOrphan}, false},
+	}, []string{CodeSnapshotBeyondLog}, false},
+	{"log-tail-suspect/newest-segment-deleted", func(t testing.TB) vgroup {
+		g := manyGroup(t)
+		dropNewest(t, g)
+		return g
+	}, []string{CodeLogTailSuspect}, false},
+	{"log-tail-missing/newest-segment-deleted-and-snapshot-beyond", func(t testing.TB) vgroup {
+		g := manyGroup(t)
+		dropNewest(t, g)
+		g.saveSnap(t, 200, 2)
+		return g
+	}, []string{CodeLogTailMissing}, false},
+	{"log-tail-suspect/cut-short-at-record-boundary", func(t testing.TB) vgroup {
+		// A partial copy that stopped at a record boundary: no zero
+		// tail, shorter than the segment size.
+		g := manyGroup(t)
+		dropNewest(t, g)
+		segs := g.segs(t)
+		s := segs[len(segs)-1]
+		rs := records(t, s)
+		if err := os.Truncate(s.Path, rs[3].Offset); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}, []string{CodeLogTailSuspect}, false},
+	{"segment-truncated/last-segment-cut-short-inside-a-record", func(t testing.TB) vgroup {
+		g := manyGroup(t)
+		dropNewest(t, g)
+		segs := g.segs(t)
+		s := segs[len(segs)-1]
+		rs := records(t, s)
+		if err := os.Truncate(s.Path, rs[3].Offset+rs[3].Frame/2); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}, []string{CodeSegmentTruncated}, false},
+	{"record-malformed/segment-of-random-bytes", func(t testing.TB) vgroup {
+		g := baseGroup(t)
+		segs := g.segs(t)
+		last := segs[len(segs)-1]
+		b := make([]byte, 4096)
+		rnd := rand.New(rand.NewPCG(1, 2))
+		for k := range b {
+			b[k] = byte(rnd.Uint32())
+		}
+		os.WriteFile(filepath.Join(g.walDir(), SegmentName(last.Seq+1, 161)), b, 0o600)
+		return g
+	}, []string{CodeRecordMalformed}, false},
 	{"snapshot-beyond-commit", func(t testing.TB) vgroup {
 		return newGroup(t, 8*1024, []op{
 			{from: 1, to: 50, term: 1, size: 50, commit: 40},
 			{snap: &[2]uint64{45, 1}},
 		}, [2]uint64{45, 1})
 	}, []string{CodeSnapshotBeyondCommit}, false},
+	{"snapshot-beyond-commit/follower-crashed-before-hardstate", func(t testing.TB) vgroup {
+		// A follower saved a snapshot sent by its leader (.snap, then the
+		// WAL record) and crashed before the HardState that commits it:
+		// etcd restarts from its previous snapshot with its own log.
+		return newGroup(t, 8*1024, []op{
+			{from: 1, to: 50, term: 1, size: 50, commit: 50},
+			{snap: &[2]uint64{40, 1}},
+			{snap: &[2]uint64{120, 2}},
+		}, [2]uint64{40, 1}, [2]uint64{120, 2})
+	}, []string{CodeSnapshotBeyondCommit}, true},
 	{"snapshot-file-missing", func(t testing.TB) vgroup {
 		g := baseGroup(t)
 		os.Remove(filepath.Join(g.snapDir(), verifySnapFileName(2, 100)))
@@ -653,6 +713,23 @@ var verifyCases = []vcase{
 		os.WriteFile(filepath.Join(g.walDir(), "0.tmp"), []byte("x"), 0o600)
 		return g
 	}, []string{CodeUnknownFile}, false},
+}
+
+// dropNewest removes segments from the newest on until one holding
+// entries is gone, as an interrupted copy or a deleted file leaves them.
+func dropNewest(t testing.TB, g vgroup) {
+	t.Helper()
+	segs := g.segs(t)
+	for k := len(segs) - 1; k > 0; k-- {
+		entries := slices.ContainsFunc(records(t, segs[k]), func(r segRecord) bool { return r.Type == EntryRecord })
+		if err := os.Remove(segs[k].Path); err != nil {
+			t.Fatal(err)
+		}
+		if entries {
+			return
+		}
+	}
+	t.Fatal("no segment with entries to drop")
 }
 
 func firstOf(t testing.TB, s Segment, typ RecordType) segRecord {
@@ -725,7 +802,7 @@ func TestVerifyCatalogueCovered(t *testing.T) {
 			t.Errorf("bad catalogue entry %+v", c)
 		}
 	}
-	covered := map[string]bool{CodeInUse: true, CodeOverwrittenEntries: true} // TestVerifyInUse, clean fixtures
+	covered := map[string]bool{CodeInUse: true, CodeWriteInProgress: true, CodeOverwrittenEntries: true} // TestVerifyInUse, clean fixtures
 	for _, c := range verifyCases {
 		for _, code := range c.want {
 			covered[code] = true
@@ -1047,6 +1124,30 @@ func TestVerifyInUse(t *testing.T) {
 		locks := verifyLockHolders(nil, last)
 		if len(locks) != 1 || locks[0].Kind != "OFD" {
 			t.Fatalf("probe found %+v", locks)
+		}
+	})
+	t.Run("unfinished-end-is-a-write-in-progress", func(t *testing.T) {
+		// Beside a live writer, a torn last record, a .snap newer than
+		// the log and a corrupt .snap without a record are the server at
+		// work: info, never a warning or an error; stopped, the same
+		// files are judged as a crash left them.
+		g := newGroup(t, 64*1024, []op{{from: 1, to: 20, term: 1, size: 100, commit: 20}, {from: 21, to: 22, term: 1, size: 1500, commit: 20}})
+		s := g.segs(t)[0]
+		rs := records(t, s)
+		r := rs[len(rs)-2]
+		zeroBytes(t, s.Path, r.Offset+8+600, 1<<20)
+		g.saveSnap(t, 30, 1)
+		os.WriteFile(filepath.Join(g.snapDir(), verifySnapFileName(1, 31)), []byte("half"), 0o600)
+		expectCodes(t, g.verify(t, VerifyOptions{}), CodeTornTail, CodeSnapshotBeyondLog, CodeSnapshotCorrupt)
+		l, err := fileutil.TryLockFile(s.Path, os.O_RDWR, fileutil.PrivateFileMode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		rep := g.verify(t, VerifyOptions{})
+		expectCodes(t, rep, CodeInUse, CodeWriteInProgress, CodeWriteInProgress)
+		if rep.Status != StatusOK {
+			t.Errorf("a write in progress must not change the status: %s", rep.Status)
 		}
 	})
 	t.Run("skip", func(t *testing.T) {

@@ -12,8 +12,12 @@
 //     (inspect.ReadLog and EffectiveEntries) in two passes; etcd's own
 //     wal.ReadAll and a restarted raft node check the output in the tests.
 //   - A migration is all or nothing: there is no resume. An interrupted run
-//     leaves a hidden ".<name>.migrate-*" directory only if the process dies
-//     (cancellation removes it); it can be deleted.
+//     leaves a hidden ".<name>.migrate-<pid>-*" directory only if the
+//     process dies (cancellation removes it); the next run reports it
+//     (Report.Leftovers) and it can be deleted.
+//   - Several sources are built one after the other and all kept until the
+//     last is verified: the output directory needs room for all of them at
+//     once (as it does afterwards).
 //   - Segments are cut between batches, so one can exceed the segment size
 //     by about one batch (1 MiB). The last segment is preallocated to the
 //     segment size, as etcd does.
@@ -27,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,12 +78,22 @@ type CommitlogOptions struct {
 	// Prefix is the commit log file prefix; "" detects it (see
 	// commitlog.Open).
 	Prefix string
+	// Include and Skip decide about the files that the original server
+	// would have refused to start on or never replayed (see
+	// commitlog.OpenWith): without a decision, such a file holding data
+	// fails the migration before anything is written. Paths are relative to
+	// Source. Skip can leave out any file; skipped files are listed in
+	// Result.Skipped.
+	Include []commitlog.Include
+	Skip    []string
 
 	// Out is the directory that receives the group directory (--out);
 	// created if missing. Required unless DryRun.
 	Out string
 	// Name is the group directory's name inside Out (--name): a single path
-	// element, not starting with ".". Required unless DryRun.
+	// element, not starting with ".". Required unless DryRun; with DryRun
+	// and no Out, it is only checked (and, in [CommitlogAll], compared with
+	// the other sources' names).
 	Name string
 
 	// Members are the Raft node ids of the group (--members); one
@@ -102,7 +117,7 @@ type CommitlogOptions struct {
 	Strict bool
 	// DryRun reads, decodes and checks the whole source and writes nothing
 	// (--dry-run). Out and Name are optional then; when given they are
-	// checked, and an existing output is ErrExists as it would be for real.
+	// checked exactly as for real: an existing output is ErrExists.
 	DryRun bool
 
 	// Progress, if set, is called with the source bytes consumed and the
@@ -123,13 +138,19 @@ type CommitlogOptions struct {
 type Result struct {
 	Source string `json:"source"`
 	Prefix string `json:"prefix"`
+	// Name is the group's name ("" on a dry run without one).
+	Name string `json:"name,omitempty"`
 	// Output is the group directory written (or that would be, on a dry run
 	// with Out and Name); "" otherwise.
 	Output string `json:"output,omitempty"`
 	DryRun bool   `json:"dry_run"`
+	// Written is true once the group is in place under Output.
+	Written bool `json:"written"`
 
 	// Files are the files read, in order.
 	Files []commitlog.FileStats `json:"files"`
+	// Skipped are the files left unread by choice (CommitlogOptions.Skip).
+	Skipped []commitlog.Skipped `json:"skipped"`
 	// Records and Bytes count the complete legacy records converted and
 	// their size (headers and payloads).
 	Records int64 `json:"records"`
@@ -165,7 +186,8 @@ type Result struct {
 }
 
 // Commitlog converts the legacy instance directory opts.Source into the Raft
-// group directory <opts.Out>/<opts.Name>/{wal,snap}.
+// group directory <opts.Out>/<opts.Name>/{wal,snap}. It is [CommitlogAll]
+// with one source; see there for the guarantees.
 //
 // The WAL holds, at contiguous indexes from 1: one EntryConfChange AddNode per
 // member at term 1 (the entries raft's bootstrap writes), then one
@@ -176,60 +198,253 @@ type Result struct {
 // has been cast (copy the same directory to every member). The snap
 // directory is empty.
 //
-// Guarantees:
-//   - Nothing is visible at <Out>/<Name> until it is complete, durable and
-//     verified: the group is built in a hidden directory beside it
-//     (".<Name>.migrate-*"), every segment file and directory is fsynced, the
-//     WAL is read back with etcd's reader and compared with the source (count
-//     and checksum, index, term and HardState), and only then renamed into
-//     place (without replacing anything) and Out fsynced.
-//   - On any error, cancellation included, the hidden directory is removed
-//     and <Out>/<Name> does not exist.
-//   - An existing <Out>/<Name> is ErrExists, checked before reading and again
-//     at the rename.
-//   - Memory is bounded by a few batches (a few MiB) plus the largest record,
-//     except for the read-back (see readBack).
-//
-// The returned error names the file and offset for corrupt input (wrapping
-// commitlog.ErrCorrupt or commitlog.ErrTorn); option errors wrap
-// ErrInvalidOptions; a cancelled ctx returns an error wrapping ctx.Err().
 // The Result is nil on error.
 func Commitlog(ctx context.Context, opts CommitlogOptions) (*Result, error) {
-	if err := opts.normalize(); err != nil {
-		return nil, err
-	}
-	d, err := commitlog.OpenPrefix(opts.Source, opts.Prefix)
+	rep, err := CommitlogAll(ctx, []CommitlogOptions{opts})
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{
-		Source:     opts.Source,
-		Prefix:     d.Prefix,
-		DryRun:     opts.DryRun,
-		Members:    append([]uint64(nil), opts.Members...),
-		Term:       opts.Term,
-		Data:       opts.Data,
-		FirstIndex: uint64(len(opts.Members)) + 1,
+	return rep.Migrations[0], nil
+}
+
+// Report is the outcome of [CommitlogAll].
+type Report struct {
+	DryRun bool `json:"dry_run"`
+	// Migrations has one Result per source, in order: all of them on
+	// success; on failure, those built (or, on a dry run, read) before it,
+	// with Written telling which groups are in place.
+	Migrations []*Result `json:"migrations"`
+	// Leftovers are the hidden build directories of interrupted migrations
+	// found in the output directories. They are never read or removed.
+	Leftovers []Leftover `json:"leftovers"`
+}
+
+// Written returns the groups in place, in order.
+func (r *Report) Written() []string {
+	var w []string
+	if r == nil {
+		return nil
 	}
-	if opts.Out != "" {
-		res.Output = filepath.Join(opts.Out, opts.Name)
-		if _, err := os.Lstat(res.Output); err == nil {
-			return nil, fmt.Errorf("%w: %s", ErrExists, res.Output)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("migrate: %w", err)
+	for _, m := range r.Migrations {
+		if m.Written {
+			w = append(w, m.Output)
 		}
 	}
-	m := &migration{opts: &opts, dir: d, res: res}
-	if opts.DryRun {
-		if err := m.dryRun(ctx); err != nil {
-			return nil, err
+	return w
+}
+
+// CommitlogAll migrates several legacy instance directories, one group each,
+// in three phases:
+//
+//  1. Check, before reading any record or writing anything: every option;
+//     group names unique across the sources; no output that exists; no
+//     output directory inside a source; every source listed, with a
+//     decision for each file the original server would have refused or
+//     never replayed. Hidden directories left by interrupted migrations in
+//     the output directories are reported (Report.Leftovers).
+//  2. Build, source by source: the group is written in a hidden directory
+//     beside its final name (".<Name>.migrate-<pid>-*"), every segment file
+//     and directory is fsynced, the WAL is read back and compared with the
+//     source (count and checksum, index, term and HardState). A dry run
+//     reads and decodes every source and stops here, having written
+//     nothing.
+//  3. Publish: each hidden directory is renamed into place (without
+//     replacing anything) and its parent fsynced.
+//
+// Guarantees:
+//   - Nothing is visible under a final name until it is complete, durable
+//     and verified.
+//   - A failure in phases 1 or 2, cancellation included, leaves nothing:
+//     hidden directories are removed, and so is an output directory the
+//     call created. Every problem of phase 1 is returned (errors.Join).
+//   - Phase 3 is not cancellable. If a rename fails there (a name created
+//     meanwhile), the groups renamed before it stay in place, marked
+//     Written in the returned Report, and the others are removed.
+//   - Memory is bounded by a few batches (a few MiB) plus the largest
+//     record.
+//
+// Errors: options wrap ErrInvalidOptions; an existing output ErrExists;
+// commitlog.ErrSelection, commitlog.ErrUndecided, commitlog.ErrNoLogs and
+// commitlog.ErrAmbiguousPrefix come from listing a source; corrupt input
+// names the file and offset (commitlog.ErrCorrupt or commitlog.ErrTorn); a
+// read-back mismatch wraps ErrVerify; a cancelled ctx returns an error
+// wrapping ctx.Err(). Each error names its source. The Report is never nil.
+func CommitlogAll(ctx context.Context, all []CommitlogOptions) (*Report, error) {
+	rep := &Report{Leftovers: []Leftover{}}
+	if len(all) == 0 {
+		return rep, fmt.Errorf("%w: no source", ErrInvalidOptions)
+	}
+	ms, err := check(all, rep)
+	if err != nil {
+		return rep, err
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("migrate: %w", err)
+	}
+	if rep.DryRun {
+		for _, m := range ms {
+			if err := m.dryRun(ctx); err != nil {
+				return rep, fmt.Errorf("%s: %w", m.opts.Source, err)
+			}
+			rep.Migrations = append(rep.Migrations, m.res)
 		}
-		return res, nil
+		return rep, nil
 	}
-	if err := m.run(ctx); err != nil {
-		return nil, err
+	return rep, build(ctx, ms, rep)
+}
+
+// check is phase 1 of CommitlogAll.
+func check(all []CommitlogOptions, rep *Report) ([]*migration, error) {
+	rep.DryRun = all[0].DryRun
+	var errs []error
+	fail := func(src string, err error) { errs = append(errs, fmt.Errorf("%s: %w", src, err)) }
+	outputs := map[string]string{} // output (or name) -> source
+	srcAbs := make([]string, len(all))
+	for i := range all {
+		if a, err := filepath.Abs(all[i].Source); err == nil {
+			srcAbs[i] = a
+		}
 	}
-	return res, nil
+	var ms []*migration
+	outs := map[string]bool{}
+	for i := range all {
+		opts := all[i]
+		if opts.DryRun != rep.DryRun {
+			return nil, fmt.Errorf("%w: DryRun differs between sources", ErrInvalidOptions)
+		}
+		if err := opts.normalize(); err != nil {
+			fail(opts.Source, err)
+			continue
+		}
+		res := &Result{
+			Source:     opts.Source,
+			Name:       opts.Name,
+			DryRun:     opts.DryRun,
+			Members:    append([]uint64(nil), opts.Members...),
+			Term:       opts.Term,
+			Data:       opts.Data,
+			FirstIndex: uint64(len(opts.Members)) + 1,
+		}
+		key := opts.Name
+		if opts.Out != "" {
+			res.Output = filepath.Join(opts.Out, opts.Name)
+			key, _ = filepath.Abs(res.Output)
+			outAbs, _ := filepath.Abs(opts.Out)
+			for j, s := range srcAbs {
+				if s != "" && (outAbs == s || strings.HasPrefix(outAbs, s+string(filepath.Separator))) {
+					fail(opts.Source, fmt.Errorf("%w: the output directory %s is inside the source %s, which is only read", ErrInvalidOptions, opts.Out, all[j].Source))
+				}
+			}
+			outs[opts.Out] = true
+		}
+		if key != "" {
+			if other, ok := outputs[key]; ok {
+				where := "name " + opts.Name
+				if res.Output != "" {
+					where = res.Output
+				}
+				fail(opts.Source, fmt.Errorf("%w: %s and %s would both make the group %s (give distinct directory names, or migrate them separately with --name)",
+					ErrInvalidOptions, other, opts.Source, where))
+			} else {
+				outputs[key] = opts.Source
+			}
+		}
+		if res.Output != "" {
+			if _, err := os.Lstat(res.Output); err == nil {
+				fail(opts.Source, fmt.Errorf("%w: %s", ErrExists, res.Output))
+			} else if !errors.Is(err, os.ErrNotExist) {
+				fail(opts.Source, fmt.Errorf("migrate: %w", err))
+			}
+		}
+		d, err := commitlog.OpenWith(opts.Source, commitlog.OpenOptions{Prefix: opts.Prefix, Include: opts.Include, Skip: opts.Skip})
+		if err != nil {
+			fail(opts.Source, err)
+			continue
+		}
+		res.Prefix = d.Prefix
+		res.Skipped = append([]commitlog.Skipped{}, d.Skipped...)
+		o := opts
+		ms = append(ms, &migration{opts: &o, dir: d, res: res})
+	}
+	for out := range outs {
+		ls, err := findLeftovers(out)
+		if err != nil {
+			fail(out, err)
+		}
+		rep.Leftovers = append(rep.Leftovers, ls...)
+	}
+	sortLeftovers(rep.Leftovers)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return ms, nil
+}
+
+// beforePublish runs between the build and publish phases; tests replace it.
+var beforePublish = func() {}
+
+// build runs phases 2 and 3 of CommitlogAll.
+func build(ctx context.Context, ms []*migration, rep *Report) (err error) {
+	// Output directories created here are removed again (if still empty)
+	// when nothing was published in them.
+	var created []string
+	defer func() {
+		for _, m := range ms {
+			if m.tmp != "" {
+				os.RemoveAll(m.tmp)
+			}
+		}
+		for i := len(created) - 1; i >= 0; i-- {
+			os.Remove(created[i]) // only if empty; best effort
+		}
+	}()
+	made := map[string]bool{}
+	for _, m := range ms {
+		out := m.opts.Out
+		if made[out] {
+			continue
+		}
+		made[out] = true
+		c, err := mkdirAllSynced(out)
+		if err != nil {
+			return fmt.Errorf("%s: migrate: %w", m.opts.Source, err)
+		}
+		if c {
+			created = append(created, out)
+		}
+	}
+	for _, m := range ms {
+		if err := m.build(ctx); err != nil {
+			return fmt.Errorf("%s: %w", m.opts.Source, err)
+		}
+		rep.Migrations = append(rep.Migrations, m.res)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	beforePublish()
+	synced := map[string]bool{}
+	for _, m := range ms {
+		if err := renameNoReplace(m.tmp, m.res.Output); err != nil {
+			return fmt.Errorf("%s: %w", m.opts.Source, err)
+		}
+		m.tmp = ""
+		m.res.Written = true
+		created = slices.DeleteFunc(created, func(c string) bool { return c == m.opts.Out })
+	}
+	for _, m := range ms {
+		if synced[m.opts.Out] {
+			continue
+		}
+		synced[m.opts.Out] = true
+		if err := syncPath(m.opts.Out); err != nil {
+			// The groups are in place and complete; only the durability
+			// of their names is in doubt. Report it without removing
+			// anything.
+			return fmt.Errorf("migrate: groups renamed into place, but syncing %s failed: %w", m.opts.Out, err)
+		}
+	}
+	return nil
 }
 
 func (o *CommitlogOptions) normalize() error {
@@ -246,9 +461,9 @@ func (o *CommitlogOptions) normalize() error {
 		if o.Name == "." || o.Name == ".." || strings.ContainsAny(o.Name, `/\`) || strings.HasPrefix(o.Name, ".") {
 			return bad("group name %q: a single path element not starting with '.' is required", o.Name)
 		}
-		if o.Out == "" {
-			return bad("a group name needs an output directory")
-		}
+	}
+	if o.Out != "" && o.Name == "" {
+		return bad("an output directory needs a group name")
 	}
 	if len(o.Members) == 0 {
 		o.Members = []uint64{1}

@@ -466,7 +466,7 @@ func TestCommitlogInvalidOptions(t *testing.T) {
 		{Source: fx.Dir, Out: out, Name: "a/b"},
 		{Source: fx.Dir, Out: out, Name: ".."},
 		{Source: fx.Dir, Out: out, Name: ".hidden"},
-		{Source: fx.Dir, Name: "g", DryRun: true},
+		{Source: fx.Dir, Out: out, DryRun: true},
 		{Source: fx.Dir, Out: out, Name: "g", Members: []uint64{1, 2, 1}},
 		{Source: fx.Dir, Out: out, Name: "g", Members: []uint64{0}},
 		{Source: fx.Dir, Out: out, Name: "g", Data: "json"},

@@ -20,6 +20,7 @@ type migration struct {
 	opts *CommitlogOptions
 	dir  *commitlog.Dir
 	res  *Result
+	tmp  string // the hidden build directory, until renamed or removed
 
 	sum       *xxhash.Digest // over the legacy entries' data, see Result.Checksum
 	lenBuf    [4]byte
@@ -98,37 +99,22 @@ func (m *migration) dryRun(ctx context.Context) error {
 	return nil
 }
 
-// run builds the group in a hidden directory beside the output, makes it
-// durable, verifies it and renames it into place.
-func (m *migration) run(ctx context.Context) (err error) {
-	out := m.opts.Out
-	created, err := mkdirAllSynced(out)
+// build writes the group into a hidden directory of Out (m.tmp), makes it
+// durable and verifies it. The caller renames m.tmp into place, or removes
+// it.
+func (m *migration) build(ctx context.Context) error {
+	tmp, err := os.MkdirTemp(m.opts.Out, fmt.Sprintf(".%s%s%d-*", m.opts.Name, leftoverMark, os.Getpid()))
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if created {
-		defer func() {
-			if err != nil {
-				os.Remove(out) // only if empty; best effort
-			}
-		}()
-	}
-	tmp, err := os.MkdirTemp(out, "."+m.opts.Name+".migrate-*")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
+	m.tmp = tmp
 	walDir := filepath.Join(tmp, "wal")
 	if err := m.writeWAL(ctx, walDir); err != nil {
 		return err
 	}
 	// Durability: the WAL was written without per-batch fsyncs (nobody can
-	// see it before the rename below), so sync every file and directory
-	// now, once.
+	// see it before the rename), so sync every file and directory now,
+	// once.
 	if m.res.Segments, err = syncWALDir(walDir); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -149,18 +135,7 @@ func (m *migration) run(ctx context.Context) (err error) {
 	if err := m.verify(got); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if err := renameNoReplace(tmp, m.res.Output); err != nil {
-		return err
-	}
-	if err := syncPath(out); err != nil {
-		// The group is in place and complete; only the durability of its
-		// name is in doubt. Report it without removing anything.
-		return fmt.Errorf("migrate: %s renamed into place, but syncing %s failed: %w", m.res.Output, out, err)
-	}
-	return nil
+	return ctx.Err()
 }
 
 // verify compares what readBack found with what was written.

@@ -654,7 +654,30 @@ func (rp *repairPlanner) tornTail(fs, zeroed []inspect.Finding) {
 		rp.p.refuseWith(f.Code, f.File, adviceFor(inspect.CodeZeroedRegion), "the torn record is not truncated: a zeroed-region finding says valid records follow a zeroed region, and truncating would drop them")
 		return
 	case stop == nil:
-		rp.p.note("%s: the log ends cleanly now", f.Code)
+		// The log ends at a zero length word, and non-record bytes follow
+		// it in the preallocated space: zero them from the end of the
+		// last record, as etcd's ZeroToEnd does when it opens the WAL for
+		// writing.
+		s := rp.segs[last]
+		if f.Offset < 0 || !matches(f.File, s.Path) || rp.log.Segments[last].End != f.Offset {
+			rp.p.note("%s: the log ends cleanly now", f.Code)
+			return
+		}
+		fi, ok := rp.checkRegular(f.Code, s.Path)
+		if !ok || f.Offset >= fi.Size() {
+			return
+		}
+		if zero, err := zeroFrom(s.Path, f.Offset); err != nil || zero {
+			if err != nil {
+				rp.p.refuse(f.Code, s.Path, "cannot read %s: %v", s.Path, err)
+			} else {
+				rp.p.note("%s: %s holds only zeros after its last record", f.Code, s.Path)
+			}
+			return
+		}
+		p := rp.finalPath(s.Path)
+		rp.truncates = append(rp.truncates, Action{Kind: Truncate, Path: p, Offset: f.Offset, Size: fi.Size(), Bytes: fi.Size() - f.Offset, Reason: inspect.CodeTornTail,
+			Message: fmt.Sprintf("zero %s from offset %d (end of the last complete record) to its end, %d bytes: non-record bytes follow the last record", filepath.Base(p), f.Offset, fi.Size()-f.Offset)})
 		return
 	case stop.Kind != inspect.KindTorn:
 		rp.p.refuse(f.Code, stop.Path, "the log stops at %s (%s), not at a torn write: %s", stop.Path, stop.Kind, stop.Msg)
@@ -675,4 +698,27 @@ func (rp *repairPlanner) tornTail(fs, zeroed []inspect.Finding) {
 	}
 	rp.truncates = append(rp.truncates, Action{Kind: Truncate, Path: p, Offset: stop.Offset, Size: fi.Size(), Bytes: fi.Size() - stop.Offset, Reason: inspect.CodeTornTail,
 		Message: fmt.Sprintf("zero %s from offset %d (end of the last complete record) to its end, %d bytes: %s", filepath.Base(p), stop.Offset, fi.Size()-stop.Offset, stop.Msg)})
+}
+
+// zeroFrom reports whether the file holds only zero bytes from off on.
+func zeroFrom(path string, off int64) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := f.ReadAt(buf, off)
+		if !allZero(buf[:n]) {
+			return false, nil
+		}
+		off += int64(n)
+		if err == io.EOF || n == 0 {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
 }

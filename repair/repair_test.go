@@ -108,7 +108,7 @@ func addOrphanSnap(t *testing.T, g inspect.Group) {
 	t.Helper()
 	ss := snap.New(zap.NewNop(), g.SnapDir)
 	err := ss.SaveSnap(&raftpb.Snapshot{Data: []byte("orphan"), Metadata: &raftpb.SnapshotMetadata{
-		Index: proto.Uint64(5000), Term: proto.Uint64(1), ConfState: &raftpb.ConfState{Voters: []uint64{1}}}})
+		Index: proto.Uint64(60), Term: proto.Uint64(1), ConfState: &raftpb.ConfState{Voters: []uint64{1}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,11 @@
 package commitlog
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,15 +31,27 @@ const (
 
 // File is one commit log file of a [Dir].
 type File struct {
-	// Name is the base name, e.g. "dgraph-147009eef0fb0000.log".
+	// Name is the file's path relative to the instance directory, with
+	// slashes: "dgraph-147009eef0fb0000.log", or "old/dgraph-1f.log" for a
+	// file in a subdirectory.
 	Name string `json:"name"`
 	// Size is the size found when the directory was listed.
 	Size int64 `json:"size"`
-	// Current is true for <prefix>-current.log.
+	// Current is true for the instance directory's own <prefix>-current.log.
 	Current bool `json:"current"`
 	// EndTS is the end timestamp in a rotated file's name (the header ts of
-	// its last record); 0 for the current file.
+	// its last record), or the position given to an included file; 0 for the
+	// current file.
 	EndTS int64 `json:"end_ts,omitempty"`
+	// Included is true for a file read only because OpenOptions.Include
+	// names it.
+	Included bool `json:"included,omitempty"`
+}
+
+// Skipped is a file left unread because OpenOptions.Skip names it.
+type Skipped struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
 }
 
 // Dir is a legacy instance directory, listed in reading order.
@@ -44,122 +60,246 @@ type Dir struct {
 	Path string
 	// Prefix is the file prefix in use ("dgraph", "mutations", ...).
 	Prefix string
-	// Files are the files to read, in the spec's order: rotated files by the
-	// numeric value of their end timestamp, then the current file.
+	// Files are the files to read, in the original server's order: rotated
+	// files (from the whole tree) by the numeric value of their end
+	// timestamp, then the current file.
 	Files []File
-	// Warnings are the anomalies found while listing (unknown names,
-	// 0-byte rotated files, oversize files, ...).
+	// Skipped are the files left unread by choice (OpenOptions.Skip).
+	Skipped []Skipped
+	// Warnings are the anomalies found while listing (files of another
+	// prefix, 0-byte rotated files, oversize files, ...).
 	Warnings []Warning
 }
 
-// Open lists the commit log of the instance directory dir, detecting the
-// prefix: "dgraph" if any file has it, else "mutations", else the only prefix
-// present. Several prefixes without either of those is [ErrAmbiguousPrefix];
-// use [OpenPrefix] to choose one. A directory without any commit log file is
-// [ErrNoLogs].
+// Include names a file to read although the original server would have
+// refused to start on it or never replayed it, and where to read it.
+type Include struct {
+	// File is the path relative to the instance directory.
+	File string
+	// EndTS places the file among the rotated files as if it were named for
+	// this end timestamp. Without HasEndTS, the header ts of the file's last
+	// record is used: the name the original writer would have given it.
+	EndTS    int64
+	HasEndTS bool
+}
+
+// OpenOptions configure [OpenWith]. The zero value detects the prefix and
+// decides nothing.
+type OpenOptions struct {
+	// Prefix is the file prefix; "" detects it (see [Open]).
+	Prefix string
+	// Include are files to read that would otherwise be an [UndecidedError].
+	Include []Include
+	// Skip are files not to read (paths relative to the directory). Any
+	// file of the tree can be skipped; each is listed in Dir.Skipped.
+	Skip []string
+}
+
+// Undecided is a file holding data that the original server would have
+// refused to start on, or would never have replayed.
+type Undecided struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	Reason string `json:"reason"`
+}
+
+// UndecidedError lists the files of an instance directory that hold data
+// the original server would have refused or never replayed. Reading the
+// directory without a decision for each would drop them or guess their
+// order; name each in OpenOptions.Include or OpenOptions.Skip. It wraps
+// [ErrUndecided].
+type UndecidedError struct {
+	Dir   string
+	Files []Undecided
+}
+
+func (e *UndecidedError) Error() string {
+	parts := make([]string, len(e.Files))
+	for i, f := range e.Files {
+		parts[i] = fmt.Sprintf("%s (%s)", filepath.Join(e.Dir, filepath.FromSlash(f.Name)), f.Reason)
+	}
+	return fmt.Sprintf("%d file(s) that the original server would refuse or never replay: %s", len(e.Files), strings.Join(parts, "; "))
+}
+
+// Unwrap returns ErrUndecided.
+func (e *UndecidedError) Unwrap() error { return ErrUndecided }
+
+// Open lists the commit log of the instance directory dir, as the original
+// server did: it walks the whole tree (subdirectories included), and every
+// file named <prefix>-<suffix>.log is the current file (suffix "current", in
+// dir itself) or a rotated file whose suffix is its end timestamp in hex.
+// The prefix is detected: "dgraph" if any file has it, else "mutations",
+// else the only prefix present; several prefixes without either of those
+// is [ErrAmbiguousPrefix] (use [OpenWith] to choose one). A directory
+// without any commit log file is [ErrNoLogs].
 //
-// Open only lists and stats: it reads no record. Non-.log files are ignored
-// silently; unreadable .log names, subdirectories, files of another prefix,
-// 0-byte rotated files and files above [RotateLimit] are reported in
-// Dir.Warnings.
-func Open(dir string) (*Dir, error) { return OpenPrefix(dir, "") }
+// A file holding data that the original server would have refused to start
+// on (a suffix that is not a hex int64, such as "0x1f", "foo" or a value
+// that overflows) or would never have replayed (a negative end timestamp, a
+// <prefix>-current.log in a subdirectory) makes Open fail with an
+// [*UndecidedError] naming every such file: use [OpenWith] to include or
+// skip each. Empty ones are only warnings.
+//
+// Open only lists and stats: it reads no record. Files that are not *.log
+// are ignored silently; *.log files of another prefix, rotated files read
+// from subdirectories, 0-byte rotated files and files above [RotateLimit]
+// are reported in Dir.Warnings.
+func Open(dir string) (*Dir, error) { return OpenWith(dir, OpenOptions{}) }
 
 // OpenPrefix is [Open] with an explicit prefix; "" detects it.
-func OpenPrefix(dir, prefix string) (*Dir, error) {
-	ents, err := os.ReadDir(dir)
+func OpenPrefix(dir, prefix string) (*Dir, error) { return OpenWith(dir, OpenOptions{Prefix: prefix}) }
+
+// candidate is a *.log file found in the tree.
+type candidate struct {
+	rel  string // relative path, slash-separated
+	base string
+	path string // dir joined with rel
+	typ  fs.FileMode
+}
+
+// OpenWith is [Open] with options: a prefix, and the files to include or
+// skip. A name in Include or Skip that is not a file of the tree, a file
+// both included and skipped, or an included file that is read anyway is an
+// error wrapping [ErrSelection]; so is an included file whose last record
+// cannot be found (then give its EndTS).
+func OpenWith(dir string, opts OpenOptions) (*Dir, error) {
+	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
-	type cand struct {
-		File
-		prefix string
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("commitlog: %s: not a directory", dir)
 	}
-	var (
-		cands    []cand
-		ws       warnings
-		prefixes = map[string]bool{}
-	)
-	for _, de := range ents {
-		name := de.Name()
-		if de.IsDir() {
-			ws.add(Warning{File: name, Offset: -1, Code: CodeSubdirectory, Message: "subdirectory not read"})
-			continue
+	var cands []candidate
+	// The trailing separator makes the walk enter dir even when it is a
+	// symbolic link; links below it are not followed, as in the original.
+	err = filepath.WalkDir(dir+string(filepath.Separator), func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
-		if !strings.HasSuffix(name, logExt) {
-			continue
+		if de.IsDir() || !strings.HasSuffix(de.Name(), logExt) && !opts.mentions(dir, p) {
+			return nil
 		}
-		p, suffix, ok := splitName(name)
-		if !ok {
-			ws.add(Warning{File: name, Offset: -1, Code: CodeUnknownName,
-				Message: "not <prefix>-current.log or <prefix>-<hex end ts>.log; not read"})
-			continue
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
 		}
-		c := cand{File: File{Name: name}, prefix: p}
-		if suffix == currentSuffix {
-			c.Current = true
-		} else {
-			ts, err := strconv.ParseInt(suffix, 16, 64)
-			if err != nil {
-				ws.add(Warning{File: name, Offset: -1, Code: CodeUnknownName,
-					Message: fmt.Sprintf("%q is not a hex end timestamp; not read", suffix)})
-				continue
-			}
-			c.EndTS = ts
-		}
-		cands = append(cands, c)
-		prefixes[p] = true
+		cands = append(cands, candidate{rel: filepath.ToSlash(rel), base: de.Name(), path: p, typ: de.Type()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commitlog: %w", err)
 	}
+	prefix := opts.Prefix
 	if prefix == "" {
-		switch {
-		case prefixes[DefaultPrefix]:
-			prefix = DefaultPrefix
-		case prefixes[TestPrefix]:
-			prefix = TestPrefix
-		case len(prefixes) == 1:
-			for p := range prefixes {
-				prefix = p
-			}
-		case len(prefixes) == 0:
-			return nil, fmt.Errorf("%w in %s", ErrNoLogs, dir)
-		default:
-			ps := make([]string, 0, len(prefixes))
-			for p := range prefixes {
-				ps = append(ps, p)
-			}
-			sort.Strings(ps)
-			return nil, fmt.Errorf("%w in %s: %s", ErrAmbiguousPrefix, dir, strings.Join(ps, ", "))
+		if prefix, err = detectPrefix(dir, cands); err != nil {
+			return nil, err
 		}
 	}
-	if !prefixes[prefix] {
-		return nil, fmt.Errorf("%w with prefix %q in %s", ErrNoLogs, prefix, dir)
+
+	include := map[string]Include{}
+	skip := map[string]bool{}
+	for _, in := range opts.Include {
+		include[cleanRel(in.File)] = in
+	}
+	for _, s := range opts.Skip {
+		s = cleanRel(s)
+		if _, ok := include[s]; ok {
+			return nil, fmt.Errorf("%w: %s is both included and skipped", ErrSelection, filepath.Join(dir, s))
+		}
+		skip[s] = true
 	}
 
 	d := &Dir{Path: dir, Prefix: prefix}
-	var current *File
+	var (
+		ws        warnings
+		current   *File
+		undecided []Undecided
+		found     bool // any file of the prefix
+	)
 	for _, c := range cands {
-		if c.prefix != prefix {
-			ws.add(Warning{File: c.Name, Offset: -1, Code: CodeOtherPrefix,
-				Message: fmt.Sprintf("prefix %q, not %q; not read", c.prefix, prefix)})
+		k := classify(c.base, prefix)
+		nested := strings.Contains(c.rel, "/")
+		if k.kind == kindCurrent && nested {
+			k = kindInfo{kind: kindUndecided, reason: "a current file in a subdirectory: the original server only replayed " + CurrentName(prefix) + " of the instance directory"}
+		}
+		if k.kind != kindForeign && k.kind != kindIgnored {
+			found = true
+		}
+		in, included := include[c.rel]
+		if skip[c.rel] || included {
+			delete(skip, c.rel)
+			delete(include, c.rel)
+			size, err := regularSize(c)
+			if err != nil {
+				return nil, err
+			}
+			if !included {
+				d.Skipped = append(d.Skipped, Skipped{Name: c.rel, Size: size})
+				continue
+			}
+			if k.kind == kindRotated || k.kind == kindCurrent {
+				return nil, fmt.Errorf("%w: %s is read anyway; --include is for files the original server would refuse or never replay", ErrSelection, c.path)
+			}
+			f := File{Name: c.rel, Size: size, Included: true, EndTS: in.EndTS}
+			if !in.HasEndTS && size > 0 {
+				if f.EndTS, err = lastRecordTS(c.path, size); err != nil {
+					return nil, fmt.Errorf("%w: %s: %w; give its position explicitly", ErrSelection, c.path, err)
+				}
+			}
+			d.Files = append(d.Files, f)
 			continue
 		}
-		fi, err := os.Stat(filepath.Join(dir, c.Name))
+		switch k.kind {
+		case kindIgnored:
+			continue
+		case kindForeign:
+			code, msg := CodeUnknownName, "not <prefix>-current.log or <prefix>-<hex end ts>.log; not read"
+			if p, _, ok := splitName(c.base); ok {
+				code, msg = CodeOtherPrefix, fmt.Sprintf("prefix %q, not %q; not read", p, prefix)
+			}
+			ws.add(Warning{File: c.rel, Offset: -1, Code: code, Message: msg})
+			continue
+		}
+		size, err := regularSize(c)
 		if err != nil {
-			return nil, fmt.Errorf("commitlog: %w", err)
+			return nil, err
 		}
-		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("commitlog: %s: not a regular file", filepath.Join(dir, c.Name))
+		switch k.kind {
+		case kindUndecided:
+			if size == 0 {
+				ws.add(Warning{File: c.rel, Offset: -1, Code: CodeUndecidedEmpty, Message: k.reason + "; empty, not read"})
+				continue
+			}
+			undecided = append(undecided, Undecided{Name: c.rel, Size: size, Reason: k.reason})
+		case kindCurrent:
+			current = &File{Name: c.rel, Size: size, Current: true}
+		case kindRotated:
+			if nested {
+				ws.add(Warning{File: c.rel, Offset: -1, Code: CodeSubdirectory,
+					Message: "a rotated file in a subdirectory; read in its place, as the original server did"})
+			}
+			if !k.canonical {
+				ws.add(Warning{File: c.rel, Offset: -1, Code: CodeNonCanonicalName,
+					Message: fmt.Sprintf("the writer would have named it %s", RotatedName(prefix, k.endTS))})
+			}
+			d.Files = append(d.Files, File{Name: c.rel, Size: size, EndTS: k.endTS})
 		}
-		c.Size = fi.Size()
-		if c.Current {
-			f := c.File
-			current = &f
-			continue
+	}
+	for rel := range include {
+		return nil, fmt.Errorf("%w: no file %s", ErrSelection, filepath.Join(dir, filepath.FromSlash(rel)))
+	}
+	for rel := range skip {
+		return nil, fmt.Errorf("%w: no file %s", ErrSelection, filepath.Join(dir, filepath.FromSlash(rel)))
+	}
+	if len(undecided) > 0 {
+		return nil, &UndecidedError{Dir: dir, Files: undecided}
+	}
+	if !found && len(d.Files) == 0 {
+		if opts.Prefix != "" {
+			return nil, fmt.Errorf("%w with prefix %q in %s", ErrNoLogs, prefix, dir)
 		}
-		if want := strconv.FormatInt(c.EndTS, 16); c.Name != prefix+"-"+want+logExt {
-			ws.add(Warning{File: c.Name, Offset: -1, Code: CodeNonCanonicalName,
-				Message: fmt.Sprintf("the writer would have named it %s-%s.log", prefix, want)})
-		}
-		d.Files = append(d.Files, c.File)
+		return nil, fmt.Errorf("%w in %s", ErrNoLogs, dir)
 	}
 	sort.SliceStable(d.Files, func(i, j int) bool {
 		a, b := d.Files[i], d.Files[j]
@@ -178,7 +318,7 @@ func OpenPrefix(dir, prefix string) (*Dir, error) {
 		d.Files = append(d.Files, *current)
 	} else {
 		ws.add(Warning{Offset: -1, Code: CodeNoCurrent,
-			Message: fmt.Sprintf("no %s-current.log; the last rotated file is the last file", prefix)})
+			Message: fmt.Sprintf("no %s; the last rotated file is the last file", CurrentName(prefix))})
 	}
 	for _, f := range d.Files {
 		if f.Size == 0 && !f.Current {
@@ -191,6 +331,179 @@ func OpenPrefix(dir, prefix string) (*Dir, error) {
 	}
 	d.Warnings = ws.list
 	return d, nil
+}
+
+// mentions reports whether p is named in Include or Skip (so that a file
+// without the .log extension can be chosen too).
+func (o *OpenOptions) mentions(dir, p string) bool {
+	if len(o.Include) == 0 && len(o.Skip) == 0 {
+		return false
+	}
+	rel, err := filepath.Rel(dir, p)
+	if err != nil {
+		return false
+	}
+	rel = filepath.ToSlash(rel)
+	for _, in := range o.Include {
+		if cleanRel(in.File) == rel {
+			return true
+		}
+	}
+	for _, s := range o.Skip {
+		if cleanRel(s) == rel {
+			return true
+		}
+	}
+	return false
+}
+
+func cleanRel(p string) string { return filepath.ToSlash(filepath.Clean(p)) }
+
+// regularSize stats a candidate (following a symbolic link, as the original
+// server's open did) and returns its size; anything but a regular file is
+// an error.
+func regularSize(c candidate) (int64, error) {
+	fi, err := os.Stat(c.path)
+	if err != nil {
+		return 0, fmt.Errorf("commitlog: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("commitlog: %s: not a regular file", c.path)
+	}
+	return fi.Size(), nil
+}
+
+type fileKind int
+
+const (
+	kindIgnored   fileKind = iota // not *.log
+	kindForeign                   // *.log without the prefix: the original ignored it
+	kindCurrent                   // <prefix>-current.log
+	kindRotated                   // <prefix>-<hex int64 >= 0>.log
+	kindUndecided                 // refused or never replayed by the original
+)
+
+type kindInfo struct {
+	kind      fileKind
+	endTS     int64
+	canonical bool
+	reason    string
+}
+
+// classify applies the original server's rule to a base name: a file
+// <prefix>-<suffix>.log is the current file if suffix is "current", else
+// suffix must parse as a hex int64 (strconv.ParseInt(suffix, 16, 64): an
+// optional sign, any case, leading zeros, no "0x") or the server refused to
+// start. A negative end timestamp was accepted but never replayed (the
+// replay only read files ending after the posting list's timestamp).
+func classify(base, prefix string) kindInfo {
+	if !strings.HasSuffix(base, logExt) {
+		return kindInfo{kind: kindIgnored}
+	}
+	if !strings.HasPrefix(base, prefix+"-") {
+		return kindInfo{kind: kindForeign}
+	}
+	suffix := base[len(prefix)+1 : len(base)-len(logExt)]
+	if suffix == currentSuffix {
+		return kindInfo{kind: kindCurrent}
+	}
+	ts, err := strconv.ParseInt(suffix, 16, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return kindInfo{kind: kindUndecided, reason: fmt.Sprintf("end timestamp %q overflows int64: the original server refused to start", suffix)}
+	case err != nil && (strings.HasPrefix(suffix, "0x") || strings.HasPrefix(suffix, "0X")):
+		return kindInfo{kind: kindUndecided, reason: fmt.Sprintf("end timestamp %q has a 0x prefix: the original server refused to start", suffix)}
+	case err != nil:
+		return kindInfo{kind: kindUndecided, reason: fmt.Sprintf("%q is not a hex end timestamp: the original server refused to start", suffix)}
+	case ts < 0:
+		return kindInfo{kind: kindUndecided, reason: fmt.Sprintf("negative end timestamp %d: the original server never replayed it", ts)}
+	}
+	return kindInfo{kind: kindRotated, endTS: ts, canonical: suffix == strconv.FormatInt(ts, 16)}
+}
+
+// detectPrefix picks the prefix: "dgraph" if any file has it, else
+// "mutations", else the only prefix of the well-formed names, else the only
+// prefix at all.
+func detectPrefix(dir string, cands []candidate) (string, error) {
+	valid, all := map[string]bool{}, map[string]bool{}
+	for _, c := range cands {
+		if !strings.HasSuffix(c.base, logExt) {
+			continue
+		}
+		for _, p := range []string{DefaultPrefix, TestPrefix} {
+			if strings.HasPrefix(c.base, p+"-") {
+				all[p] = true
+			}
+		}
+		p, _, ok := splitName(c.base)
+		if !ok {
+			continue
+		}
+		all[p] = true
+		if k := classify(c.base, p); k.kind == kindRotated || k.kind == kindCurrent {
+			valid[p] = true
+		}
+	}
+	switch {
+	case all[DefaultPrefix]:
+		return DefaultPrefix, nil
+	case all[TestPrefix]:
+		return TestPrefix, nil
+	case len(valid) == 1:
+		return onlyKey(valid), nil
+	case len(valid) == 0 && len(all) == 1:
+		return onlyKey(all), nil
+	case len(all) == 0:
+		return "", fmt.Errorf("%w in %s", ErrNoLogs, dir)
+	}
+	ps := valid
+	if len(ps) == 0 {
+		ps = all
+	}
+	names := make([]string, 0, len(ps))
+	for p := range ps {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	return "", fmt.Errorf("%w in %s: %s", ErrAmbiguousPrefix, dir, strings.Join(names, ", "))
+}
+
+func onlyKey(m map[string]bool) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+// lastRecordTS walks the record headers of the file at path (size bytes)
+// and returns the header ts of its last record. Any length that does not
+// fit is an error: the file's position cannot be derived then.
+func lastRecordTS(path string, size int64) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var (
+		h    [HeaderSize]byte
+		off  int64
+		last int64
+	)
+	for off < size {
+		if size-off < HeaderSize {
+			return 0, fmt.Errorf("offset %d: %d bytes, shorter than a record header", off, size-off)
+		}
+		if _, err := f.ReadAt(h[:], off); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		n := int64(int32(binary.LittleEndian.Uint32(h[12:16])))
+		if n <= 0 || n > size-off-HeaderSize {
+			return 0, fmt.Errorf("offset %d: payload size %d does not fit the file", off, n)
+		}
+		last = int64(binary.LittleEndian.Uint64(h[0:8]))
+		off += HeaderSize + n
+	}
+	return last, nil
 }
 
 // splitName splits "<prefix>-<suffix>.log" at its last '-'.

@@ -18,9 +18,14 @@
 // outcome of a crash between write(2) and fsync(2), and is dropped and
 // reported (unless ReaderOptions.Strict is set).
 //
-// Anomalies that do not prevent reading (decreasing timestamps, a rotated file
-// whose name does not match its last record, 0-byte rotated files, oversize
-// files, unknown file names) are returned as data ([Warning]), never printed.
+// Files are chosen as the original server chose them (see [Open]): the whole
+// tree is walked, and a file holding data that the original would have
+// refused to start on or never replayed is an [UndecidedError] until the
+// caller includes or skips it ([OpenWith]). Anomalies that do not prevent
+// reading (decreasing timestamps, a rotated file whose name does not match
+// its last record, 0-byte rotated files, oversize files, rotated files in
+// subdirectories, files of another prefix) are returned as data ([Warning]),
+// never printed.
 //
 // The package never prints, exits, or reads configuration. Memory use is
 // bounded: the reader keeps one buffer (1 MiB by default) that grows only to

@@ -80,6 +80,10 @@ type FileStats struct {
 	LastTS  int64  `json:"last_ts,omitempty"`
 	// DroppedBytes is the size of a torn tail dropped from this file.
 	DroppedBytes int64 `json:"dropped_bytes,omitempty"`
+	// Included and EndTS are those of the listed File: a file read because
+	// OpenOptions.Include names it, at that end timestamp.
+	Included bool  `json:"included,omitempty"`
+	EndTS    int64 `json:"end_ts,omitempty"`
 }
 
 // Reader streams the records of a [Dir] in order with constant memory: one
@@ -243,7 +247,7 @@ func (r *Reader) openNext() error {
 	}
 	r.f, r.size, r.off, r.pos, r.end = f, fi.Size(), 0, 0, 0
 	r.stats.Files++
-	r.files = append(r.files, FileStats{Name: fl.Name, Size: r.size})
+	r.files = append(r.files, FileStats{Name: fl.Name, Size: r.size, Included: fl.Included, EndTS: fl.EndTS})
 	return nil
 }
 

@@ -151,20 +151,22 @@ func equalU16(a, b []uint16) bool {
 }
 
 // Rotated files are ordered by the numeric value of their hex end ts (not
-// by name), then the current file.
+// by name), wherever they are in the tree, then the current file.
 func TestOpenOrder(t *testing.T) {
 	files := map[string][]byte{
 		"dgraph-a.log":       rec(0xa, 1),
 		"dgraph-2.log":       rec(0x2, 2),
 		"dgraph-1f.log":      rec(0x1f, 3),
 		"dgraph-current.log": rec(0x20, 4),
-		"dgraph-backup.log":  []byte("junk"),
 		"x.log":              []byte("junk"),
 		"notes.txt":          []byte("ignored"),
 		"LOCK":               nil,
 	}
 	dir := writeFiles(t, files)
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sub", "dgraph-5.log"), rec(0x5, 5), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d, err := commitlog.Open(dir)
@@ -175,35 +177,37 @@ func TestOpenOrder(t *testing.T) {
 	for _, f := range d.Files {
 		names = append(names, f.Name)
 	}
-	if got := strings.Join(names, " "); got != "dgraph-2.log dgraph-a.log dgraph-1f.log dgraph-current.log" {
+	if got := strings.Join(names, " "); got != "dgraph-2.log sub/dgraph-5.log dgraph-a.log dgraph-1f.log dgraph-current.log" {
 		t.Fatalf("order %s", got)
 	}
-	if d.Prefix != "dgraph" || d.Files[2].EndTS != 0x1f || !d.Files[3].Current {
+	if d.Prefix != "dgraph" || d.Files[3].EndTS != 0x1f || !d.Files[4].Current {
 		t.Fatalf("dir %+v", d)
 	}
 	for _, c := range []struct {
 		file string
 		code commitlog.Code
 	}{
-		{"dgraph-backup.log", commitlog.CodeUnknownName},
 		{"x.log", commitlog.CodeUnknownName},
-		{"sub", commitlog.CodeSubdirectory},
+		{"sub/dgraph-5.log", commitlog.CodeSubdirectory},
 	} {
 		if !hasWarning(d.Warnings, c.code, c.file, -1) {
 			t.Errorf("no %s warning for %s: %v", c.code, c.file, d.Warnings)
 		}
 	}
-	if len(d.Warnings) != 3 {
+	if len(d.Warnings) != 2 {
 		t.Errorf("warnings %v", d.Warnings)
 	}
 	res := readAll(t, dir, commitlog.ReaderOptions{Decode: true})
-	if res.err != nil || len(res.recs) != 4 {
+	if res.err != nil || len(res.recs) != 5 {
 		t.Fatalf("%d records, %v", len(res.recs), res.err)
 	}
-	for i, uid := range []uint64{2, 1, 3, 4} {
+	for i, uid := range []uint64{2, 5, 1, 3, 4} {
 		if res.posts[i].UID != uid {
 			t.Fatalf("record %d is uid %d, want %d", i, res.posts[i].UID, uid)
 		}
+	}
+	if res.recs[1].File != "sub/dgraph-5.log" {
+		t.Fatalf("record 1 from %q", res.recs[1].File)
 	}
 }
 

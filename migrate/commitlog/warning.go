@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -11,11 +12,12 @@ type Code string
 
 // Warning codes.
 const (
-	// CodeUnknownName: a *.log file whose name is neither <prefix>-current.log
-	// nor <prefix>-<hex>.log. It is not read.
+	// CodeUnknownName: a *.log file whose name has no "<prefix>-" part. The
+	// original server ignored it; it is not read.
 	CodeUnknownName Code = "unknown-name"
 	// CodeOtherPrefix: a commit log file with a prefix other than the one
-	// selected. It is not read.
+	// selected. The original server (started with one prefix) ignored it;
+	// it is not read.
 	CodeOtherPrefix Code = "other-prefix"
 	// CodeNonCanonicalName: a rotated file whose hex part is not in the form
 	// the writer produced (lowercase, no padding). It is read.
@@ -23,9 +25,15 @@ const (
 	// CodeDuplicateEndTS: two rotated files name the same end timestamp
 	// (possible only with non-canonical names); they are ordered by name.
 	CodeDuplicateEndTS Code = "duplicate-end-ts"
-	// CodeSubdirectory: a directory inside the instance directory. The writer
-	// never created one; it is not read.
+	// CodeSubdirectory: a rotated file in a subdirectory of the instance
+	// directory. The writer never created one, but the original server
+	// walked the tree and replayed such files in their place; so are they
+	// read.
 	CodeSubdirectory Code = "subdirectory"
+	// CodeUndecidedEmpty: an empty file that the original server would have
+	// refused to start on or never replayed (see UndecidedError). It holds
+	// nothing; it is not read.
+	CodeUndecidedEmpty Code = "undecided-empty"
 	// CodeNoCurrent: rotated files exist but <prefix>-current.log does not.
 	CodeNoCurrent Code = "no-current"
 	// CodeEmptyFile: a 0-byte rotated file (a symptom of the original
@@ -56,10 +64,23 @@ type Warning struct {
 	// File is the base name of the file concerned ("" for the directory).
 	File string `json:"file,omitempty"`
 	// Offset is the byte offset in File of the record concerned, or -1 when
-	// the warning is about the file as a whole.
+	// the warning is about the file as a whole (left out of the JSON form).
 	Offset  int64  `json:"offset"`
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+}
+
+// MarshalJSON leaves out the offset of a warning about a whole file.
+func (w Warning) MarshalJSON() ([]byte, error) {
+	type plain Warning
+	if w.Offset >= 0 {
+		return json.Marshal(plain(w))
+	}
+	return json.Marshal(struct {
+		File    string `json:"file,omitempty"`
+		Code    Code   `json:"code"`
+		Message string `json:"message"`
+	}{w.File, w.Code, w.Message})
 }
 
 func (w Warning) String() string {
@@ -103,6 +124,12 @@ var (
 	// ErrTorn is wrapped by the [CorruptError] returned in strict mode for a
 	// torn record at the end of the last file.
 	ErrTorn = errors.New("commitlog: torn record at end of log")
+	// ErrUndecided is wrapped by [UndecidedError]: files holding data that
+	// the original server would have refused or never replayed.
+	ErrUndecided = errors.New("commitlog: files the original server would refuse or never replay")
+	// ErrSelection is returned by [OpenWith] for an OpenOptions.Include or
+	// OpenOptions.Skip that names no file, or a file it cannot apply to.
+	ErrSelection = errors.New("commitlog: invalid file selection")
 	// ErrInvalidPosting is wrapped by every error of [DecodePosting].
 	ErrInvalidPosting = errors.New("invalid posting")
 )

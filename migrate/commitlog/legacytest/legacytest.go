@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -97,6 +98,9 @@ type Options struct {
 	// KeepRecords keeps a copy of every complete record written, in order
 	// (see Writer.Records).
 	KeepRecords bool
+	// Manifest keeps a [Manifest] of the files and records written (see
+	// Writer.Manifest).
+	Manifest bool
 }
 
 // Writer appends records to a legacy directory like the original logger:
@@ -116,7 +120,8 @@ type Writer struct {
 	lastTS  int64 // ts of the last record in the current file
 	records [][]byte
 	written int64
-	n       int64 // complete records written
+	n       int64     // complete records written
+	man     *Manifest // with Options.Manifest
 }
 
 // NewWriter creates dir if needed and an empty current file in it (an
@@ -132,6 +137,9 @@ func NewWriter(dir string, opts Options) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{dir: dir, prefix: opts.Prefix, limit: opts.RotateLimit, keep: opts.KeepRecords}
+	if opts.Manifest {
+		w.man = &Manifest{Files: []ManifestFile{}}
+	}
 	if err := w.create(); err != nil {
 		return nil, err
 	}
@@ -144,6 +152,9 @@ func (w *Writer) create() error {
 		return err
 	}
 	w.cur, w.size, w.lastTS = f, 0, 0
+	if w.man != nil {
+		w.man.Files = append(w.man.Files, ManifestFile{Name: commitlog.CurrentName(w.prefix), Records: []ManifestRecord{}})
+	}
 	if w.bw == nil {
 		w.bw = bufio.NewWriterSize(f, 256<<10)
 	} else {
@@ -175,6 +186,12 @@ func (w *Writer) Append(ts int64, hash uint32, payload []byte) error {
 	if w.keep {
 		w.records = append(w.records, rec)
 	}
+	if w.man != nil {
+		f := &w.man.Files[len(w.man.Files)-1]
+		f.Records = append(f.Records, manifestRecord(rec))
+		w.man.Count++
+		w.man.Bytes += int64(len(rec))
+	}
 	return nil
 }
 
@@ -193,6 +210,9 @@ func (w *Writer) AppendTorn(ts int64, hash uint32, payload []byte, keep int) err
 	}
 	_, err := w.bw.Write(rec[:keep])
 	w.size += int64(keep)
+	if w.man != nil {
+		w.man.TornBytes = keep
+	}
 	return err
 }
 
@@ -223,6 +243,9 @@ func (w *Writer) Rotate() error {
 	if err := os.Rename(from, to); err != nil {
 		return err
 	}
+	if w.man != nil {
+		w.man.Files[len(w.man.Files)-1].Name = filepath.Base(to)
+	}
 	return w.create()
 }
 
@@ -233,7 +256,19 @@ func (w *Writer) AddEmptyRotated(endTS int64) error {
 	if _, err := os.Stat(p); err == nil {
 		return fmt.Errorf("legacytest: %s exists", p)
 	}
+	if w.man != nil { // before the current file, which stays last
+		w.man.Files = slices.Insert(w.man.Files, len(w.man.Files)-1, ManifestFile{Name: filepath.Base(p), Records: []ManifestRecord{}})
+	}
 	return os.WriteFile(p, nil, 0o644)
+}
+
+// Manifest returns the files and records written, in reading order (only
+// with Options.Manifest).
+func (w *Writer) Manifest() *Manifest {
+	if w.man != nil {
+		w.man.sortFiles(w.prefix)
+	}
+	return w.man
 }
 
 // Records returns the complete records written, in order (only with
@@ -290,6 +325,8 @@ type Config struct {
 	TornBytes int
 	// KeepRecords keeps every complete record in Fixture.Records.
 	KeepRecords bool
+	// Manifest fills Fixture.Manifest.
+	Manifest bool
 }
 
 // Fixture describes what Generate wrote.
@@ -304,6 +341,8 @@ type Fixture struct {
 	FirstTS, LastTS int64
 	// TornBytes is the size of the torn tail written.
 	TornBytes int
+	// Manifest lists the files and records written (with Config.Manifest).
+	Manifest *Manifest
 }
 
 // Generate writes a reproducible instance directory at dir: a mix of the
@@ -316,7 +355,7 @@ func Generate(dir string, c Config) (*Fixture, error) {
 	if c.StartTS == 0 {
 		c.StartTS = GoldenTS
 	}
-	w, err := NewWriter(dir, Options{Prefix: c.Prefix, RotateLimit: c.RotateLimit, KeepRecords: c.KeepRecords})
+	w, err := NewWriter(dir, Options{Prefix: c.Prefix, RotateLimit: c.RotateLimit, KeepRecords: c.KeepRecords, Manifest: c.Manifest})
 	if err != nil {
 		return nil, err
 	}
@@ -378,6 +417,7 @@ func Generate(dir string, c Config) (*Fixture, error) {
 		fx.TornBytes = c.TornBytes
 	}
 	fx.Records = w.Records()
+	fx.Manifest = w.Manifest()
 	fx.Bytes = w.Written()
 	fx.Count = w.Count()
 	return fx, w.Close()

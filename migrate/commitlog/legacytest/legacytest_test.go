@@ -2,7 +2,9 @@ package legacytest_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"sort"
@@ -213,5 +215,54 @@ func TestGenerateBytes(t *testing.T) {
 	}
 	if fx.Bytes < 100<<10 || fx.Bytes > 100<<10+200 || fx.Count == 0 || fx.Records != nil {
 		t.Fatalf("fixture %d bytes, %d records", fx.Bytes, fx.Count)
+	}
+}
+
+// The manifest lists every file in reading order and every complete record
+// with the SHA-256 of its bytes.
+func TestManifest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	fx, err := legacytest.Generate(dir, legacytest.Config{Records: 400, Seed: 3, RotateLimit: 4096,
+		EqualTSEvery: 3, EmptyRotatedEvery: 2, TornBytes: 10, KeepRecords: true, Manifest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := fx.Manifest
+	d, err := commitlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != len(d.Files) {
+		t.Fatalf("manifest has %d files, directory %d", len(m.Files), len(d.Files))
+	}
+	for i, f := range d.Files {
+		if m.Files[i].Name != f.Name {
+			t.Fatalf("file %d: manifest %s, directory %s", i, m.Files[i].Name, f.Name)
+		}
+	}
+	recs := m.Records()
+	if int64(len(recs)) != fx.Count || m.Count != fx.Count || m.Bytes != fx.Bytes || m.TornBytes != 10 {
+		t.Fatalf("manifest %d records (count %d, bytes %d), fixture %d (%d)", len(recs), m.Count, m.Bytes, fx.Count, fx.Bytes)
+	}
+	for i, r := range fx.Records {
+		sum := sha256.Sum256(r)
+		if recs[i].SHA256 != hex.EncodeToString(sum[:]) || recs[i].Size != len(r) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	first, err := m.Rotated(0)
+	if err != nil || first != d.Files[0].Name {
+		t.Fatalf("Rotated(0) = %s, %v", first, err)
+	}
+	if got := len(m.Records(first)); got != len(recs)-len(m.Files[0].Records) {
+		t.Fatalf("Records(without first) = %d", got)
+	}
+	p := filepath.Join(t.TempDir(), "manifest.json")
+	if err := m.WriteFile(p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := legacytest.ReadManifest(p)
+	if err != nil || len(back.Records()) != len(recs) || back.Records()[7] != recs[7] {
+		t.Fatalf("read back: %v", err)
 	}
 }

@@ -1,0 +1,280 @@
+package repair
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/raftctl/raftctl/inspect"
+)
+
+// OpRecover is the operation of raftctl recover.
+const OpRecover Operation = "recover"
+
+// Append adds records after the last complete record of a segment: the
+// segment is rewritten aside (its records up to Offset, then the new ones,
+// then zeros to its old size) and renamed over the old one.
+const Append ActionKind = "append"
+
+// Refusal codes of recover.
+const (
+	// CodeNoRecovery: no replica can be recovered (see the message).
+	CodeNoRecovery = "no-recovery"
+	// CodeCommittedConflict: replicas disagree on a committed entry.
+	CodeCommittedConflict = "committed-conflict"
+	// CodeMemberNotReady: the chosen member's log does not end cleanly in
+	// its last segment.
+	CodeMemberNotReady = "member-not-ready"
+)
+
+// RecoverOptions tune PlanRecover.
+type RecoverOptions struct {
+	// Member is the PATH of the replica to recover; "" takes compare's
+	// recommendation.
+	Member string
+	// Parallel is how many replicas are read at once (CPUs when 0).
+	Parallel int
+}
+
+// RecoverPlan is what raftctl recover would do to one member: pure data,
+// the same in JSON as in memory.
+type RecoverPlan struct {
+	SchemaVersion int       `json:"schema_version"`
+	Operation     Operation `json:"operation"`
+	// Servers are the PATHs compared, Member the one recovered.
+	Servers []string `json:"servers"`
+	// Replicas are the groups found under each server (what apply reads
+	// again).
+	Replicas [][]inspect.Group `json:"replicas"`
+	Member   string            `json:"member"`
+	Group    inspect.Group     `json:"group"`
+	// MemberID and ClusterID are the member's etcd IDs (hex).
+	MemberID  string `json:"member_id,omitempty"`
+	ClusterID string `json:"cluster_id,omitempty"`
+	// Recommended is compare's recommendation (Member unless chosen).
+	Recommended string `json:"recommended"`
+	Reason      string `json:"reason,omitempty"`
+	// ProvenCommit is the highest commit a replica proves (ProvenBy), at
+	// ProvenTerm.
+	ProvenCommit uint64 `json:"proven_commit"`
+	ProvenTerm   uint64 `json:"proven_term"`
+	ProvenBy     string `json:"proven_by,omitempty"`
+	// HardState is the member's before; NewHardState after (Commit
+	// raised, Term raised only to the term of an appended entry, Vote kept).
+	HardState    inspect.HardState `json:"hard_state"`
+	NewHardState inspect.HardState `json:"new_hard_state"`
+	// Donor holds entries AppendFrom..AppendTo that the member lacks.
+	Donor      string         `json:"donor,omitempty"`
+	DonorGroup *inspect.Group `json:"donor_group,omitempty"`
+	AppendFrom uint64         `json:"append_from,omitempty"`
+	AppendTo   uint64         `json:"append_to,omitempty"`
+	// ForceKeep is what --force-new-cluster keeps on the member without
+	// recover; Keep what it keeps after; Loses counts the provably
+	// committed entries still lost.
+	ForceKeep uint64 `json:"force_keep"`
+	Keep      uint64 `json:"keep"`
+	Loses     uint64 `json:"loses"`
+	// Backend is the member's etcd backend database, if any.
+	Backend  *inspect.Backend `json:"backend,omitempty"`
+	Actions  []Action         `json:"actions"`
+	Refusals []Refusal        `json:"refusals"`
+	Notes    []string         `json:"notes,omitempty"`
+	Files    []FileState      `json:"files"`
+	// NextStep is the command that restarts the cluster from the member.
+	NextStep string `json:"next_step,omitempty"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *RecoverPlan) Empty() bool { return len(p.Actions) == 0 }
+
+func (p *RecoverPlan) refuse(code, path, advice, format string, args ...any) {
+	p.Refusals = append(p.Refusals, Refusal{Code: code, Path: path, Message: fmt.Sprintf(format, args...), Advice: advice})
+}
+
+// PlanRecover compares the replicas of one group found under servers
+// (groups[i] were found under servers[i]; see inspect.CompareGroups) and
+// plans the recovery of the chosen member: raise its HardState commit to
+// the highest commit a replica proves that its own log reaches, and
+// append, from a replica that holds them, the committed entries it lacks.
+// It never invents an entry, lowers a term or changes a vote, and refuses
+// when replicas disagree on a committed entry.
+//
+// PlanRecover locks every replica for the time it reads them (refusing a
+// live WAL with *LockedError) and changes nothing. It returns an error when
+// the PATHs do not hold exactly one group with several replicas.
+func PlanRecover(ctx context.Context, servers []string, groups [][]inspect.Group, opts RecoverOptions) (*RecoverPlan, error) {
+	var locks []*GroupLock
+	defer func() {
+		for _, l := range locks {
+			l.Release()
+		}
+	}()
+	for _, gs := range groups {
+		for _, g := range gs {
+			l, err := LockGroup(g)
+			if err != nil {
+				return nil, err
+			}
+			locks = append(locks, l)
+		}
+	}
+	p, _, err := planRecover(ctx, servers, groups, opts)
+	return p, err
+}
+
+// recoverState is what planRecover read: the comparison and the replicas.
+type recoverState struct {
+	comp   *inspect.Comparison
+	member *inspect.Replica
+	donor  *inspect.Replica
+}
+
+func planRecover(ctx context.Context, servers []string, groups [][]inspect.Group, opts RecoverOptions) (*RecoverPlan, *recoverState, error) {
+	comps, err := inspect.CompareGroups(ctx, servers, groups, inspect.VerifyOptions{Parallel: opts.Parallel, NoLockCheck: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	single := 0
+	for _, c := range comps {
+		if c.Single {
+			single++
+		}
+	}
+	if len(comps) > 1 && single == len(comps) {
+		return nil, nil, fmt.Errorf("only one replica of each group found (%d groups; different cluster IDs are never paired): nothing to recover from", len(comps))
+	}
+	if len(comps) != 1 {
+		var names []string
+		for _, c := range comps {
+			names = append(names, c.Name)
+		}
+		return nil, nil, fmt.Errorf("recover works on one group at a time; the PATHs hold %d (%v): select one with --group", len(comps), names)
+	}
+	c := comps[0]
+	if c.Single {
+		return nil, nil, fmt.Errorf("only one replica of group %s found: nothing to recover from (%v)", c.Name, c.Notes)
+	}
+	p := &RecoverPlan{SchemaVersion: SchemaVersion, Operation: OpRecover, Servers: servers, Replicas: groups, Recommended: c.Recommended, Reason: c.Reason,
+		ProvenCommit: c.ProvenCommit, ProvenTerm: c.ProvenTerm, ProvenBy: c.ProvenBy, ClusterID: c.ClusterID,
+		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}}
+	member := opts.Member
+	if member == "" {
+		member = c.Recommended
+	}
+	st := &recoverState{comp: c}
+	for _, r := range c.Replicas {
+		if r.Server == member || (member != "" && filepath.Clean(r.Server) == filepath.Clean(member)) {
+			st.member = r
+		}
+	}
+	for _, v := range c.Violations {
+		p.refuse(CodeCommittedConflict, "", "restore the cluster from a backup (etcdctl snapshot restore): no replica holds every committed entry", "%s", v)
+	}
+	if st.member == nil {
+		if member == "" {
+			p.refuse(CodeNoRecovery, "", adviceReplica, "no replica can be recovered: %s", c.Reason)
+			return p, st, nil
+		}
+		return nil, nil, fmt.Errorf("--member %s is not one of the compared PATHs", member)
+	}
+	m := st.member
+	p.Member, p.Group, p.MemberID, p.HardState, p.Backend = m.Server, m.Group, m.MemberID, m.HardState, m.Backend
+	cd := c.Candidate(m.Server)
+	p.ForceKeep, p.Keep, p.Loses = cd.ForceKeep, cd.RecoverKeep, cd.RecoverLoses
+	if !cd.Eligible {
+		p.refuse(CodeNoRecovery, m.Dir, "choose another member (--member), or repair this one first", "%s cannot be restarted: %s", m.Server, cd.Why)
+	}
+	segs, _, err := inspect.OpenGroup(m.Group)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := m.Log()
+	if reason := logEndsCleanly(l, segs); reason != "" {
+		p.refuse(CodeMemberNotReady, m.Group.WALDir, "run raftctl verify and raftctl repair on it first", "%s", reason)
+	}
+	if len(p.Refusals) > 0 {
+		return p, st, nil
+	}
+	p.NewHardState = m.HardState
+	p.NewHardState.Commit = max(m.HardState.Commit, cd.RecoverKeep)
+	if cd.Donor != "" {
+		st.donor = c.Replica(cd.Donor)
+		p.Donor, p.AppendFrom, p.AppendTo = cd.Donor, cd.AppendFrom, cd.RecoverKeep
+		dg := st.donor.Group
+		p.DonorGroup = &dg
+		if t, ok := st.donor.Log().TermAt(cd.RecoverKeep); ok && t > p.NewHardState.Term {
+			// A HardState term below its log's last term would let the
+			// restarted member campaign at a term older than its entries.
+			p.NewHardState.Term = t
+			p.Notes = append(p.Notes, fmt.Sprintf("the HardState term is raised from %d to %d, the term of the last appended entry (the vote, %d, is kept)", m.HardState.Term, t, m.HardState.Vote))
+		}
+	}
+	p.NextStep = nextStep(m)
+	if p.NewHardState == p.HardState && p.AppendFrom == 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s already keeps every provably committed entry it can (up to %d): nothing to change", m.Server, p.Keep))
+		return p, st, nil
+	}
+	last := segs[len(segs)-1]
+	end := l.Segments[len(segs)-1].End
+	msg := fmt.Sprintf("raise the HardState commit from %d to %d", m.HardState.Commit, p.NewHardState.Commit)
+	if p.AppendFrom != 0 {
+		msg = fmt.Sprintf("append entries %d..%d from %s, then %s", p.AppendFrom, p.AppendTo, p.Donor, msg)
+	}
+	p.Actions = append(p.Actions, Action{Kind: Append, Path: last.Path, Offset: end, Size: last.Size, Reason: "recover",
+		Message: msg + fmt.Sprintf(" (records after offset %d of the last segment)", end)})
+	sum, size, err := hashFile(last.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.Files = append(p.Files, FileState{Path: last.Path, Size: size, SHA256: sum})
+	return p, st, nil
+}
+
+// logEndsCleanly says why new records cannot simply follow the log's last
+// record ("" when they can).
+func logEndsCleanly(l *inspect.Log, segs []inspect.Segment) string {
+	if len(segs) == 0 {
+		return "the member has no WAL segment"
+	}
+	k := len(segs) - 1
+	if s := l.Stop; s != nil && (s.Kind != inspect.KindTorn || s.Segment != k) {
+		return fmt.Sprintf("the log stops before its end (%v)", s)
+	}
+	if ss := l.Segments[k]; !ss.Read || ss.Records == 0 {
+		return "the last segment holds no record"
+	}
+	if !l.HasHardState {
+		return "the WAL holds no HardState"
+	}
+	return ""
+}
+
+// nextStep is the command that restarts the cluster from the member.
+func nextStep(m *inspect.Replica) string {
+	if m.ClusterID != "" {
+		return fmt.Sprintf("etcd --data-dir %s --force-new-cluster (with the member's usual --name and URL flags); then add the other members back with etcdctl member add and empty data directories", m.Group.Dir)
+	}
+	return "restart this replica as a single-member cluster (your server's equivalent of etcd's --force-new-cluster), then add the others back empty"
+}
+
+// RecoverResult says what ApplyRecover did.
+type RecoverResult struct {
+	SchemaVersion int           `json:"schema_version"`
+	Operation     Operation     `json:"operation"`
+	Group         inspect.Group `json:"group"`
+	Actions       []Action      `json:"actions"`
+	Notes         []string      `json:"notes,omitempty"`
+	BackupDir     string        `json:"backup_dir,omitempty"`
+	// Appended counts the entries appended; HardState is the member's
+	// HardState afterwards.
+	Appended  uint64            `json:"appended"`
+	HardState inspect.HardState `json:"hard_state"`
+	// BytesWritten is the size of the segment written aside.
+	BytesWritten int64  `json:"bytes_written"`
+	NextStep     string `json:"next_step,omitempty"`
+	Steps        int    `json:"steps"`
+}
+
+// ErrRefused says that a plan with refusals cannot be applied.
+var ErrRefused = errors.New("the plan refuses to recover (see its refusals)")

@@ -1,0 +1,522 @@
+package repair
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
+	"go.etcd.io/raft/v3/raftpb"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/raftctl/raftctl/inspect"
+)
+
+// ApplyRecover runs a recover plan under the safety protocol of the
+// package: it locks every replica, plans again (a *StaleError when the
+// result differs), checks that the member's and the donor's entries are
+// byte-identical wherever both hold them, copies the member's last segment
+// into the backup directory, writes the new last segment aside (its records,
+// the donor's entries AppendFrom..AppendTo re-framed in the member's CRC
+// chain, and the new HardState), records its SHA-256 in the manifest,
+// renames it over the old one and verifies the member (deep: raft restarts
+// in memory from it) and the appended bytes. When that verification fails
+// the old segment is put back. It writes the last segment and the new tail,
+// nothing else.
+func ApplyRecover(ctx context.Context, plan *RecoverPlan, opts ApplyOptions) (*RecoverResult, error) {
+	res := &RecoverResult{SchemaVersion: SchemaVersion, Operation: OpRecover, Group: plan.Group, Actions: []Action{},
+		Notes: append([]string(nil), plan.Notes...), HardState: plan.HardState, NextStep: plan.NextStep}
+	if len(plan.Refusals) > 0 {
+		return nil, ErrRefused
+	}
+	if opts.DryRun {
+		res.Actions = append(res.Actions, plan.Actions...)
+		return res, nil
+	}
+	if plan.Empty() {
+		return res, nil
+	}
+	var locks []*GroupLock
+	defer func() {
+		for _, l := range locks {
+			l.Release()
+		}
+	}()
+	var memberLock *GroupLock
+	for _, gs := range plan.Replicas {
+		for _, g := range gs {
+			l, err := LockGroup(g)
+			if err != nil {
+				return nil, err
+			}
+			locks = append(locks, l)
+			if g.Dir == plan.Group.Dir {
+				memberLock = l
+			}
+		}
+	}
+	if memberLock == nil {
+		return nil, errors.New("repair: the plan's member is not among its replicas")
+	}
+	fresh, st, err := planRecover(ctx, plan.Servers, plan.Replicas, RecoverOptions{Member: plan.Member})
+	if err != nil {
+		return nil, err
+	}
+	if err := sameRecoverPlan(plan, fresh); err != nil {
+		return nil, err
+	}
+	var want []byte
+	if plan.AppendFrom != 0 {
+		if st.donor == nil {
+			return nil, &StaleError{Reason: "the donor is gone"}
+		}
+		if want, err = checkOverlap(ctx, st, plan); err != nil {
+			return nil, err
+		}
+	}
+	a := &applier{ctx: ctx, plan: &Plan{SchemaVersion: SchemaVersion, Operation: OpRecover, Group: plan.Group, Actions: plan.Actions, Files: plan.Files},
+		opts: opts, lock: memberLock, res: &Result{}}
+	if err := a.recover(plan, st, res); err != nil {
+		if a.changed {
+			err = &PartialError{BackupDir: a.backupDir, Done: a.done, Err: err}
+		}
+		return res, err
+	}
+	// Verify after: the member restarts (raft in memory, deep verify),
+	// holds the new HardState, and the appended entries are the donor's.
+	if err := verifyRecovered(ctx, plan, want); err != nil {
+		if rerr := a.putBackSegment(plan); rerr != nil {
+			return res, &PartialError{BackupDir: a.backupDir, Done: 1, Err: errors.Join(err, rerr)}
+		}
+		return res, fmt.Errorf("recovered member failed verification, the old segment is back: %w", err)
+	}
+	res.Actions = append(res.Actions, plan.Actions...)
+	res.HardState = plan.NewHardState
+	res.BackupDir = a.backupDir
+	if plan.AppendFrom != 0 {
+		res.Appended = plan.AppendTo - plan.AppendFrom + 1
+	}
+	res.Steps = a.steps
+	return res, nil
+}
+
+// sameRecoverPlan compares what a plan would change.
+func sameRecoverPlan(a, b *RecoverPlan) error {
+	for _, part := range []struct {
+		name string
+		x, y any
+	}{
+		{"actions", a.Actions, b.Actions},
+		{"files", a.Files, b.Files},
+		{"HardState", a.NewHardState, b.NewHardState},
+		{"donor", [3]any{a.Donor, a.AppendFrom, a.AppendTo}, [3]any{b.Donor, b.AppendFrom, b.AppendTo}},
+		{"refusals", a.Refusals, b.Refusals},
+	} {
+		x, err1 := json.Marshal(part.x)
+		y, err2 := json.Marshal(part.y)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		if !bytes.Equal(x, y) {
+			return &StaleError{Reason: "its " + part.name + " differ"}
+		}
+	}
+	return nil
+}
+
+// hashEntries streams a replica's effective entries in [from, to] into a
+// hash and counts them.
+func hashEntries(ctx context.Context, r *inspect.Replica, from, to uint64) ([]byte, uint64, error) {
+	segs, _, err := inspect.OpenGroup(r.Group)
+	if err != nil {
+		return nil, 0, err
+	}
+	h := sha256.New()
+	var n uint64
+	next := from
+	stop := errors.New("stop")
+	err = inspect.EffectiveEntries(ctx, segs, r.Log(), func(e *inspect.Entry, _ *inspect.Record) error {
+		if e.Index < from {
+			return nil
+		}
+		if e.Index > to {
+			return stop
+		}
+		if e.Index != next {
+			return fmt.Errorf("%s: entry %d follows %d", r.Server, e.Index, next-1)
+		}
+		next++
+		entryHash(h, e.Index, e.Term, int32(e.Type), e.Data)
+		n++
+		return nil
+	})
+	if err != nil && err != stop {
+		return nil, 0, err
+	}
+	return h.Sum(nil), n, nil
+}
+
+// checkOverlap requires the member's and the donor's entries to be
+// byte-identical wherever both hold them below AppendFrom, and returns
+// the hash of the donor's entries AppendFrom..AppendTo.
+func checkOverlap(ctx context.Context, st *recoverState, plan *RecoverPlan) ([]byte, error) {
+	m, d := st.member, st.donor
+	lo := max(firstEntry(m), firstEntry(d))
+	hi := plan.AppendFrom - 1
+	var mh, dh, want []byte
+	var mn, dn, wn uint64
+	eg, ectx := errgroup.WithContext(ctx)
+	if lo <= hi {
+		eg.Go(func() (err error) { mh, mn, err = hashEntries(ectx, m, lo, hi); return })
+		eg.Go(func() (err error) { dh, dn, err = hashEntries(ectx, d, lo, hi); return })
+	}
+	eg.Go(func() (err error) { want, wn, err = hashEntries(ectx, d, plan.AppendFrom, plan.AppendTo); return })
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	if lo <= hi && (mn != dn || !bytes.Equal(mh, dh)) {
+		return nil, fmt.Errorf("%s and %s hold the same indexes and terms %d..%d but not the same entry bytes: refusing to combine them", m.Server, d.Server, lo, hi)
+	}
+	if wn != plan.AppendTo-plan.AppendFrom+1 {
+		return nil, fmt.Errorf("%s holds %d of the entries %d..%d", d.Server, wn, plan.AppendFrom, plan.AppendTo)
+	}
+	return want, nil
+}
+
+// firstEntry is the first index a replica holds as an entry.
+func firstEntry(r *inspect.Replica) uint64 {
+	if s := r.Snapshot; s != nil && s.Index >= r.FirstIndex {
+		return s.Index + 1
+	}
+	return max(r.FirstIndex, 1)
+}
+
+// walCRCTable is the WAL's CRC (Castagnoli), chained across records.
+var walCRCTable = crc32.MakeTable(crc32.Castagnoli)
+
+// recordWriter frames records as etcd's WAL encoder does:
+//
+//	+----------------------------+--------------------------+---------+
+//	| length word, uint64 LE:    | walpb.Record             | padding |
+//	| low 56 bits data length,   | {1: type, 2: crc,        | to 8    |
+//	| top byte 0x80|pad if pad>0 |  3: data}                | bytes   |
+//	+----------------------------+--------------------------+---------+
+//
+// crc is the running CRC32-C of every record's data since the segment's
+// first record (chained from the previous segment).
+type recordWriter struct {
+	w   io.Writer
+	crc uint32
+	n   int64
+}
+
+func (rw *recordWriter) write(typ inspect.RecordType, data []byte) error {
+	rw.crc = crc32.Update(rw.crc, walCRCTable, data)
+	b, err := proto.Marshal(&walpb.Record{Type: proto.Int64(int64(typ)), Crc: proto.Uint32(rw.crc), Data: data})
+	if err != nil {
+		return err
+	}
+	lenField := uint64(len(b))
+	if pad := (8 - len(b)%8) % 8; pad != 0 {
+		lenField |= uint64(0x80|pad) << 56
+		b = append(b, make([]byte, pad)...)
+	}
+	var word [8]byte
+	binary.LittleEndian.PutUint64(word[:], lenField)
+	if _, err := rw.w.Write(word[:]); err != nil {
+		return err
+	}
+	_, err = rw.w.Write(b)
+	rw.n += int64(8 + len(b))
+	return err
+}
+
+// recover backs up the member's last segment, writes its new version
+// aside, records it in the manifest and renames it in.
+func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResult) (err error) {
+	now := time.Now
+	if a.opts.Now != nil {
+		now = a.opts.Now
+	}
+	t := now().UTC()
+	a.id = t.Format(backupTimeFormat)
+	if a.root, err = groupRoot(plan.Group); err != nil {
+		return err
+	}
+	if err := a.makeBackupDir(t); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && !a.changed {
+			a.cleanup()
+			a.backupDir = ""
+		}
+		res.BackupDir = a.backupDir
+	}()
+	a.man = &Manifest{SchemaVersion: SchemaVersion, Tool: "raftctl", ID: a.id, Operation: OpRecover,
+		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: plan.Actions}
+	if a.man.Group, err = absGroup(plan.Group); err != nil {
+		return err
+	}
+	if err := a.backup(); err != nil {
+		return err
+	}
+	if err := a.listExisting(); err != nil {
+		return err
+	}
+	act := plan.Actions[0]
+	seg := act.Path
+	fi, err := regularFile(seg)
+	if err != nil {
+		return err
+	}
+	if fi.Size() != act.Size {
+		return &StaleError{Reason: seg + " changed size"}
+	}
+	rel, err := a.rel(seg)
+	if err != nil {
+		return err
+	}
+	own := a.manFile(rel)
+	prevCRC, err := crcAt(a.ctx, st.member)
+	if err != nil {
+		return err
+	}
+	// Write the new segment aside.
+	dir := filepath.Dir(seg)
+	tmp := filepath.Join(dir, tempName(a.id, filepath.Base(seg)))
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	renamed := false
+	defer func() {
+		f.Close()
+		if !renamed {
+			os.Remove(tmp)
+		}
+	}()
+	if err := a.lock.hold(tmp); err != nil {
+		return err
+	}
+	in, err := openNoFollow(seg)
+	if err != nil {
+		return err
+	}
+	_, err = io.CopyN(f, in, act.Offset)
+	in.Close()
+	if err != nil {
+		return err
+	}
+	rw := &recordWriter{w: f, crc: prevCRC}
+	if plan.AppendFrom != 0 {
+		if err := appendEntries(a.ctx, rw, st.donor, plan.AppendFrom, plan.AppendTo); err != nil {
+			return err
+		}
+	}
+	hs := &raftpb.HardState{Term: proto.Uint64(plan.NewHardState.Term), Vote: proto.Uint64(plan.NewHardState.Vote), Commit: proto.Uint64(plan.NewHardState.Commit)}
+	hb, err := proto.Marshal(hs)
+	if err != nil {
+		return err
+	}
+	if err := rw.write(inspect.StateRecord, hb); err != nil {
+		return err
+	}
+	// Zeros to the old size, as a preallocated segment ends.
+	if end := act.Offset + rw.n; end < act.Size {
+		if err := f.Truncate(act.Size); err != nil {
+			return err
+		}
+	}
+	res.BytesWritten = act.Offset + rw.n
+	if err := f.Chmod(fi.Mode().Perm()); err != nil {
+		return err
+	}
+	if err := chownLike(f, own); err != nil {
+		return err
+	}
+	a.step()
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	a.step()
+	after, _, err := hashFile(tmp)
+	if err != nil {
+		return err
+	}
+	own.AfterSHA256 = after
+	if err := a.writeManifest(); err != nil {
+		return err
+	}
+	a.changed = true
+	if err := os.Rename(tmp, seg); err != nil {
+		return err
+	}
+	renamed = true
+	a.step()
+	if err := fsyncDir(dir); err != nil {
+		return err
+	}
+	a.step()
+	a.done = 1
+	return nil
+}
+
+// crcAt returns the running CRC after the member's last complete record.
+func crcAt(ctx context.Context, m *inspect.Replica) (uint32, error) {
+	segs, _, err := inspect.OpenGroup(m.Group)
+	if err != nil {
+		return 0, err
+	}
+	last := len(segs) - 1
+	var crc uint32
+	var seen bool
+	err = inspect.Records(ctx, segs, m.Log(), func(r *inspect.Record) error {
+		if r.Segment == last {
+			crc, seen = r.CRC, true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if !seen {
+		return 0, errors.New("the member's last segment holds no record")
+	}
+	return crc, nil
+}
+
+// appendEntries copies the donor's entry records from..to, byte for byte.
+func appendEntries(ctx context.Context, rw *recordWriter, d *inspect.Replica, from, to uint64) error {
+	segs, _, err := inspect.OpenGroup(d.Group)
+	if err != nil {
+		return err
+	}
+	next := from
+	stop := errors.New("stop")
+	err = inspect.EffectiveEntries(ctx, segs, d.Log(), func(e *inspect.Entry, r *inspect.Record) error {
+		if e.Index < from {
+			return nil
+		}
+		if e.Index > to {
+			return stop
+		}
+		if e.Index != next {
+			return fmt.Errorf("%s: entry %d follows %d", d.Server, e.Index, next-1)
+		}
+		next++
+		return rw.write(inspect.EntryRecord, r.Data)
+	})
+	if err != nil && err != stop {
+		return err
+	}
+	if next != to+1 {
+		return fmt.Errorf("%s: copied entries %d..%d, want up to %d", d.Server, from, next-1, to)
+	}
+	return nil
+}
+
+// verifyRecovered reads the member again: no error finding (deep: raft
+// restarts from it in memory), the new HardState, and the appended
+// entries hash to what the donor holds.
+func verifyRecovered(ctx context.Context, plan *RecoverPlan, want []byte) error {
+	rep, err := inspect.Verify(ctx, plan.Group, inspect.VerifyOptions{Deep: true, NoLockCheck: true})
+	if err != nil {
+		return err
+	}
+	if rep.Status == inspect.StatusError || rep.Status == inspect.StatusUnknown {
+		var codes []string
+		for _, f := range rep.Findings {
+			if f.Severity.AtLeast(inspect.SeverityError) {
+				codes = append(codes, f.Code+": "+f.Message)
+			}
+		}
+		return fmt.Errorf("verify after recover: %s %v %s", rep.Status, codes, rep.Err)
+	}
+	s, err := inspect.Summarize(ctx, plan.Group)
+	if err != nil {
+		return err
+	}
+	if s.HardState != plan.NewHardState {
+		return fmt.Errorf("verify after recover: HardState %+v, want %+v", s.HardState, plan.NewHardState)
+	}
+	if plan.AppendFrom == 0 {
+		return nil
+	}
+	r := &inspect.Replica{Server: plan.Member, Group: plan.Group}
+	got, n, err := hashEntriesOf(ctx, r, s.Log, plan.AppendFrom, plan.AppendTo)
+	if err != nil {
+		return err
+	}
+	if n != plan.AppendTo-plan.AppendFrom+1 || !bytes.Equal(got, want) {
+		return fmt.Errorf("verify after recover: entries %d..%d are not the donor's", plan.AppendFrom, plan.AppendTo)
+	}
+	return nil
+}
+
+// hashEntriesOf is hashEntries over a log read separately.
+func hashEntriesOf(ctx context.Context, r *inspect.Replica, l *inspect.Log, from, to uint64) ([]byte, uint64, error) {
+	segs, _, err := inspect.OpenGroup(r.Group)
+	if err != nil {
+		return nil, 0, err
+	}
+	var h hash.Hash = sha256.New()
+	var n uint64
+	stop := errors.New("stop")
+	err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, _ *inspect.Record) error {
+		if e.Index < from {
+			return nil
+		}
+		if e.Index > to {
+			return stop
+		}
+		entryHash(h, e.Index, e.Term, int32(e.Type), e.Data)
+		n++
+		return nil
+	})
+	if err != nil && err != stop {
+		return nil, 0, err
+	}
+	return h.Sum(nil), n, nil
+}
+
+// putBackSegment restores the member's last segment from the backup.
+func (a *applier) putBackSegment(plan *RecoverPlan) error {
+	seg := plan.Actions[0].Path
+	rel, err := a.rel(seg)
+	if err != nil {
+		return err
+	}
+	orig := a.manFile(rel)
+	if orig == nil {
+		return fmt.Errorf("%s is not in the backup", seg)
+	}
+	mode, err := orig.perm()
+	if err != nil {
+		return err
+	}
+	src := filepath.Join(a.backupDir, filepath.FromSlash(rel))
+	return writeAside(a.id+"-restore", seg, mode, orig, a.lock, a.step, func(f *os.File) error {
+		in, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		_, err = io.Copy(f, in)
+		return err
+	})
+}
