@@ -639,9 +639,18 @@ const (
 	pipeBatches      = 4
 )
 
-// dumpPipeOn lets tests compare the pipe with rendering in the reader's
-// goroutine.
-var dumpPipeOn = true
+// How the entries of the effective log are rendered: on the pipe's
+// goroutine (renderPipe), with writeEntry in the reader's goroutine
+// (renderDirect), or through dumpItem and write (renderGeneral, the path
+// of --raw and --decoder-cmd, with encoding/json for JSONL). Tests compare
+// the three; the command always uses renderPipe.
+const (
+	renderPipe = iota
+	renderDirect
+	renderGeneral
+)
+
+var dumpRendering = renderPipe
 
 // errPipeFailed stops the reading when the renderer has failed; close
 // returns the renderer's own error.
@@ -883,7 +892,8 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 		})
 	} else {
 		var pipe *dumpPipe
-		if w.fast() && ext == nil && dumpPipeOn {
+		fast := w.fast() && ext == nil && dumpRendering != renderGeneral
+		if fast && dumpRendering == renderPipe {
 			pipe = w.startPipe(o.data, o.decoder)
 		}
 		err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
@@ -898,8 +908,15 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 				return errStopGroup
 			}
 			n++
-			if pipe != nil {
+			switch {
+			case pipe != nil:
 				return pipe.add(e)
+			case fast:
+				decoded := ""
+				if o.decoder != "none" {
+					decoded = describeEntry(e, o.decoder)
+				}
+				return w.writeEntry(e, o.data, decoded)
 			}
 			it, err := entryItem(e)
 			if err != nil {

@@ -150,18 +150,19 @@ func TestDumpTableFitsTerminal(t *testing.T) {
 	}
 }
 
-// TestDumpPipe: rendering on a second goroutine gives, byte for byte, what
-// rendering in the reader's goroutine gives, over many batches, in every
-// mode; a failing writer stops the dump with its error.
+// TestDumpPipe: the pipe (rendering on a second goroutine) and writeEntry
+// in the reader's goroutine give, byte for byte, what the general path
+// (dumpItem, encoding/json) gives, over many batches, in every mode; a
+// failing writer stops the dump with its error.
 func TestDumpPipe(t *testing.T) {
 	dir, err := fixture.LargeGroup(t.TempDir(), 2, 100) // about 18,000 entries
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(pipe bool, args ...string) string {
+	run := func(how int, args ...string) string {
 		t.Helper()
-		dumpPipeOn = pipe
-		defer func() { dumpPipeOn = true }()
+		dumpRendering = how
+		defer func() { dumpRendering = renderPipe }()
 		streams, out, errOut := TestStreams()
 		if code := Run(context.Background(), streams, append([]string{"wal", "dump", dir}, args...)); code != ExitOK {
 			t.Fatalf("%q: exit %d: %s", args, code, errOut)
@@ -172,12 +173,14 @@ func TestDumpPipe(t *testing.T) {
 		nil, {"-o", "table"}, {"-o", "jsonl"}, {"-o", "json", "--data", "text"}, {"--data", "hex", "--decoder", "raft"},
 		{"--start-index", "5000", "--limit", "9000", "-o", "jsonl", "--data", "none"},
 	} {
-		want := run(false, args...)
+		want := run(renderGeneral, args...)
 		if n := strings.Count(want, "\n"); n < 2*pipeBatchEntries {
 			t.Fatalf("%q: %d lines: too few for several batches", args, n)
 		}
-		if got := run(true, args...); got != want {
-			t.Errorf("%q: the pipe's output differs from the direct rendering (%d and %d bytes)", args, len(got), len(want))
+		for _, how := range []int{renderDirect, renderPipe} {
+			if got := run(how, args...); got != want {
+				t.Errorf("%q: rendering %d differs from the general path (%d and %d bytes)", args, how, len(got), len(want))
+			}
 		}
 	}
 
