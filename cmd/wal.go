@@ -893,7 +893,10 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 	} else {
 		var pipe *dumpPipe
 		fast := w.fast() && ext == nil && dumpRendering != renderGeneral
-		if fast && dumpRendering == renderPipe {
+		// Lengths and empty payloads are cheaper to render than to copy
+		// into the pipe.
+		cheap := (o.data == "none" || o.data == "len") && o.decoder == "none"
+		if fast && dumpRendering == renderPipe && !cheap {
 			pipe = w.startPipe(o.data, o.decoder)
 		}
 		err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
