@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -502,7 +501,7 @@ func (d *dumpWriter) write(it *dumpItem) error {
 		return err
 	}
 	b := d.appendRow(d.line[:0], &r)
-	b = appendCutRunes(b, data, d.cols.data)
+	b = format.AppendCut(b, data, d.cols.data)
 	d.line = trimSpaces(b)
 	line := string(d.line)
 	if overwritten {
@@ -562,7 +561,7 @@ func (d *dumpWriter) writeEntry(e *inspect.Entry, data string, decoded string) e
 		b = d.appendRow(b, &tableRow{index: &e.Index, term: &e.Term, typ: e.Type.String(), size: &size})
 		switch {
 		case decoded != "":
-			b = appendCutRunes(b, decoded, d.cols.data)
+			b = format.AppendCut(b, decoded, d.cols.data)
 		case data != "none":
 			b = format.AppendPayloadCut(b, e.Data, data, d.cols.data)
 		}
@@ -718,24 +717,6 @@ func (p *dumpPipe) render() {
 		}
 	}
 	p.done <- err
-}
-
-// appendCutRunes appends s cut to at most width runes, the last one "…"
-// when something was cut.
-func appendCutRunes(b []byte, s string, width int) []byte {
-	if len(s) <= width {
-		return append(b, s...)
-	}
-	k, n := 0, 0
-	for k < len(s) && n < width-1 {
-		_, size := utf8.DecodeRuneInString(s[k:])
-		k += size
-		n++
-	}
-	if utf8.RuneCountInString(s[k:]) <= 1 {
-		return append(b, s...)
-	}
-	return append(append(b, s[:k]...), "…"...)
 }
 
 func deref[T any](p *T) T {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/raftctl/raftctl/format"
+	"github.com/raftctl/raftctl/inspect"
 	"github.com/raftctl/raftctl/testdata/fixture"
 )
 
@@ -205,4 +206,38 @@ func (f *failingWriter) Write(b []byte) (int, error) {
 	}
 	f.left -= len(b)
 	return len(b), nil
+}
+
+// TestDumpTableWideRunes: payloads and decoded text of wide (CJK) runes are
+// cut by display columns, so a row still fits the terminal.
+func TestDumpTableWideRunes(t *testing.T) {
+	cjk := strings.Repeat("中文键值", 20)
+	for _, width := range []int{60, 80, 101} {
+		var out bytes.Buffer
+		w := newDumpWriter(&out, format.ModeTable, format.NewScheme(format.ColorNever, false, false), width, []string{"g"}, false)
+		w.header()
+		w.beginGroup("g")
+		e := &inspect.Entry{Index: 7, Term: 2, Type: inspect.EntryNormal, Data: []byte(cjk)}
+		if err := w.writeEntry(e, "text", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.writeEntry(e, "none", "put key="+cjk); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.footer(); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("width %d: want a header and two rows:\n%s", width, out.String())
+		}
+		for _, l := range lines[1:] {
+			if got := format.DisplayWidth(l); got > width || got < width-1 {
+				t.Errorf("width %d: row is %d columns wide: %q", width, got, l)
+			}
+			if !strings.HasSuffix(l, "…") {
+				t.Errorf("width %d: row not cut: %q", width, l)
+			}
+		}
+	}
 }

@@ -108,39 +108,84 @@ func appendTextUnit(dst, data []byte, i int) ([]byte, int) {
 }
 
 // AppendTextCut appends the text escaping of data (see [Payload]) cut to
-// at most width runes: when the escaped text is longer, its first
-// width-1 runes and "…". Only as much of data is escaped as the cut needs,
-// so a long payload costs no more than a short one. A width below 1 counts
-// as 1.
+// at most width terminal columns: when the escaped text is wider, as many
+// of its first runes as fit in width-1 columns, then "…". Only as much of
+// data is escaped as the cut needs, so a long payload costs no more than a
+// short one. A width below 1 counts as 1.
 func AppendTextCut(dst, data []byte, width int) []byte {
 	width = max(width, 1)
 	start := len(dst)
-	runes := 0 // in dst[start:]; every byte an escape appends is one rune
+	cols := 0 // of dst[start:]; every byte an escape appends is one column
 	ascii := true
-	for i := 0; i < len(data) && runes <= width; {
-		n := textPlainPrefix(data[i:min(len(data), i+width+1-runes)])
+	for i := 0; i < len(data) && cols <= width; {
+		n := textPlainPrefix(data[i:min(len(data), i+width+1-cols)])
 		dst = append(dst, data[i:i+n]...)
-		runes += n
-		if i += n; i == len(data) || runes > width {
+		cols += n
+		if i += n; i == len(data) || cols > width {
 			break
 		}
 		before := len(dst)
 		dst, i = appendTextUnit(dst, data, i)
 		if dst[before] < utf8.RuneSelf {
-			runes += len(dst) - before
-		} else {
-			runes++ // a printable rune copied as it is
+			cols += len(dst) - before
+		} else { // a printable rune copied as it is
+			cols += runeWidth(dst[before:])
 			ascii = false
 		}
 	}
-	if runes <= width {
+	if cols <= width {
 		return dst
 	}
-	k := start + width - 1
+	return cutColumns(dst, start, width-1, ascii)
+}
+
+// AppendCut appends s cut to at most width terminal columns, as
+// [AppendTextCut] cuts (s is not escaped: it must hold no control
+// characters). A width below 1 counts as 1.
+func AppendCut(dst []byte, s string, width int) []byte {
+	width = max(width, 1)
+	start := len(dst)
+	dst = append(dst, s...)
+	if len(s) <= width {
+		return dst // at most one column a byte
+	}
+	cols, ascii := 0, true
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			cols++
+		} else {
+			cols += displayWidth(string(r))
+			ascii = false
+		}
+		if cols > width {
+			return cutColumns(dst, start, width-1, ascii)
+		}
+	}
+	return dst
+}
+
+// runeWidth is the display width of the rune that b starts with.
+func runeWidth(b []byte) int {
+	r, _ := utf8.DecodeRune(b)
+	return displayWidth(string(r))
+}
+
+// cutColumns keeps of dst[start:] the longest run of whole runes at most
+// width columns wide and appends "…".
+func cutColumns(dst []byte, start, width int, ascii bool) []byte {
+	k := start + width
 	if !ascii {
 		k = start
-		for range width - 1 {
-			_, size := utf8.DecodeRune(dst[k:])
+		for cols := 0; k < len(dst); {
+			r, size := utf8.DecodeRune(dst[k:])
+			w := 1
+			if r >= utf8.RuneSelf {
+				w = displayWidth(string(r))
+			}
+			if cols+w > width {
+				break
+			}
+			cols += w
 			k += size
 		}
 	}
@@ -212,9 +257,9 @@ func AppendJSONString(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
-// AppendPayloadCut appends Payload(data, how) cut to at most width runes
-// as [AppendTextCut] cuts it, encoding only the part of data the cut
-// keeps. how must be valid (see Payload).
+// AppendPayloadCut appends Payload(data, how) cut to at most width
+// columns as [AppendTextCut] cuts it, encoding only the part of data the
+// cut keeps. how must be valid (see Payload).
 func AppendPayloadCut(dst, data []byte, how string, width int) []byte {
 	width = max(width, 1)
 	keep := width - 1 // runes before the "…" when the payload is cut

@@ -37,17 +37,34 @@ func escapeTextReference(data []byte) string {
 	return b.String()
 }
 
-// cutRunesReference is the first implementation of the table's cut of a
-// payload: at most width runes, the last one "…" when something was cut.
-func cutRunesReference(s string, width int) string {
-	if len(s) <= width {
+// cutReference cuts s to at most width terminal columns, rune by rune,
+// the last column "…" when something was cut: what the table's cut of a
+// payload must give.
+func cutReference(s string, width int) string {
+	if displayWidthRunes(s) <= width {
 		return s
 	}
-	r := []rune(s)
-	if len(r) <= width {
-		return s
+	var b strings.Builder
+	cols := 0
+	for _, r := range s {
+		w := displayWidthRunes(string(r))
+		if cols+w > width-1 {
+			break
+		}
+		b.WriteRune(r)
+		cols += w
 	}
-	return string(r[:width-1]) + "…"
+	return b.String() + "…"
+}
+
+// displayWidthRunes is the sum of the display widths of s's runes (a
+// combining sequence counts each of its runes).
+func displayWidthRunes(s string) int {
+	n := 0
+	for _, r := range s {
+		n += displayWidth(string(r))
+	}
+	return n
 }
 
 // textSamples are inputs that exercise every branch of the escaper: ASCII
@@ -123,13 +140,17 @@ func TestEscapeTextMatchesReference(t *testing.T) {
 }
 
 // TestAppendTextCutMatchesReference: cutting while escaping gives what
-// escaping everything and cutting the result by runes gave.
+// escaping everything and cutting the result to the width gives; so does
+// AppendCut on the escaped text.
 func TestAppendTextCutMatchesReference(t *testing.T) {
 	check := func(data []byte, width int) {
 		t.Helper()
-		want := cutRunesReference(escapeTextReference(data), width)
+		want := cutReference(escapeTextReference(data), width)
 		if got := AppendTextCut([]byte("p"), data, width); string(got) != "p"+want {
 			t.Fatalf("AppendTextCut(%q, %d) = %q, want %q", data, width, got[1:], want)
+		}
+		if got := AppendCut([]byte("p"), escapeTextReference(data), width); string(got) != "p"+want {
+			t.Fatalf("AppendCut(%q, %d) = %q, want %q", escapeTextReference(data), width, got[1:], want)
 		}
 	}
 	for _, d := range textSamples() {
@@ -158,7 +179,7 @@ func TestAppendPayloadCut(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, w := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 64, 1 + rng.IntN(300)} {
-				want := cutRunesReference(full, w)
+				want := cutReference(full, w)
 				if got := AppendPayloadCut([]byte("p"), d, how, w); string(got) != "p"+want {
 					t.Fatalf("AppendPayloadCut(%q, %s, %d) = %q, want %q", d, how, w, got[1:], want)
 				}
@@ -226,8 +247,8 @@ func FuzzEscapeText(f *testing.F) {
 		if !utf8.ValidString(got) || strings.ContainsFunc(got, unicode.IsControl) {
 			t.Fatalf("escapeText(%q) = %q: invalid UTF-8 or a control character", data, got)
 		}
-		if w := int(width%128) + 1; string(AppendTextCut(nil, data, w)) != cutRunesReference(want, w) {
-			t.Fatalf("AppendTextCut(%q, %d) = %q, want %q", data, w, AppendTextCut(nil, data, w), cutRunesReference(want, w))
+		if w := int(width%128) + 1; string(AppendTextCut(nil, data, w)) != cutReference(want, w) {
+			t.Fatalf("AppendTextCut(%q, %d) = %q, want %q", data, w, AppendTextCut(nil, data, w), cutReference(want, w))
 		}
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
