@@ -41,6 +41,10 @@ func BenchmarkCommands(b *testing.B) {
 			{"groups", []string{"groups", dir}},
 			{"dump-jsonl-len", []string{"wal", "dump", dir, "-o", "jsonl", "--data", "len"}},
 			{"dump-plain-none", []string{"wal", "dump", dir, "--data", "none"}},
+			{"dump-plain-text", []string{"wal", "dump", dir}},
+			{"dump-table-text", []string{"wal", "dump", dir, "-o", "table"}},
+			{"dump-jsonl-base64", []string{"wal", "dump", dir, "-o", "jsonl"}},
+			{"dump-jsonl-none", []string{"wal", "dump", dir, "-o", "jsonl", "--data", "none"}},
 			{"dump-range", []string{"wal", "dump", dir, "--start-index", "1000", "--end-index", "1100"}},
 		} {
 			b.Run(c.name+"/entry="+strconv.Itoa(es), func(b *testing.B) {

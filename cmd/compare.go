@@ -186,7 +186,8 @@ func renderCompare(g *globals, mode format.Mode, groups []*compareGroupJSON) err
 			title += " (cluster " + c.ClusterID + ")"
 		}
 		fmt.Fprintln(w, sc.Bold(title))
-		t := &format.Table{Headers: []string{"replica", "member", "first", "last", "term", "hardstate t/v/c", "snapshot", "applied", "status"}, Truncatable: []bool{true}}
+		t := &format.Table{Headers: []string{"replica", "member", "first", "last", "term", "hardstate t/v/c", "snapshot", "applied", "status"},
+			Truncatable: []bool{true}, Key: []bool{true}, Drop: []int{2, 6, 4}} // first, snapshot, term
 		for _, r := range c.Replicas {
 			snap := "-"
 			if r.Snapshot != nil {
@@ -269,7 +270,8 @@ func renderCompare(g *globals, mode format.Mode, groups []*compareGroupJSON) err
 
 // renderCandidates shows what each replica keeps.
 func renderCandidates(g *globals, mode format.Mode, c *inspect.Comparison) error {
-	t := &format.Table{Headers: []string{"restart from", "force-new-cluster keeps", "discards", "loses committed", "recover keeps", "loses committed", "recover does"}, Truncatable: []bool{true}}
+	t := &format.Table{Headers: []string{"restart from", "force-new-cluster keeps", "discards", "loses committed", "recover keeps", "loses committed", "recover does"},
+		Truncatable: []bool{true}, Key: []bool{true}}
 	for _, cd := range c.Candidates {
 		name := cd.Server
 		if name == c.ElectionChoice {

@@ -46,6 +46,8 @@ func (o *groupsOptions) run(cmd *cobra.Command, g *globals, args []string) error
 		t := &format.Table{
 			Headers:     []string{"group", "segs", "wal", "first", "last", "term", "hardstate t/v/c", "snapshot", "snaps"},
 			Truncatable: []bool{true},
+			Key:         []bool{true},
+			Drop:        []int{8, 1, 3, 5, 2}, // snaps, segs, first, term, wal
 		}
 		for _, s := range sums {
 			snap := "-"

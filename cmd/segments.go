@@ -52,6 +52,9 @@ func (o *segmentsOptions) run(cmd *cobra.Command, g *globals, args []string) err
 		t := &format.Table{
 			Headers:     []string{"group", "segment", "seq", "index", "size", "records", "first", "last", "zero tail"},
 			Truncatable: []bool{true, true},
+			Key:         []bool{true, true},
+			// seq and index are in the segment's name.
+			Drop: []int{2, 3, 8, 5, 6}, // seq, index, zero tail, records, first
 		}
 		for _, r := range rows {
 			recs := strconv.FormatInt(r.Records, 10)

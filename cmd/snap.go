@@ -89,6 +89,9 @@ func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) err
 		t := &format.Table{
 			Headers:     []string{"group", "file", "term", "index", "voters", "learners", "data", "crc", "in wal"},
 			Truncatable: []bool{true, true},
+			Key:         []bool{true, true},
+			// term and index are in the file's name.
+			Drop: []int{2, 3, 5, 6, 4}, // term, index, learners, data, voters
 		}
 		for _, r := range rows {
 			crc, in := sc.OK("ok"), sc.OK("yes")

@@ -221,7 +221,7 @@ func findingWhere(f inspect.Finding) string {
 // message and hint, then the summary.
 func renderVerifyTable(g *globals, mode format.Mode, rep *inspect.Report) error {
 	sc := g.scheme(mode)
-	t := &format.Table{Headers: []string{"group", "status", "findings"}, Truncatable: []bool{true, false, true}}
+	t := &format.Table{Headers: []string{"group", "status", "findings"}, Truncatable: []bool{true, false, true}, Key: []bool{true}}
 	for _, gr := range rep.Groups {
 		var codes []string
 		seen := map[string]bool{}

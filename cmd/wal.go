@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -154,29 +155,218 @@ type dumpItem struct {
 	Overwritten *bool   `json:"overwritten,omitempty"`
 }
 
-// dumpWriter renders dump items in one of the modes, streaming.
+// dumpWriter renders dump items in one of the modes, streaming: every row
+// is appended to one reused line buffer and written to a 64 KiB buffered
+// writer, so a row costs no allocation on the paths of the effective log
+// (writeEntry); --raw, decoders and the HardState take the general path
+// (write).
 type dumpWriter struct {
 	mode    format.Mode
 	out     *bufio.Writer
 	jsonl   *format.JSONLWriter
 	sc      *format.Scheme
-	width   int  // terminal width; 0: not a terminal
-	multi   bool // several groups: show the group column
+	cols    dumpColumns // table mode only
+	multi   bool        // several groups: show the group column
 	raw     bool
 	line    []byte
+	scratch []byte // a payload before JSON quoting
+	group   string // the current group
 	gquote  []byte // the current group's name as a JSON string
+	gcell   []byte // the current group's table cell, padded
 	nitems  int
 	ngroups int
 }
 
-func newDumpWriter(w io.Writer, mode format.Mode, sc *format.Scheme, width int, multi, raw bool) *dumpWriter {
-	d := &dumpWriter{mode: mode, sc: sc, width: width, multi: multi, raw: raw}
+func newDumpWriter(w io.Writer, mode format.Mode, sc *format.Scheme, width int, groups []string, raw bool) *dumpWriter {
+	d := &dumpWriter{mode: mode, sc: sc, multi: len(groups) > 1, raw: raw}
 	if mode == format.ModeJSONL {
 		d.jsonl = format.NewJSONL(w)
 	} else {
 		d.out = bufio.NewWriterSize(w, 64<<10)
 	}
+	if mode == format.ModeTable {
+		d.cols = dumpLayout(width, groups, d.multi, raw)
+	}
 	return d
+}
+
+// dumpColumns is the layout of the `wal dump` table: the width of each
+// column, 0 for a column not shown. It is decided once, before the first
+// row, from the terminal width, the names of the groups and --raw, so that
+// rows stream and every row of a run has the same layout.
+type dumpColumns struct {
+	group, record, file, offset, index, term, typ, size int
+	data                                                int // payloads are cut to this many runes
+}
+
+// The fixed widths of the `wal dump` table's columns, and the payload width
+// when the terminal's is unknown or when the payload has room to spare.
+const (
+	dumpRecordWidth = 9  // "hardstate"
+	dumpFileWidth   = 37 // %016x-%016x.wal
+	dumpOffsetWidth = 10
+	dumpIndexWidth  = 10
+	dumpTermWidth   = 6
+	dumpTypeWidth   = 14 // "conf-change-v2"
+	dumpSizeWidth   = 7
+	dumpDataWidth   = 64 // not on a terminal
+	dumpDataMin     = 16 // what low-value columns make room for
+	dumpDataFloor   = 8  // below this, the line is left wider than the terminal
+	dumpNarrowIndex = 7  // INDEX and OFFSET on a narrow terminal
+)
+
+// dumpLayout decides the table's columns. The identifying columns, GROUP
+// (as wide as the longest group name) and, with --raw, FILE, are never
+// cut. When the terminal is too narrow for a payload of dumpDataMin runes,
+// the low-value columns go first: SIZE; with --raw, RECORD (TYPE names
+// the kind of every record that is not an entry); TERM; without --raw,
+// TYPE; then INDEX and OFFSET narrow (a longer number widens its row);
+// then DATA shrinks to dumpDataFloor. Whatever does not fit then makes the
+// line wider than the terminal; nothing identifying is cut.
+func dumpLayout(width int, groups []string, multi, raw bool) dumpColumns {
+	c := dumpColumns{index: dumpIndexWidth, term: dumpTermWidth, typ: dumpTypeWidth, size: dumpSizeWidth}
+	if multi {
+		c.group = len("GROUP")
+		for _, g := range groups {
+			c.group = max(c.group, format.DisplayWidth(g))
+		}
+	}
+	if raw {
+		c.record, c.file, c.offset = dumpRecordWidth, dumpFileWidth, dumpOffsetWidth
+	}
+	if width <= 0 {
+		c.data = dumpDataWidth
+		return c
+	}
+	room := func() int { return width - c.before() }
+	steps := []func(){
+		func() { c.size = 0 },
+		func() { c.record = 0 },
+		func() { c.term = 0 },
+		func() {
+			if !raw {
+				c.typ = 0
+			}
+		},
+		func() {
+			c.index = dumpNarrowIndex
+			if raw {
+				c.offset = dumpNarrowIndex
+			}
+		},
+	}
+	for _, step := range steps {
+		if room() >= dumpDataMin {
+			break
+		}
+		step()
+	}
+	c.data = max(room(), dumpDataFloor)
+	return c
+}
+
+// before is the width of a row up to its payload: the columns shown, one
+// space between two, two before DATA.
+func (c *dumpColumns) before() int {
+	n := 0
+	for _, w := range []int{c.group, c.record, c.file, c.offset, c.index, c.term, c.typ, c.size} {
+		if w > 0 {
+			n += w + 1
+		}
+	}
+	return n + 1
+}
+
+// appendCell appends s padded with spaces to w columns, on the right
+// (left-aligned) or on the left (right), then one space.
+func appendCell[S string | []byte](b []byte, s S, w int, right bool) []byte {
+	pad := w - len(s)
+	if right {
+		b = appendSpaces(b, pad)
+	}
+	b = append(b, s...)
+	if !right {
+		b = appendSpaces(b, pad)
+	}
+	return append(b, ' ')
+}
+
+const spaces = "                                                                "
+
+func appendSpaces(b []byte, n int) []byte {
+	for n > 0 {
+		k := min(n, len(spaces))
+		b = append(b, spaces[:k]...)
+		n -= k
+	}
+	return b
+}
+
+// appendNumberCell appends v right-aligned in w columns and a space.
+func appendNumberCell(b []byte, v uint64, w int) []byte {
+	var num [20]byte
+	return appendCell(b, strconv.AppendUint(num[:0], v, 10), w, true)
+}
+
+// tableRow is the cells of one table row before its payload; nil numbers
+// are empty cells.
+type tableRow struct {
+	kind, file  string
+	offset      *int64
+	index, term *uint64
+	typ         string
+	size        *int
+}
+
+// appendRow appends the cells of r before DATA, per the layout, and the
+// two spaces before DATA.
+func (d *dumpWriter) appendRow(b []byte, r *tableRow) []byte {
+	c := &d.cols
+	num := func(b []byte, v *uint64, w int) []byte {
+		if v == nil {
+			return appendCell(b, "", w, true)
+		}
+		return appendNumberCell(b, *v, w)
+	}
+	if c.group > 0 {
+		b = append(b, d.gcell...)
+	}
+	if c.record > 0 {
+		b = appendCell(b, r.kind, c.record, false)
+	}
+	if c.file > 0 {
+		b = appendCell(b, r.file, c.file, false)
+	}
+	if c.offset > 0 {
+		if r.offset != nil {
+			b = appendNumberCell(b, uint64(*r.offset), c.offset)
+		} else {
+			b = appendCell(b, "", c.offset, true)
+		}
+	}
+	b = num(b, r.index, c.index)
+	if c.term > 0 {
+		b = num(b, r.term, c.term)
+	}
+	if c.typ > 0 {
+		b = appendCell(b, r.typ, c.typ, false)
+	}
+	if c.size > 0 {
+		if r.size != nil {
+			b = appendNumberCell(b, uint64(*r.size), c.size)
+		} else {
+			b = appendCell(b, "", c.size, true)
+		}
+	}
+	return append(b, ' ')
+}
+
+// trimSpaces removes the spaces at the end of b.
+func trimSpaces(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 func (d *dumpWriter) header() {
@@ -184,21 +374,42 @@ func (d *dumpWriter) header() {
 	case format.ModeJSON:
 		d.out.WriteString("{\"schema_version\":1,\"groups\":[")
 	case format.ModeTable:
-		cols := []string{}
-		if d.multi {
-			cols = append(cols, fmt.Sprintf("%-16s", "GROUP"))
+		c := &d.cols
+		var b []byte
+		if c.group > 0 {
+			b = appendCell(b, "GROUP", c.group, false)
 		}
-		if d.raw {
-			cols = append(cols, fmt.Sprintf("%-9s %-24s %10s", "RECORD", "FILE", "OFFSET"))
+		if c.record > 0 {
+			b = appendCell(b, "RECORD", c.record, false)
 		}
-		cols = append(cols, fmt.Sprintf("%10s %6s %-14s %7s  %s", "INDEX", "TERM", "TYPE", "SIZE", "DATA"))
-		d.out.WriteString(d.sc.Bold(strings.Join(cols, " ")) + "\n")
+		if c.file > 0 {
+			b = appendCell(b, "FILE", c.file, false)
+		}
+		if c.offset > 0 {
+			b = appendCell(b, "OFFSET", c.offset, true)
+		}
+		b = appendCell(b, "INDEX", c.index, true)
+		if c.term > 0 {
+			b = appendCell(b, "TERM", c.term, true)
+		}
+		if c.typ > 0 {
+			b = appendCell(b, "TYPE", c.typ, false)
+		}
+		if c.size > 0 {
+			b = appendCell(b, "SIZE", c.size, true)
+		}
+		b = append(b, " DATA"...)
+		d.out.WriteString(d.sc.Bold(string(b)) + "\n")
 	}
 }
 
 func (d *dumpWriter) beginGroup(name string) {
 	d.ngroups++
-	d.gquote, _ = marshalNoEscape(name)
+	d.group = name
+	d.gquote = format.AppendJSONString(d.gquote[:0], []byte(name))
+	if d.cols.group > 0 {
+		d.gcell = appendCell(d.gcell[:0], name, d.cols.group+len(name)-format.DisplayWidth(name), false)
+	}
 	if d.mode == format.ModeJSON {
 		if d.ngroups > 1 {
 			d.out.WriteString(",")
@@ -224,16 +435,13 @@ func (d *dumpWriter) footer() error {
 	return d.out.Flush()
 }
 
+// write renders one item of any kind: the general path.
 func (d *dumpWriter) write(it *dumpItem) error {
 	switch d.mode {
 	case format.ModeJSONL:
 		return d.jsonl.Write(it)
 	case format.ModeJSON:
-		if d.nitems > 0 {
-			d.out.WriteString(",")
-		}
-		d.nitems++
-		d.out.WriteString("\n  ")
+		d.jsonItemStart()
 		b, err := marshalNoEscape(it)
 		if err != nil {
 			return err
@@ -241,71 +449,62 @@ func (d *dumpWriter) write(it *dumpItem) error {
 		_, err = d.out.Write(b)
 		return err
 	}
-	var cols []string
-	if d.multi {
-		cols = append(cols, it.Group)
-	}
-	if d.raw {
-		off := ""
-		if it.Offset != nil {
-			off = strconv.FormatInt(*it.Offset, 10)
-		}
-		cols = append(cols, it.Kind, it.File, off)
-	}
-	idx, term, size, data := "", "", "", ""
-	if it.Index != nil {
-		idx = u64(*it.Index)
-	}
-	if it.Term != nil {
-		term = u64(*it.Term)
-	}
-	if it.Size != nil {
-		size = strconv.Itoa(*it.Size)
-	}
+	data := ""
 	if it.Data != nil {
 		data = *it.Data
 	}
-	typ := it.Type
+	r := tableRow{kind: it.Kind, file: it.File, offset: it.Offset, index: it.Index, term: it.Term, typ: it.Type, size: it.Size}
 	switch it.Kind {
 	case "hardstate", "state":
-		typ = it.Kind
+		r.typ = it.Kind
 		data = fmt.Sprintf("term=%d vote=%d commit=%d", deref(it.Term), deref(it.Vote), deref(it.Commit))
-		term = ""
+		r.term = nil
 	case "snapshot":
-		typ = "snapshot"
+		r.typ = "snapshot"
 	case "crc":
-		typ = "crc"
+		r.typ = "crc"
 		data = fmt.Sprintf("%08x", *it.CRC)
 	case "metadata":
-		typ = "metadata"
+		r.typ = "metadata"
 	}
 	if it.Decoded != "" {
 		data = it.Decoded
 	}
-	if it.Overwritten != nil && *it.Overwritten {
+	overwritten := it.Overwritten != nil && *it.Overwritten
+	if overwritten {
 		data = "(overwritten) " + data
 	}
 	if d.mode == format.ModePlain {
-		cols = append(cols, idx, term, typ, size, data)
+		var cols []string
+		if d.multi {
+			cols = append(cols, it.Group)
+		}
+		if d.raw {
+			off := ""
+			if it.Offset != nil {
+				off = strconv.FormatInt(*it.Offset, 10)
+			}
+			cols = append(cols, it.Kind, it.File, off)
+		}
+		str := func(v *uint64) string {
+			if v == nil {
+				return ""
+			}
+			return u64(*v)
+		}
+		size := ""
+		if it.Size != nil {
+			size = strconv.Itoa(*it.Size)
+		}
+		cols = append(cols, str(r.index), str(r.term), r.typ, size, data)
 		_, err := d.out.WriteString(strings.Join(cols, "\t") + "\n")
 		return err
 	}
-	var b strings.Builder
-	if d.multi {
-		fmt.Fprintf(&b, "%-16s ", format.Truncate(cols[0], 16))
-		cols = cols[1:]
-	}
-	if d.raw {
-		fmt.Fprintf(&b, "%-9s %-24s %10s ", cols[0], format.Truncate(cols[1], 24), cols[2])
-	}
-	fmt.Fprintf(&b, "%10s %6s %-14s %7s  ", idx, term, typ, size)
-	room := d.width - format.DisplayWidth(b.String())
-	if d.width <= 0 {
-		room = 64
-	}
-	b.WriteString(cutRight(data, max(room, 16)))
-	line := b.String()
-	if it.Overwritten != nil && *it.Overwritten {
+	b := d.appendRow(d.line[:0], &r)
+	b = format.AppendCut(b, data, d.cols.data)
+	d.line = trimSpaces(b)
+	line := string(d.line)
+	if overwritten {
 		line = d.sc.Dim(line)
 	}
 	if it.Kind == "hardstate" {
@@ -315,18 +514,29 @@ func (d *dumpWriter) write(it *dumpItem) error {
 	return err
 }
 
-// fast reports whether entries can take writeEntry's path.
-func (d *dumpWriter) fast() bool {
-	return !d.raw && (d.mode == format.ModeJSONL || d.mode == format.ModePlain)
+// jsonItemStart writes what comes before an item in -o json.
+func (d *dumpWriter) jsonItemStart() {
+	if d.nitems > 0 {
+		d.out.WriteString(",")
+	}
+	d.nitems++
+	d.out.WriteString("\n  ")
 }
 
-// writeEntry writes one entry of the effective log in plain or jsonl mode
-// without going through reflection: the hot path of a dump.
-func (d *dumpWriter) writeEntry(group string, e *inspect.Entry, data string, decoded string) error {
+// fast reports whether entries can take writeEntry's path.
+func (d *dumpWriter) fast() bool {
+	return !d.raw
+}
+
+// writeEntry writes one entry of the effective log without reflection and
+// without allocating: the hot path of a dump. decoded, when not empty,
+// replaces the payload in table and plain mode and is added to it in JSON.
+func (d *dumpWriter) writeEntry(e *inspect.Entry, data string, decoded string) error {
 	b := d.line[:0]
-	if d.mode == format.ModePlain {
+	switch d.mode {
+	case format.ModePlain:
 		if d.multi {
-			b = append(b, group...)
+			b = append(b, d.group...)
 			b = append(b, '\t')
 		}
 		b = strconv.AppendUint(b, e.Index, 10)
@@ -346,6 +556,19 @@ func (d *dumpWriter) writeEntry(group string, e *inspect.Entry, data string, dec
 		d.line = b
 		_, err := d.out.Write(b)
 		return err
+	case format.ModeTable:
+		size := len(e.Data)
+		b = d.appendRow(b, &tableRow{index: &e.Index, term: &e.Term, typ: e.Type.String(), size: &size})
+		switch {
+		case decoded != "":
+			b = format.AppendCut(b, decoded, d.cols.data)
+		case data != "none":
+			b = format.AppendPayloadCut(b, e.Data, data, d.cols.data)
+		}
+		b = append(trimSpaces(b), '\n')
+		d.line = b
+		_, err := d.out.Write(b)
+		return err
 	}
 	b = append(b, `{"group":`...)
 	b = append(b, d.gquote...)
@@ -360,29 +583,140 @@ func (d *dumpWriter) writeEntry(group string, e *inspect.Entry, data string, dec
 	switch data {
 	case "none":
 	case "text":
-		text, _ := format.Payload(e.Data, data)
-		q, err := marshalNoEscape(text)
-		if err != nil {
-			return err
-		}
+		d.scratch = format.AppendPayload(d.scratch[:0], e.Data, data)
 		b = append(b, `,"data":`...)
-		b = append(b, q...)
+		b = format.AppendJSONString(b, d.scratch)
 	default:
 		b = append(b, `,"data":"`...)
 		b = format.AppendPayload(b, e.Data, data)
 		b = append(b, '"')
 	}
 	if decoded != "" {
-		q, err := marshalNoEscape(decoded)
-		if err != nil {
-			return err
-		}
 		b = append(b, `,"decoded":`...)
-		b = append(b, q...)
+		b = format.AppendJSONString(b, []byte(decoded))
 	}
-	b = append(b, "}\n"...)
+	b = append(b, '}')
 	d.line = b
-	return d.jsonl.WriteRaw(b)
+	if d.mode == format.ModeJSON {
+		d.jsonItemStart()
+		_, err := d.out.Write(b)
+		return err
+	}
+	return d.jsonl.WriteRaw(append(b, '\n'))
+}
+
+// dumpPipe hands the entries of the effective log from the reader to a
+// renderer goroutine, so that reading and rendering (escaping, encoding,
+// writing) run on two cores. Entries travel in batches of copied payloads;
+// a fixed set of batches is recycled, so memory stays flat whatever the
+// size of the log. Rows come out in the order the entries went in.
+type dumpPipe struct {
+	w       *dumpWriter
+	how     string // --data
+	decoder string // --decoder
+	full    chan *entryBatch
+	free    chan *entryBatch
+	done    chan error
+	failed  atomic.Bool
+	cur     *entryBatch
+}
+
+// entryBatch is a run of entries whose payloads are copied one after the
+// other into data: entry i's payload is data[off[i]:off[i+1]].
+type entryBatch struct {
+	ents []inspect.Entry // Data is nil until the renderer sets it
+	off  []int
+	data []byte
+}
+
+// The pipe's batches: a batch is handed over when its payloads reach
+// pipeBatchBytes or it holds pipeBatchEntries entries; pipeBatches of them
+// exist (one filling, the others queued or rendering).
+const (
+	pipeBatchBytes   = 256 << 10
+	pipeBatchEntries = 4096
+	pipeBatches      = 4
+)
+
+// How the entries of the effective log are rendered: on the pipe's
+// goroutine (renderPipe), with writeEntry in the reader's goroutine
+// (renderDirect), or through dumpItem and write (renderGeneral, the path
+// of --raw and --decoder-cmd, with encoding/json for JSONL). Tests compare
+// the three; the command always uses renderPipe.
+const (
+	renderPipe = iota
+	renderDirect
+	renderGeneral
+)
+
+var dumpRendering = renderPipe
+
+// errPipeFailed stops the reading when the renderer has failed; close
+// returns the renderer's own error.
+var errPipeFailed = errors.New("dump renderer failed")
+
+// startPipe starts the renderer; the caller must call close before it uses
+// w again.
+func (w *dumpWriter) startPipe(how, decoder string) *dumpPipe {
+	p := &dumpPipe{w: w, how: how, decoder: decoder,
+		full: make(chan *entryBatch, pipeBatches), free: make(chan *entryBatch, pipeBatches), done: make(chan error, 1)}
+	for range pipeBatches - 1 {
+		p.free <- &entryBatch{off: []int{0}}
+	}
+	p.cur = &entryBatch{off: []int{0}}
+	go p.render()
+	return p
+}
+
+// add queues a copy of e; e may be reused once add returns.
+func (p *dumpPipe) add(e *inspect.Entry) error {
+	if p.failed.Load() {
+		return errPipeFailed
+	}
+	b := p.cur
+	b.ents = append(b.ents, inspect.Entry{Term: e.Term, Index: e.Index, Type: e.Type})
+	b.data = append(b.data, e.Data...)
+	b.off = append(b.off, len(b.data))
+	if len(b.data) >= pipeBatchBytes || len(b.ents) >= pipeBatchEntries {
+		p.full <- b
+		p.cur = <-p.free
+	}
+	return nil
+}
+
+// close renders what is queued, stops the renderer and returns its error.
+func (p *dumpPipe) close() error {
+	if len(p.cur.ents) > 0 {
+		p.full <- p.cur
+	}
+	close(p.full)
+	return <-p.done
+}
+
+func (p *dumpPipe) render() {
+	var err error
+	for b := range p.full {
+		for i := 0; i < len(b.ents) && err == nil; i++ {
+			e := &b.ents[i]
+			e.Data = b.data[b.off[i]:b.off[i+1]]
+			decoded := ""
+			if p.decoder != "none" {
+				decoded = describeEntry(e, p.decoder)
+			}
+			if err = p.w.writeEntry(e, p.how, decoded); err != nil {
+				p.failed.Store(true)
+			}
+		}
+		if cap(b.data) > 4*pipeBatchBytes {
+			b.data = nil // one huge payload: do not keep its buffer
+		}
+		b.ents, b.off, b.data = b.ents[:0], b.off[:1], b.data[:0]
+		select {
+		case p.free <- b:
+		default: // the last batch, after close: nobody takes it
+		}
+	}
+	p.done <- err
 }
 
 func deref[T any](p *T) T {
@@ -414,7 +748,11 @@ func (o *dumpOptions) run(cmd *cobra.Command, g *globals, args []string) error {
 		}
 		defer ext.Close()
 	}
-	w := newDumpWriter(g.io.Out, mode, g.scheme(mode), g.io.Width, len(groups) > 1, o.raw)
+	names := make([]string, len(groups))
+	for i, grp := range groups {
+		names[i] = grp.Name
+	}
+	w := newDumpWriter(g.io.Out, mode, g.scheme(mode), g.io.Width, names, o.raw)
 	w.header()
 	var firstErr error
 	for _, grp := range groups {
@@ -534,6 +872,14 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			return w.write(it)
 		})
 	} else {
+		var pipe *dumpPipe
+		fast := w.fast() && ext == nil && dumpRendering != renderGeneral
+		// Lengths and empty payloads are cheaper to render than to copy
+		// into the pipe.
+		cheap := (o.data == "none" || o.data == "len") && o.decoder == "none"
+		if fast && dumpRendering == renderPipe && !cheap {
+			pipe = w.startPipe(o.data, o.decoder)
+		}
 		err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
 			ok, stop := keep(e)
 			if stop {
@@ -546,12 +892,15 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 				return errStopGroup
 			}
 			n++
-			if w.fast() && ext == nil {
+			switch {
+			case pipe != nil:
+				return pipe.add(e)
+			case fast:
 				decoded := ""
 				if o.decoder != "none" {
 					decoded = describeEntry(e, o.decoder)
 				}
-				return w.writeEntry(grp.Name, e, o.data, decoded)
+				return w.writeEntry(e, o.data, decoded)
 			}
 			it, err := entryItem(e)
 			if err != nil {
@@ -559,6 +908,13 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			}
 			return w.write(it)
 		})
+		if pipe != nil {
+			// The renderer is done with w when close returns; its error
+			// (a write that failed) is the reason the reading stopped.
+			if perr := pipe.close(); perr != nil && (err == nil || errors.Is(err, errPipeFailed) || errors.Is(err, errStopGroup)) {
+				err = perr
+			}
+		}
 	}
 	if err != nil && !errors.Is(err, errStopGroup) {
 		w.endGroup()
@@ -579,18 +935,6 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 		fmt.Fprintln(g.io.ErrOut, g.errScheme().Warn("warning: ")+warn)
 	}
 	return serr
-}
-
-// cutRight shortens s to at most width runes, ending with "…".
-func cutRight(s string, width int) string {
-	if len(s) <= width {
-		return s
-	}
-	r := []rune(s)
-	if len(r) <= width {
-		return s
-	}
-	return string(r[:width-1]) + "…"
 }
 
 // recordError names the file and offset of a record that does not decode.

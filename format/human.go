@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Bytes formats n bytes for humans with IEC units: "512 B", "1.5 KiB",
@@ -104,37 +102,21 @@ func Payload(data []byte, how string) (string, error) {
 	return "", fmt.Errorf("invalid payload format %q (want %s)", how, strings.Join(PayloadModes(), ", "))
 }
 
+// escapeText is the "text" payload of [Payload] (see [appendText]).
 func escapeText(data []byte) string {
-	var b strings.Builder
-	b.Grow(len(data))
-	for len(data) > 0 {
-		r, size := utf8.DecodeRune(data)
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, data[0])
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '"' || unicode.IsPrint(r):
-			b.WriteRune(r)
-		default:
-			q := strconv.QuoteRune(r) // 'x' with x escaped
-			b.WriteString(q[1 : len(q)-1])
-		}
-		data = data[size:]
-	}
-	return b.String()
+	return string(appendText(make([]byte, 0, len(data)), data))
 }
 
-// AppendPayload appends Payload(data, how) to dst without allocating for
-// hex, base64, len and none. how must be valid (see Payload).
+// AppendPayload appends Payload(data, how) to dst; it allocates only to
+// grow dst. how must be valid (see Payload).
 func AppendPayload(dst, data []byte, how string) []byte {
 	switch how {
 	case "hex":
 		return hex.AppendEncode(dst, data)
 	case "base64":
-		return base64.StdEncoding.AppendEncode(dst, data)
+		return appendBase64(dst, data)
 	case "text":
-		return append(dst, escapeText(data)...)
+		return appendText(dst, data)
 	case "len":
 		return strconv.AppendInt(dst, int64(len(data)), 10)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -34,15 +35,25 @@ type Table struct {
 	// Truncatable marks the columns that may be shortened, from the left
 	// with a leading "…", to fit TableOptions.Width: paths, keys, payloads.
 	Truncatable []bool
+	// Key marks the identifying columns (a group, a file name): a key column
+	// that is also truncatable is cut only when cutting the other
+	// truncatable columns and leaving out the Drop columns was not enough.
+	Key []bool
+	// Drop lists the low-value columns that may be left out, first to go
+	// first, when the table is wider than TableOptions.Width even with its
+	// truncatable columns that are not keys cut as far as they go.
+	Drop []int
 }
 
 // TableOptions tune [Table.Render].
 type TableOptions struct {
 	// Width is the terminal width in columns (table mode only); 0 means
 	// unknown, no truncation. When the table is wider, the widest
-	// truncatable columns are shortened until it fits (no column is cut
-	// below its header or 3 columns; if that is not enough the table is
-	// left wider than Width).
+	// truncatable columns that are not keys are shortened until it fits,
+	// then the Drop columns are left out one by one, and only then are the
+	// truncatable key columns shortened, if that makes the table fit (no
+	// column is cut below its header or 3 columns; if that is not enough
+	// the table is left wider than Width, its key columns whole).
 	Width int
 	// PlainHeader prints the upper-cased headers as the first line in plain
 	// mode. Off by default, as in the GitHub CLI: pipes get data only.
@@ -160,7 +171,9 @@ func (t *Table) renderTable(buf *bytes.Buffer, opts TableOptions) error {
 	}
 
 	if opts.Width > 0 {
-		t.fit(headers, rows, ncols, opts.Width)
+		if keep := t.fit(headers, rows, ncols, opts.Width); len(keep) < ncols {
+			headers, rows, aligns = pick(headers, keep), pickRows(rows, keep), pick(aligns, keep)
+		}
 	}
 
 	pad := tw.CellPadding{Global: tw.Padding{Left: "", Right: strings.Repeat(" ", columnGap), Overwrite: true}}
@@ -199,9 +212,10 @@ func (t *Table) renderTable(buf *bytes.Buffer, opts TableOptions) error {
 	return nil
 }
 
-// fit shortens the cells of truncatable columns so that the table is at most
-// width columns wide.
-func (t *Table) fit(headers []string, rows [][]string, ncols, width int) {
+// fit makes the table at most width columns wide, if it can: it shortens
+// the cells of truncatable columns and leaves out Drop columns (see
+// TableOptions.Width), and returns the columns kept, in order.
+func (t *Table) fit(headers []string, rows [][]string, ncols, width int) (keep []int) {
 	widths := make([]int, ncols)
 	floor := make([]int, ncols)
 	for c := range ncols {
@@ -213,37 +227,72 @@ func (t *Table) fit(headers []string, rows [][]string, ncols, width int) {
 			widths[c] = max(widths[c], displayWidth(r[c]))
 		}
 	}
-	total := columnGap * (ncols - 1)
-	for _, w := range widths {
-		total += w
+	is := func(flags []bool, c int) bool { return c < len(flags) && flags[c] }
+	dropped := make([]bool, ncols)
+	total := func(target []int) int {
+		n, shown := 0, 0
+		for c, w := range target {
+			if !dropped[c] {
+				n += w
+				shown++
+			}
+		}
+		return n + columnGap*max(shown-1, 0)
 	}
-	excess := total - width
-	target := append([]int(nil), widths...)
-	for excess > 0 {
-		// The widest truncatable column that can still shrink, and the
-		// width of the next widest one.
-		widest, next := -1, 0
-		for c := range ncols {
-			if c >= len(t.Truncatable) || !t.Truncatable[c] || target[c] <= floor[c] {
-				continue
-			}
-			if widest < 0 || target[c] > target[widest] {
-				if widest >= 0 {
-					next = max(next, target[widest])
+	// shrink narrows the widest eligible column, repeatedly, until the
+	// table fits or no eligible column can shrink.
+	shrink := func(target []int, eligible func(c int) bool) {
+		for excess := total(target) - width; excess > 0; {
+			widest, next := -1, 0
+			for c := range ncols {
+				if dropped[c] || !eligible(c) || target[c] <= floor[c] {
+					continue
 				}
-				widest = c
-			} else {
-				next = max(next, target[c])
+				if widest < 0 || target[c] > target[widest] {
+					if widest >= 0 {
+						next = max(next, target[widest])
+					}
+					widest = c
+				} else {
+					next = max(next, target[c])
+				}
 			}
+			if widest < 0 {
+				return // nothing left to shrink
+			}
+			n := min(excess, target[widest]-floor[widest], max(target[widest]-next, 1))
+			target[widest] -= n
+			excess -= n
 		}
-		if widest < 0 {
-			break // nothing left to shrink
+	}
+	other := func(c int) bool { return is(t.Truncatable, c) && !is(t.Key, c) }
+	plan := func() []int {
+		target := append([]int(nil), widths...)
+		shrink(target, other)
+		return target
+	}
+	target := plan()
+	for _, c := range t.Drop {
+		if total(target) <= width {
+			break
 		}
-		shrink := min(excess, target[widest]-floor[widest], max(target[widest]-next, 1))
-		target[widest] -= shrink
-		excess -= shrink
+		if c >= 0 && c < ncols {
+			dropped[c] = true
+			target = plan() // with the room the column leaves, cut less
+		}
+	}
+	// Cut the key columns too, but only if that makes the table fit: a
+	// table left wider than width anyway keeps its names whole.
+	cut := append([]int(nil), target...)
+	shrink(cut, func(c int) bool { return is(t.Truncatable, c) })
+	if total(cut) <= width || !slices.ContainsFunc(t.Key, func(k bool) bool { return k }) {
+		target = cut
 	}
 	for c := range ncols {
+		if dropped[c] {
+			continue
+		}
+		keep = append(keep, c)
 		if target[c] == widths[c] {
 			continue
 		}
@@ -251,6 +300,27 @@ func (t *Table) fit(headers []string, rows [][]string, ncols, width int) {
 			r[c] = Truncate(r[c], target[c])
 		}
 	}
+	return keep
+}
+
+// pick returns the elements of s at the indices keep; nil stays nil.
+func pick[T any](s []T, keep []int) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(keep))
+	for i, c := range keep {
+		out[i] = s[c]
+	}
+	return out
+}
+
+func pickRows(rows [][]string, keep []int) [][]string {
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		out[i] = pick(r, keep)
+	}
+	return out
 }
 
 // numberCell matches cells that read as numbers: counts with optional

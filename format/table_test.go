@@ -173,6 +173,51 @@ func TestRenderFitsWidth(t *testing.T) {
 	}
 }
 
+// TestRenderKeepsKeyColumnsWhole: at 80 columns a table cuts its other
+// truncatable columns, then leaves out its Drop columns in order, and cuts
+// a key column only when nothing else is left.
+func TestRenderKeepsKeyColumnsWhole(t *testing.T) {
+	seg := "0000000000000001-000000000000000e.wal"
+	tb := func() *Table {
+		return &Table{
+			Headers:     []string{"group", "segment", "seq", "size", "records", "note"},
+			Rows:        [][]string{{"node-1/group-1", seg, "1", "2.2 KiB", "19", "a note that can be cut"}},
+			Truncatable: []bool{true, true, false, false, false, true},
+			Key:         []bool{true, true},
+			Drop:        []int{2, 4, 3},
+		}
+	}
+	tests := []struct {
+		width int
+		want  string
+	}{
+		{0, "GROUP           SEGMENT                                SEQ     SIZE  RECORDS  NOTE\n" +
+			"node-1/group-1  " + seg + "    1  2.2 KiB       19  a note that can be cut\n"},
+		{90, "GROUP           SEGMENT                                SEQ     SIZE  RECORDS  NOTE\n" +
+			"node-1/group-1  " + seg + "    1  2.2 KiB       19  … can be cut\n"},
+		// Cutting the note to its header is not enough: SEQ goes, and the
+		// note takes back the room it leaves.
+		{80, "GROUP           SEGMENT                                   SIZE  RECORDS  NOTE\n" +
+			"node-1/group-1  " + seg + "  2.2 KiB       19  …be cut\n"},
+		{64, "GROUP           SEGMENT                                NOTE\n" +
+			"node-1/group-1  " + seg + "  …n be cut\n"},
+		// Nothing left to drop: the key columns are cut last, widest first.
+		{40, "GROUP           SEGMENT             NOTE\n" +
+			"node-1/group-1  …000000000000e.wal  …cut\n"},
+		// At 20 columns cutting the keys to their headers fits; at 18
+		// nothing does, and the table keeps its keys whole.
+		{20, "GROUP  SEGMENT  NOTE\n…up-1  …0e.wal  …cut\n"},
+		{18, "GROUP           SEGMENT                                NOTE\n" +
+			"node-1/group-1  " + seg + "  …cut\n"},
+	}
+	for _, tt := range tests {
+		got := render(t, tb(), ModeTable, TableOptions{Width: tt.width})
+		if got != tt.want {
+			t.Errorf("width %d:\ngot:\n%s\nwant:\n%s", tt.width, got, tt.want)
+		}
+	}
+}
+
 // Colour must not move a single column: without its escape sequences, a
 // coloured table is the plain-coloured table, truncated or not.
 func TestRenderColourKeepsAlignment(t *testing.T) {
