@@ -2,8 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -54,7 +52,10 @@ and takes no lock.
 type snapJSON struct {
 	Group string `json:"group"`
 	inspect.SnapFile
-	InWAL bool `json:"in_wal"`
+	// Voters and Learners shadow SnapFile's: hex IDs as strings.
+	Voters   []string `json:"voters"`
+	Learners []string `json:"learners"`
+	InWAL    bool     `json:"in_wal"`
 }
 
 func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) error {
@@ -75,16 +76,11 @@ func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) err
 					in = true
 				}
 			}
-			if f.Voters == nil {
-				f.Voters = []uint64{}
-			}
-			if f.Learners == nil {
-				f.Learners = []uint64{}
-			}
-			rows = append(rows, snapJSON{Group: s.Name, SnapFile: f, InWAL: in})
+			rows = append(rows, snapJSON{Group: s.Name, SnapFile: f, InWAL: in,
+				Voters: hexIDs(f.Voters), Learners: hexIDs(f.Learners)})
 		}
 	}
-	err = renderList(g, mode, "snapshots", rows, func() *format.Table {
+	err = renderListV(g, mode, idSchemaVersion, "snapshots", rows, func() *format.Table {
 		sc := g.scheme(mode)
 		t := &format.Table{
 			Headers:     []string{"group", "file", "term", "index", "voters", "learners", "data", "crc", "in wal"},
@@ -101,7 +97,7 @@ func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) err
 			if !r.InWAL {
 				in = sc.Warn("no")
 			}
-			t.Rows = append(t.Rows, []string{r.Group, r.Name, u64(r.Term), u64(r.Index), ids(r.Voters), ids(r.Learners),
+			t.Rows = append(t.Rows, []string{r.Group, r.Name, u64(r.Term), u64(r.Index), ids(r.SnapFile.Voters), ids(r.SnapFile.Learners),
 				walBytes(mode, int64(r.DataSize)), crc, in})
 		}
 		return t
@@ -110,15 +106,4 @@ func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) err
 		return err
 	}
 	return reportStops(g, sums)
-}
-
-func ids(v []uint64) string {
-	if len(v) == 0 {
-		return "-"
-	}
-	s := make([]string, len(v))
-	for k, x := range v {
-		s[k] = strconv.FormatUint(x, 10)
-	}
-	return strings.Join(s, ",")
 }
