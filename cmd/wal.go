@@ -840,6 +840,12 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 	if err != nil {
 		return err
 	}
+	decoder := o.decoder
+	if grp.Encrypted && decoder != "none" {
+		// SwarmKit: payloads are ciphertext; say so instead of decoding
+		// noise.
+		decoder = "encrypted"
+	}
 	w.beginGroup(grp.Name)
 	if meta := walMetaOf(l); !o.raw && meta.MemberID != "" {
 		if err := w.write(&dumpItem{Group: grp.Name, Kind: "metadata", MemberID: meta.MemberID, ClusterID: meta.ClusterID}); err != nil {
@@ -862,8 +868,8 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 				return nil, err
 			}
 			it.text, it.Decoded = dec, textJSON(dec, true)
-		case o.decoder != "none":
-			it.text, it.Decoded = decodeBoth(e, o.decoder)
+		case decoder != "none":
+			it.text, it.Decoded = decodeBoth(e, decoder)
 		}
 		return it, nil
 	}
@@ -945,9 +951,9 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 		fast := w.fast() && ext == nil && dumpRendering != renderGeneral
 		// Lengths and empty payloads are cheaper to render than to copy
 		// into the pipe.
-		cheap := (o.data == "none" || o.data == "len") && o.decoder == "none"
+		cheap := (o.data == "none" || o.data == "len") && decoder == "none"
 		if fast && dumpRendering == renderPipe && !cheap {
-			pipe = w.startPipe(o.data, o.decoder)
+			pipe = w.startPipe(o.data, decoder)
 		}
 		err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
 			ok, stop := keep(e)
@@ -966,8 +972,8 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 				return pipe.add(e)
 			case fast:
 				decoded := ""
-				if o.decoder != "none" {
-					decoded = w.decode(e, o.decoder)
+				if decoder != "none" {
+					decoded = w.decode(e, decoder)
 				}
 				return w.writeEntry(e, o.data, decoded)
 			}
@@ -1024,7 +1030,7 @@ func (d *dumpWriter) decode(e *inspect.Entry, decoder string) string {
 	if decoder == "dgraph" && e.Type == inspect.EntryNormal && len(e.Data) > 0 {
 		return string(textJSONIf(describeEntry(e, decoder), json))
 	}
-	dec := inspect.Decode(e, decoder == "etcd")
+	dec := decodeWith(e, decoder)
 	if dec == nil {
 		return ""
 	}
@@ -1044,7 +1050,7 @@ func decodeBoth(e *inspect.Entry, decoder string) (string, json.RawMessage) {
 		t := describeEntry(e, decoder)
 		return t, textJSON(t, false)
 	}
-	dec := inspect.Decode(e, decoder == "etcd")
+	dec := decodeWith(e, decoder)
 	if dec == nil {
 		return "", nil
 	}
@@ -1053,6 +1059,15 @@ func decodeBoth(e *inspect.Entry, decoder string) (string, json.RawMessage) {
 		return dec.String(), textJSON(dec.String(), false)
 	}
 	return dec.String(), b
+}
+
+// decodeWith decodes an entry with a decoder other than dgraph;
+// "encrypted" is the decoder of SwarmKit's encrypted WAL.
+func decodeWith(e *inspect.Entry, decoder string) *inspect.Decoded {
+	if decoder == "encrypted" {
+		return inspect.DecodeEncrypted(e)
+	}
+	return inspect.Decode(e, decoder == "etcd")
 }
 
 // textJSON is {"text": s}, or s itself when asIs and s is a JSON value.

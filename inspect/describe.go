@@ -195,6 +195,20 @@ func Decode(e *Entry, etcd bool) *Decoded {
 	return decodeEtcd(&r)
 }
 
+// DecodeEncrypted describes an entry of an encrypted WAL (SwarmKit's
+// wal-v3-encrypted): its payload is ciphertext, so only its class and
+// size are known; an empty entry stays empty.
+func DecodeEncrypted(e *Entry) *Decoded {
+	if len(e.Data) == 0 {
+		return &Decoded{Op: "empty", RequestType: "Normal"}
+	}
+	d := &Decoded{Op: "encrypted", RequestType: "Normal", ValueSize: ptr(len(e.Data))}
+	if e.Type != EntryNormal {
+		d.RequestType = "ConfigChange"
+	}
+	return d
+}
+
 func hexID(id uint64) string { return strconv.FormatUint(id, 16) }
 
 // String is the one-line text form of tables and plain output.
@@ -218,6 +232,8 @@ func (d *Decoded) String() string {
 		return b.String()
 	case "empty":
 		return "empty (leader's no-op after an election)"
+	case "encrypted":
+		return fmt.Sprintf("encrypted (%d bytes)", deref(d.ValueSize))
 	case "member-attributes":
 		fmt.Fprintf(&b, "member-attributes member=%s name=%q client-urls=%s", d.MemberID, d.Name, strings.Join(d.ClientURLs, ","))
 	case "cluster-version":
