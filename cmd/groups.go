@@ -26,6 +26,8 @@ HardState (term, vote, commit), the newest snapshot recorded in the WAL at or
 below the commit index (what etcd restarts from) and the number of .snap
 files.
 
+` + dirsHelp + `
+
 Read-only: never changes a byte and takes no lock.
 
 ` + exitStatusHelp(),
@@ -34,6 +36,7 @@ Read-only: never changes a byte and takes no lock.
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
 	o.sel.addFlags(cmd)
+	o.sel.addDirFlags(cmd)
 	return cmd
 }
 

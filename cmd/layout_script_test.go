@@ -2,8 +2,6 @@ package cmd_test
 
 import (
 	"flag"
-	"os"
-	"path/filepath"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -14,7 +12,6 @@ import (
 // systems with the real wal and snap packages.
 var layoutScriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"mklayout": cmdMkLayout,
-	"symlink":  cmdSymlink,
 	"mketcd":   cmdMkEtcd,
 }
 
@@ -32,19 +29,6 @@ func cmdMkLayout(ts *testscript.TestScript, neg bool, args []string) {
 	_, err := fixture.WriteLayout(fixture.LayoutSpec{Layout: args[0], Root: ts.MkAbs(args[1]), SnapshotAt: *snapAt,
 		Channel: *channel, NodeID: *node})
 	ts.Check(err)
-}
-
-// symlink TARGET LINK makes LINK point at TARGET (relative to the work
-// directory unless absolute).
-func cmdSymlink(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 2 {
-		ts.Fatalf("usage: symlink TARGET LINK")
-	}
-	target := args[0]
-	if !filepath.IsAbs(target) {
-		target = ts.MkAbs(target)
-	}
-	ts.Check(os.Symlink(target, ts.MkAbs(args[1])))
 }
 
 // mketcd DIR runs an embedded etcd server (loopback only) on DIR and puts

@@ -23,6 +23,8 @@ bytes of zero tail (segments are preallocated: a zero tail is the end of the
 log, not corruption), and for etcd the member and cluster ID of the WAL's
 metadata (hex, as etcd prints them).
 
+` + dirsHelp + `
+
 Read-only: never changes a byte and takes no lock.
 
 ` + exitStatusHelp(),
@@ -30,6 +32,7 @@ Read-only: never changes a byte and takes no lock.
 		RunE:    run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
 	o.sel.addFlags(cmd)
+	o.sel.addDirFlags(cmd)
 	return cmd
 }
 

@@ -39,13 +39,17 @@ matching snapshot record (without it etcd will not restart from the file).
 
 Files are read with etcd's own snap.Read, which, unlike etcd's Snapshotter,
 never renames an unreadable file to .broken. Read-only: never changes a byte
-and takes no lock.
+and takes no lock. Voters and learners are member IDs in hex, as etcd
+prints them (strings in JSON, schema_version 2).
+
+` + dirsHelp + `
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl snap list testdata/sample`,
 		RunE:    run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
 	o.sel.addFlags(cmd)
+	o.sel.addDirFlags(cmd)
 	return cmd
 }
 

@@ -105,6 +105,8 @@ A torn write at the end of the log (a crash during append) ends the dump with
 a warning. Any other damage ends the group's dump with an error naming the
 file and offset; run raftctl verify for a full report.
 
+` + dirsHelp + `
+
 Read-only: never changes a byte and takes no lock.
 
 ` + exitStatusHelp(),
@@ -116,6 +118,7 @@ Read-only: never changes a byte and takes no lock.
 	}
 	f := cmd.Flags()
 	o.sel.addFlags(cmd)
+	o.sel.addDirFlags(cmd)
 	f.Uint64Var(&o.start, "start-index", 0, "first index to show (inclusive)")
 	f.Uint64Var(&o.end, "end-index", 0, "last index to show (inclusive; 0: no limit)")
 	f.Uint64Var(&o.term, "term", 0, "only entries of this term")
@@ -794,6 +797,10 @@ func (o *dumpOptions) run(cmd *cobra.Command, g *globals, args []string) error {
 	if err := o.validate(mode); err != nil {
 		return err
 	}
+	if !cmd.Flags().Changed("decoder") && needsEtcdDecoder(o.classSet) {
+		// --entry-type IRRPut shows what it selected.
+		o.decoder = "etcd"
+	}
 	groups, err := o.sel.groups(g, args)
 	if err != nil {
 		return err
@@ -1083,6 +1090,16 @@ func textJSONIf(s string, asJSON bool) []byte {
 		return []byte(s)
 	}
 	return textJSON(s, false)
+}
+
+// needsEtcdDecoder says whether --entry-type names etcd request classes.
+func needsEtcdDecoder(classes []string) bool {
+	for _, c := range classes {
+		if c != "ConfigChange" && c != "Normal" {
+			return true
+		}
+	}
+	return false
 }
 
 func matchesAny(e *inspect.Entry, classes []string) bool {
