@@ -157,6 +157,9 @@ func TestHelpExamples(t *testing.T) {
 			if strings.Contains(out, "panic") || strings.Contains(errOut, "panic") {
 				t.Errorf("example %q printed a panic:\n%s%s", ex, out, errOut)
 			}
+			if strings.Contains(errOut, "no entry matches") {
+				t.Errorf("example %q shows nothing of what it describes: %s", ex, errOut)
+			}
 		}
 	}
 	if n == 0 {
