@@ -284,6 +284,11 @@ func (v *verifier) run(ctx context.Context) error {
 	} else if err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTDIR) {
 		return &verifyNoVerdict{err}
 	}
+	release, err := openSegments(segs)
+	if err != nil {
+		return &verifyNoVerdict{err}
+	}
+	defer release()
 	v.segs = segs
 	v.checkIgnored(ignored)
 	if len(segs) == 0 {
