@@ -783,7 +783,7 @@ func (a *applier) replace(act Action) error {
 	for _, e := range ents {
 		p := filepath.Join(rs.stage, e.Name())
 		want, ok := known[e.Name()]
-		if ok && e.Type().IsRegular() {
+		if ok && e.Type().IsRegular() && !a.inBackup(p, rs.relWAL+"/"+e.Name()) {
 			sum, _, err := hashFile(p)
 			if err != nil {
 				return err
@@ -813,4 +813,16 @@ func (a *applier) replace(act Action) error {
 	a.step()
 	a.res.BytesReclaimed += max(0, act.Size-rs.newBytes)
 	return nil
+}
+
+// inBackup reports whether the file at p is the very file (the same inode,
+// hard-linked) that the backup holds as rel: its content is then the one
+// the backup checked.
+func (a *applier) inBackup(p, rel string) bool {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return false
+	}
+	bfi, err := os.Lstat(filepath.Join(a.backupDir, filepath.FromSlash(rel)))
+	return err == nil && os.SameFile(fi, bfi)
 }
