@@ -102,8 +102,10 @@ func DefaultBackupDir(g inspect.Group, t time.Time) string {
 
 // Apply runs a plan under the safety protocol of the package: it locks
 // every segment (a *LockedError if a live process holds one), plans again
-// and refuses with *StaleError if the result differs, copies every file the
-// plan changes into the backup directory and writes its manifest, and then
+// and refuses with *StaleError if the result differs, puts every file the
+// plan changes into the backup directory (see backup: moved by a hard link
+// when the plan removes or replaces it whole, else copied) and writes its
+// manifest, and then
 // runs the actions in order, each one atomic (write aside, fsync, rename,
 // fsync the directory). A plan without actions changes nothing and makes
 // no backup. An error before the first change leaves the group untouched
