@@ -18,8 +18,8 @@ const ManifestName = "manifest.json"
 
 // Manifest describes one backup: the files an operation changed, moved or
 // removed (hard-linked or copied next to the manifest under their relative
-// paths) and the
-// files it created, so that Restore can put the group back exactly.
+// paths) and the files it created, so that Restore can put the group back
+// exactly.
 //
 // Every path is relative to Root and uses slashes.
 type Manifest struct {
