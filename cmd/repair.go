@@ -109,18 +109,20 @@ func newRepairCmd(g *globals) *cobra.Command {
 		Long: `Verify each group, plan the repairs that lose nothing, back up every file the
 plan touches, apply the plan with atomic writes, and verify again.
 
-Mended: torn-tail (the last segment is cut after its last complete record and
-zero-filled to its preallocated size, as etcd does when it opens a WAL for
-writing; refused when valid records follow a zeroed region), empty-segment
-(removed), snapshot-corrupt and snapshot-orphan (renamed to .broken or
-.orphan beside it, so a restart falls back to the newest good snapshot),
-segment-name (renamed to the canonical name when unambiguous). Everything
-else (a CRC mismatch in the middle, a missing segment, index gaps, a commit
-beyond the log...) cannot be repaired offline without losing data: repair
-explains it, suggests what to do (restore from a replica, re-seed the member)
-and changes nothing for it. Running repair twice changes nothing the second
-time; a group that needs several passes (an orphan snapshot only shows once
-the log reads to its end) gets up to three.
+Mended: torn-tail (the last segment is zeroed from the end of its last
+complete record to its preallocated size, as etcd does when it opens a WAL
+for writing; refused when what follows the torn record may be data written
+before the damage), empty-segment (removed), snapshot-corrupt and
+snapshot-orphan (renamed to .broken or .orphan beside it, so a restart falls
+back to the newest good snapshot), segment-name and segment-index (renamed to
+the name etcd gave the segment). Everything else (a CRC mismatch in the
+middle, a missing segment, index gaps, a commit beyond the log, and every
+sign of a lost tail: snapshot files beyond the log are evidence and are never
+moved) cannot be repaired offline without losing data or hiding a loss:
+repair explains it, suggests what to do (restore from a replica, re-seed the
+member) and changes nothing at all in that group. Running repair twice
+changes nothing the second time; a group that needs several passes (an
+orphan snapshot only shows once the log reads to its end) gets up to three.
 
 Safety: every segment is locked (OFD fcntl and flock) before planning and
 until done, so a live server makes repair exit 3 with nothing changed. Every
@@ -132,8 +134,9 @@ readable group, and an interrupted run is undone by raftctl restore.
 
 ` + repairWarning + `
 
-Exit status 0: nothing left to mend (or nothing to do); 1: a dry run with work
-to do, or problems that cannot be repaired offline remain.
+Exit status 0: the group is ok afterwards (info findings allowed); 1: a dry
+run with work to do, something refused (nothing was changed), or findings at
+warning or above remain.
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl repair testdata/sample --dry-run
@@ -317,7 +320,9 @@ WARNING: compaction removes files from the only copy of a group. Stop every
 process using it first, run with --dry-run, and keep the backup until the
 group has restarted.
 
-Exit status 1 with --dry-run means there is something to compact.
+Exit status 0: the group is ok afterwards (info findings allowed); 1: a dry
+run with something to compact, something refused (nothing was changed), or
+findings at warning or above remain.
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl compact testdata/sample --dry-run
