@@ -45,8 +45,8 @@ Read-only: never changes a byte and takes no lock.
 type groupJSON struct {
 	inspect.Group
 	walMeta
-	// Status is "ok", "torn-tail" (the log ends in a torn write, as a crash
-	// during append leaves it: etcd restarts) or "damaged" (the read
+	// Status is "ok", "warning" (the read stopped where etcd's would too,
+	// as a torn write at the end of the log: etcd restarts) or "damaged" (the read
 	// stopped on damage: the fields below describe only the readable
 	// prefix, not the group's state). Error says where and why.
 	Status     string           `json:"status"`
@@ -64,12 +64,12 @@ type groupJSON struct {
 // groupStatus says whether a summary is the group's state or only the
 // readable prefix of a damaged group.
 func groupStatus(s *inspect.GroupSummary) (status, msg string) {
-	warn, err := stopProblem(s.Name, s.Log)
+	warn, err := stopProblem(s.Group, s.Log)
 	switch {
 	case err != nil:
 		return "damaged", err.Error()
 	case warn != "":
-		return "torn-tail", warn
+		return "warning", warn
 	}
 	return "ok", ""
 }

@@ -11,14 +11,9 @@ import (
 	"github.com/raftctl/raftctl/inspect"
 )
 
-// renderList renders the rows of a list command: in JSON as one document
-// {"schema_version":1,"<key>":[...]}, in JSONL one row per line, and
-// otherwise as the table that table builds.
-func renderList[T any](g *globals, mode format.Mode, key string, rows []T, table func() *format.Table) error {
-	return renderListV(g, mode, 1, key, rows, table)
-}
-
-// renderListV is renderList with another schema_version.
+// renderListV renders the rows of a list command: in JSON as one document
+// {"schema_version":<version>,"<key>":[...]}, in JSONL one row per line,
+// and otherwise as the table that table builds.
 func renderListV[T any](g *globals, mode format.Mode, version int, key string, rows []T, table func() *format.Table) error {
 	switch mode {
 	case format.ModeJSON:
