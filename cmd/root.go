@@ -100,10 +100,14 @@ server is stopped, or beside it for read-only commands, and answers: what is
 in it, is it consistent, can it be mended, can it be shrunk, and can old data
 be brought into it.
 
-A PATH is searched recursively for groups: a directory with wal/ (or
-snap/*.snap), etcd's DIR/member/{wal,snap}, or a directory of *.wal segments.
-Without PATH, --data-dir (or RAFTCTL_DATA_DIR, or data-dir in the config file)
-is used.
+A PATH is searched recursively for groups, following symbolic links: a
+directory with wal/ (or snap/*.snap), etcd's DIR/member/{wal,snap} (k3s:
+server/db/etcd/member), Hyperledger Fabric's etcdraft/wal/<channel> with
+etcdraft/snapshot/<channel>, Docker SwarmKit's raft/wal-v3-encrypted with
+raft/snap-v3-encrypted, or a directory of *.wal segments. Without PATH,
+--data-dir (or RAFTCTL_DATA_DIR, or data-dir in the config file) is used.
+IDs are printed in hex as etcd prints them; raftctl help findings lists
+verify's finding codes.
 
 Read-only commands (groups, wal, snap, verify) never change a byte and take
 no lock, so they can run beside a live server.
