@@ -126,9 +126,10 @@ orphan snapshot only shows once the log reads to its end) gets up to three.
 
 Safety: every segment is locked (OFD fcntl and flock) before planning and
 until done, so a live server makes repair exit 3 with nothing changed. Every
-file changed or removed is first copied with its mode into the backup
-directory with a manifest of SHA-256 sums; ` + "`raftctl restore BACKUP_DIR`" + ` puts
-the group back exactly. New content is written aside, fsynced and renamed;
+file changed or removed goes into the backup directory first, with its mode
+and a manifest of SHA-256 sums: a file removed or replaced whole is
+hard-linked there (no copy), a file that stays in the group is copied;
+` + "`raftctl restore BACKUP_DIR`" + ` puts the group back exactly. New content is written aside, fsynced and renamed;
 each file is replaced atomically, any prefix of the plan leaves a
 readable group, and an interrupted run is undone by raftctl restore.
 
@@ -309,7 +310,11 @@ only entries at or below it (the segment holding it stays, as etcd's purge
 keeps it), keeping at least --keep-wal segments; .snap files beyond the newest
 --keep-snapshots. With --rewrite the WAL is replaced by a fresh one that starts
 at the snapshot (metadata, snapshot record, HardState and the entries after
-it, overwrites resolved), swapped in with one atomic directory exchange.
+it, overwrites resolved), swapped in with one atomic directory exchange; it
+keeps the group's segment size (the preallocated last segment's, else one the
+files show), and removes the .snap files older than the snapshot it starts
+from whatever --keep-snapshots says (the new WAL holds neither their records
+nor the entries after them, so etcd could never restart from them).
 
 The effective log and HardState from the snapshot on are identical before and
 after. A group whose verify status is error is refused. The same safety
