@@ -63,15 +63,15 @@ type groupJSON struct {
 
 // groupStatus says whether a summary is the group's state or only the
 // readable prefix of a damaged group.
-func groupStatus(s *inspect.GroupSummary) (status, msg string) {
-	warn, err := stopProblem(s.Group, s.Log)
+func groupStatus(s *inspect.GroupSummary) (status, msg, warn string, err error) {
+	warn, err = stopProblem(s.Group, s.Log)
 	switch {
 	case err != nil:
-		return "damaged", err.Error()
+		return "damaged", err.Error(), warn, err
 	case warn != "":
-		return "warning", warn
+		return "warning", warn, warn, nil
 	}
-	return "ok", ""
+	return "ok", "", "", nil
 }
 
 func (o *groupsOptions) run(cmd *cobra.Command, g *globals, args []string) error {
@@ -80,10 +80,24 @@ func (o *groupsOptions) run(cmd *cobra.Command, g *globals, args []string) error
 		return err
 	}
 	rows := make([]groupJSON, len(sums))
+	var firstErr error
+	var msgs []string // printed after the table
 	for k, s := range sums {
 		r := groupJSON{Group: s.Group, walMeta: walMetaOf(s.Log), Segments: s.Segments, WALBytes: s.WALBytes,
 			FirstIndex: s.FirstIndex, LastIndex: s.LastIndex, LastTerm: s.LastTerm, Snapshot: s.Snapshot, SnapFiles: s.SnapFiles}
-		r.Status, r.Error = groupStatus(s)
+		// One judgement of the end of each log, for the row and for the
+		// messages on stderr.
+		var warn string
+		var err error
+		r.Status, r.Error, warn, err = groupStatus(s)
+		if warn != "" {
+			msgs = append(msgs, g.errScheme().Warn("warning: ")+warn)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		} else if err != nil {
+			msgs = append(msgs, "raftctl: "+err.Error())
+		}
 		if s.Log.HasHardState {
 			hs := hardStateOf(s.HardState)
 			r.HardState = &hs
@@ -120,7 +134,10 @@ func (o *groupsOptions) run(cmd *cobra.Command, g *globals, args []string) error
 	if err != nil {
 		return err
 	}
-	return reportStops(g, sums)
+	for _, m := range msgs {
+		fmt.Fprintln(g.io.ErrOut, m)
+	}
+	return firstErr
 }
 
 // reportStops warns about torn tails and fails on corruption met while

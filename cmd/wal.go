@@ -893,7 +893,7 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 		if o.typeSet != nil && !o.typeSet[e.Type] {
 			return false, false
 		}
-		if o.classSet != nil && !matchesAny(e, o.classSet) {
+		if o.classSet != nil && !matchesAny(e, o.classSet, grp.Encrypted) {
 			return false, false
 		}
 		return true, false
@@ -1102,8 +1102,14 @@ func needsEtcdDecoder(classes []string) bool {
 	return false
 }
 
-func matchesAny(e *inspect.Entry, classes []string) bool {
+// matchesAny says whether e is in one of the --entry-type classes; of an
+// encrypted WAL's entries only the raft classes (ConfigChange, Normal) are
+// known.
+func matchesAny(e *inspect.Entry, classes []string, encrypted bool) bool {
 	for _, c := range classes {
+		if encrypted && c != "ConfigChange" && c != "Normal" {
+			continue
+		}
 		if inspect.MatchesEntryType(e, c) {
 			return true
 		}
