@@ -114,7 +114,7 @@ writing; refused when valid records follow a zeroed region), empty-segment
 segment-name (renamed to the canonical name when unambiguous). Everything
 else (a CRC mismatch in the middle, a missing segment, index gaps, a commit
 beyond the log...) cannot be repaired offline without losing data: repair
-explains it, suggests what to do (restore from a replica, re-seed the member)
+explains it, suggests what to do (restore from a replica with --from, re-seed the member)
 and changes nothing for it. Running repair twice changes nothing the second
 time; a group that needs several passes (an orphan snapshot only shows once
 the log reads to its end) gets up to three.
@@ -127,6 +127,8 @@ the group back exactly. New content is written aside, fsynced and renamed;
 each file is replaced atomically, any prefix of the plan leaves a
 readable group, and an interrupted run is undone by raftctl restore.
 
+` + repairFromHelp + `
+
 ` + repairWarning + `
 
 Exit status 0: nothing left to mend (or nothing to do); 1: a dry run with work
@@ -134,11 +136,13 @@ to do, or problems that cannot be repaired offline remain.
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl repair testdata/sample --dry-run
-  $ raftctl repair /var/lib/app/raft --group 'shard-*' --backup-dir /backups/raft`,
+  $ raftctl repair /var/lib/app/raft --group 'shard-*' --backup-dir /backups/raft
+  $ raftctl repair testdata/sample/node-1/group-2 --from testdata/sample/node-2 --dry-run`,
 		Annotations: map[string]string{"mutating": "true"},
 		RunE:        run(func(cmd *cobra.Command, args []string) error { return o.runRepair(cmd, g, args) }),
 	}
 	o.addFlags(cmd)
+	cmd.Flags().String("from", "", "rewrite a member's log damaged in its middle from this replica's copy of the group (a data directory)")
 	return cmd
 }
 
@@ -193,6 +197,9 @@ func (o *changeOptions) eachGroup(cmd *cobra.Command, g *globals, args []string,
 }
 
 func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string) error {
+	if from, _ := cmd.Flags().GetString("from"); from != "" {
+		return o.runRepairFrom(cmd, g, args, from)
+	}
 	ctx := cmd.Context()
 	return o.eachGroup(cmd, g, args, "repair", func(grp inspect.Group, rep *inspect.GroupReport, cr *changeReport, out *changeJSON) (bool, error) {
 		refused := false

@@ -224,6 +224,9 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 		p.Damage = append(p.Damage, fmt.Sprintf("%s offset %d: %s (%s)", s.Path, s.Offset, s.Kind, s.Msg))
 		return refuse(CodeFromCannot, "the member's last segment is damaged (%s offset %d: %s): the newest HardState, which a rewrite must keep, cannot be read past it", filepath.Base(s.Path), s.Offset, s.Kind)
 	}
+	for _, d := range p.Damage {
+		p.note("damage: %s", d)
+	}
 	if len(parts) == 1 {
 		p.note("the member's log reads to its end: nothing to repair from a replica (raftctl repair mends the rest)")
 		return p, st, nil
