@@ -32,7 +32,6 @@ newest HardState cannot be read).`
 // runRepairFrom is repair --from: each group asked for is rewritten from
 // its copy under the replica's PATH.
 func (o *changeOptions) runRepairFrom(cmd *cobra.Command, g *globals, args []string, from string) error {
-	ctx := cmd.Context()
 	if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) {
 		return usageErrorf("--from %s: no such file or directory", from)
 	}
@@ -60,44 +59,7 @@ func (o *changeOptions) runRepairFrom(cmd *cobra.Command, g *globals, args []str
 		}
 		pick[m.Dir] = d
 	}
-	return o.eachGroup(cmd, g, args, "repair", func(grp inspect.Group, rep *inspect.GroupReport, cr *changeReport, out *changeJSON) (bool, error) {
-		plan, err := repair.PlanRepairFrom(ctx, grp, pick[grp.Dir])
-		if err != nil {
-			return false, changeError(grp.Name, err)
-		}
-		if len(plan.Refusals) > 0 || o.dryRun || plan.Empty() {
-			cr.Plan = &plan.Plan
-		}
-		if len(plan.Refusals) > 0 {
-			out.Summary.Refused++
-			return true, nil
-		}
-		if o.dryRun {
-			return !plan.Empty(), nil
-		}
-		if plan.Empty() {
-			cr.StatusAfter = rep.Status
-			return rep.Status != inspect.StatusOK, nil
-		}
-		printPlan(g, grp.Name, &plan.Plan)
-		res, err := repair.ApplyRepairFrom(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, 1)})
-		if err != nil {
-			return false, changeError(grp.Name, err)
-		}
-		cr.Rounds = append(cr.Rounds, res)
-		out.Summary.Changed++
-		out.Summary.BytesReclaimed += res.BytesReclaimed
-		if rep, err = verifyGroup(ctx, grp); err != nil {
-			return false, noVerdict(err)
-		}
-		cr.StatusAfter = rep.Status
-		for _, f := range rep.Findings {
-			if f.Severity.AtLeast(inspect.SeverityWarning) {
-				cr.FindingsLeft = append(cr.FindingsLeft, f.Code)
-			}
-		}
-		return rep.Status != inspect.StatusOK, nil
-	})
+	return o.eachGroup(cmd, g, args, "repair", repair.RepairFrom(func(m inspect.Group) inspect.Group { return pick[m.Dir] }), repair.RunOptions{})
 }
 
 // donorFor picks the replica's copy of a group: the only group under the

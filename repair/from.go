@@ -532,3 +532,44 @@ func lstatDir(p string) (bool, error) {
 	}
 	return fi.IsDir(), nil
 }
+
+// RepairFrom returns the entry point of repair --from for the command's
+// round of groups: donor gives the replica's copy of each group. It
+// verifies the group, plans (PlanRepairFrom), applies the plan with a
+// backup unless it is a dry run, refused or empty, and verifies again.
+func RepairFrom(donor func(inspect.Group) inspect.Group) func(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, error) {
+	return func(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, error) {
+		rep, err := verifyForChange(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		out := &Outcome{StatusBefore: rep.Status}
+		plan, err := PlanRepairFrom(ctx, g, donor(g))
+		if err != nil {
+			return nil, err
+		}
+		out.Refused = len(plan.Refusals) > 0
+		if opts.DryRun || out.Refused || plan.Empty() {
+			out.Plan = &plan.Plan
+			out.Problem = out.Refused || (opts.DryRun && !plan.Empty()) || (!opts.DryRun && rep.Status != inspect.StatusOK)
+			return out, nil
+		}
+		if opts.OnPlan != nil {
+			opts.OnPlan(&plan.Plan)
+		}
+		var dir string
+		if opts.BackupDir != nil {
+			dir = opts.BackupDir(1)
+		}
+		res, err := ApplyRepairFrom(ctx, plan, ApplyOptions{BackupDir: dir})
+		if err != nil {
+			return nil, err
+		}
+		out.Rounds = append(out.Rounds, res)
+		if rep, err = verifyForChange(ctx, g); err != nil {
+			return nil, err
+		}
+		out.finish(rep)
+		return out, nil
+	}
+}
