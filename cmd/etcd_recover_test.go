@@ -638,8 +638,17 @@ func TestEtcdRecoverAppends(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs etcd clusters")
 	}
+	for _, n := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%d-members", n), func(t *testing.T) { etcdRecoverAppends(t, n) })
+	}
+}
+
+func etcdRecoverAppends(t *testing.T, members int) {
 	root := t.TempDir()
-	names := []string{"infra1", "infra2", "infra3"}
+	var names []string
+	for k := 1; k <= members; k++ {
+		names = append(names, fmt.Sprintf("infra%d", k))
+	}
 	specs := newClusterSpecs(t, root, names)
 	c := startCluster(t, specs)
 	cli := c.client(t)
@@ -702,7 +711,8 @@ func TestEtcdRecoverAppends(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, b := (leader+1)%3, (leader+2)%3
+	// Two followers survive; the leader and the others are lost.
+	a, b := (leader+1)%members, (leader+2)%members
 	early, late := filepath.Join(root, "early", names[a]+".etcd"), filepath.Join(root, "late", names[b]+".etcd")
 	for count() < 300 {
 		time.Sleep(5 * time.Millisecond)
@@ -780,8 +790,8 @@ func TestEtcdRecoverAppends(t *testing.T) {
 	if plainLost != plainPredicted || plainLost == 0 {
 		t.Errorf("plain --force-new-cluster on the early copy: %d acknowledged keys predicted lost, %d missing", plainPredicted, plainLost)
 	}
-	t.Logf("early copy of %s: commit %d; late copy of %s proves %d; recover appends %d..%d from it and keeps %d: %d acknowledged keys served of %d; "+
+	t.Logf("%d members, %d lost: early copy of %s: commit %d; late copy of %s proves %d; recover appends %d..%d from it and keeps %d: %d acknowledged keys served of %d; "+
 		"plain --force-new-cluster on the early copy keeps up to %d and loses %d committed entries, %d acknowledged keys",
-		names[a], plan.HardState.Commit, names[b], comp.ProvenCommit, plan.AppendFrom, plan.AppendTo, plan.Keep, expected-missing, expected,
+		members, members-2, names[a], plan.HardState.Commit, names[b], comp.ProvenCommit, plan.AppendFrom, plan.AppendTo, plan.Keep, expected-missing, expected,
 		ce.ForceKeep, ce.ForceLoses, plainLost)
 }
