@@ -421,10 +421,11 @@ func (e *conflictError) Error() string { return e.msg }
 
 // donorEntries pulls the donor's effective entries after index from, in
 // order; the entry and record alias the read buffer until the next pull.
-func donorEntries(ctx context.Context, segs []inspect.Segment, l *inspect.Log, from uint64) iter.Seq2[*inspect.Entry, *inspect.Record] {
+// A read error ends the sequence and is left in *errp.
+func donorEntries(ctx context.Context, segs []inspect.Segment, l *inspect.Log, from uint64, errp *error) iter.Seq2[*inspect.Entry, *inspect.Record] {
 	return func(yield func(*inspect.Entry, *inspect.Record) bool) {
 		stop := errors.New("stop")
-		inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
+		err := inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
 			if e.Index <= from {
 				return nil
 			}
@@ -433,6 +434,9 @@ func donorEntries(ctx context.Context, segs []inspect.Segment, l *inspect.Log, f
 			}
 			return nil
 		})
+		if err != nil && err != stop {
+			*errp = err
+		}
 	}
 }
 
@@ -442,7 +446,8 @@ func donorEntries(ctx context.Context, segs []inspect.Segment, l *inspect.Log, f
 // is set, it receives the SHA-256 of the donor's records Snapshot+1..CopyTo.
 func compareWithDonor(ctx context.Context, p *FromPlan, st *fromState, sum *[]byte) error {
 	s, e := p.Snapshot.Index, p.CopyTo
-	next, stop := iter.Pull2(donorEntries(ctx, st.dsegs, st.donor, s))
+	var readErr error
+	next, stop := iter.Pull2(donorEntries(ctx, st.dsegs, st.donor, s, &readErr))
 	defer stop()
 	h := sha256.New()
 	var cur struct {
@@ -457,6 +462,9 @@ func compareWithDonor(ctx context.Context, p *FromPlan, st *fromState, sum *[]by
 	advance := func(i uint64) error {
 		for !have || cur.index < i {
 			de, dr, ok := next()
+			if !ok && readErr != nil {
+				return fmt.Errorf("%s: %w", p.Donor.Dir, readErr)
+			}
 			if !ok || de.Index > e {
 				return fmt.Errorf("the replica's log ends at %d, before %d", want-1, e)
 			}

@@ -262,3 +262,49 @@ func chunks(from, to, term uint64) []span {
 	}
 	return out
 }
+
+// TestRepairFromStaleAndLocked: a plan whose member changed since is
+// refused with *StaleError, a live (locked) member or replica with
+// *LockedError; nothing is changed either way.
+func TestRepairFromStaleAndLocked(t *testing.T) {
+	root := t.TempDir()
+	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+	writeMember(t, a, 1, chunks(2, 600, 2)...)
+	writeMember(t, b, 2, chunks(2, 600, 2)...)
+	ctx := context.Background()
+	mg, dg := discover(t, a), discover(t, b)
+	segs := segPaths(t, mg)
+	midDamages[0].do(t, segs[len(segs)/2])
+	p, err := PlanRepairFrom(ctx, mg, dg)
+	if err != nil || len(p.Refusals) != 0 || p.Empty() {
+		t.Fatalf("plan %+v %v", p, err)
+	}
+	before := fileSums(t, a)
+	// The replica is locked by a live process.
+	f, err := fileutilTryLock(segPaths(t, dg)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le *LockedError
+	if _, err := PlanRepairFrom(ctx, mg, dg); !errors.As(err, &le) {
+		t.Fatalf("plan with a locked replica: %v", err)
+	}
+	if _, err := ApplyRepairFrom(ctx, p, ApplyOptions{BackupDir: filepath.Join(root, "b0")}); !errors.As(err, &le) {
+		t.Fatalf("apply with a locked replica: %v", err)
+	}
+	f.Close()
+	// Another segment of the member is damaged after the plan.
+	midDamages[0].do(t, segs[len(segs)/2+1])
+	damaged := fileSums(t, a)
+	var se *StaleError
+	if _, err := ApplyRepairFrom(ctx, p, ApplyOptions{BackupDir: filepath.Join(root, "b1")}); !errors.As(err, &se) {
+		t.Fatalf("apply on a changed member: %v", err)
+	}
+	sameSums(t, "member after refused applies", fileSums(t, a), damaged)
+	if len(before) != len(damaged) {
+		t.Fatal("files appeared")
+	}
+	if _, err := os.Stat(filepath.Join(root, "b1")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a stale apply left its backup directory: %v", err)
+	}
+}
