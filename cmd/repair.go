@@ -367,7 +367,8 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restore BACKUP_DIR",
 		Short: "Put a group back exactly as it was before a repair or compaction",
-		Long: `Put a group back from a backup that raftctl repair or raftctl compact made:
+		Long: `Put a group back from a backup that raftctl repair (--from too), raftctl
+compact or raftctl recover apply made:
 every file changed or removed is written back (atomically, mode kept), files
 the operation created are removed, and every file's SHA-256 is checked against
 the backup's manifest before and after. An interrupted restore is completed by

@@ -100,7 +100,7 @@ const (
 // Hints shared by several codes.
 const (
 	hintRepair  = "run `raftctl repair` on this group (see `raftctl repair --dry-run` first)"
-	hintReplica = "restore this member's data from a healthy replica, or remove the member and add it back so that it is re-seeded; no raftctl command can recreate lost records"
+	hintReplica = "rewrite this member's log from a healthy replica that proves the lost entries (`raftctl repair --from REPLICA`), restore it from a backup, or remove the member and add it back so that it is re-seeded"
 	hintTail    = "look for the newest segments (an interrupted copy or backup, a deleted file) before restarting this member: if they are gone, restore it from a healthy replica; raftctl does not change the evidence"
 )
 

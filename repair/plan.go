@@ -142,7 +142,7 @@ func (p *Plan) BytesChanged() int64 {
 
 // Advice for findings that cannot be mended offline.
 const (
-	adviceReplica = "restore this member's data from a healthy replica or a backup, or remove the member from the cluster and add it back empty so that it re-syncs from the leader (etcd: etcdctl member remove / member add, then start it with an empty data directory)"
+	adviceReplica = "rewrite this member's log from a healthy replica that proves the lost entries (raftctl repair --from REPLICA), or restore its data from a backup, or remove the member from the cluster and add it back empty so that it re-syncs from the leader (etcd: etcdctl member remove / member add, then start it with an empty data directory)"
 	adviceRerun   = "run verify again and repair with its fresh findings"
 )
 
