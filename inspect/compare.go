@@ -382,19 +382,20 @@ func compareReplicas(name string, reps []*Replica, notes []string) *Comparison {
 		c.Single = true
 		c.Notes = append(c.Notes, "only one replica found ("+reps[0].Label()+"): nothing to compare")
 	}
-	// The highest commit a replica proves: its HardState commit, at the
-	// term its own log holds there.
+	// The highest commit a replica proves: its HardState commit (or what
+	// its backend applied, see committed), at the term its own log holds
+	// there.
 	var prover *Replica
 	for _, r := range reps {
-		if _, ok := r.log.TermAt(r.HardState.Commit); !ok {
+		if _, ok := r.log.TermAt(r.committed()); !ok {
 			continue
 		}
-		if prover == nil || r.HardState.Commit > prover.HardState.Commit {
+		if prover == nil || r.committed() > prover.committed() {
 			prover = r
 		}
 	}
 	if prover != nil {
-		c.ProvenCommit = prover.HardState.Commit
+		c.ProvenCommit = prover.committed()
 		c.ProvenTerm, _ = prover.log.TermAt(c.ProvenCommit)
 		c.ProvenBy = prover.Server
 	}
@@ -495,16 +496,22 @@ func (c *Comparison) candidate(s *Replica, reps []*Replica, ag func(a, b *Replic
 		cd.Eligible, cd.Why = false, "no HardState"
 	}
 	// What s's own log holds that some replica's commit proves.
-	cd.Proven = s.HardState.Commit
+	cd.Proven = s.committed()
 	for _, r := range reps {
-		if _, ok := r.log.TermAt(r.HardState.Commit); !ok {
+		if _, ok := r.log.TermAt(r.committed()); !ok {
 			continue
 		}
-		cd.Proven = max(cd.Proven, min(ag(s, r), r.HardState.Commit))
+		cd.Proven = max(cd.Proven, min(ag(s, r), r.committed()))
 	}
+	// etcd's --force-new-cluster commits max(HardState.commit, the
+	// backend's consistent index): wal.Save does not sync a HardState
+	// whose commit alone changed, so the backend may have applied more.
 	cd.ForceKeep = s.HardState.Commit
-	if s.LastIndex > s.HardState.Commit {
-		cd.ForceDiscard = s.LastIndex - s.HardState.Commit
+	if s.Backend != nil && s.Backend.Err == "" && s.Backend.ConsistentIndex > cd.ForceKeep {
+		cd.ForceKeep = min(s.Backend.ConsistentIndex, max(s.LastIndex, s.HardState.Commit))
+	}
+	if s.LastIndex > cd.ForceKeep {
+		cd.ForceDiscard = s.LastIndex - cd.ForceKeep
 	}
 	cd.ForceLoses = c.ProvenCommit - min(c.ProvenCommit, cd.ForceKeep)
 	cd.RecoverKeep = max(cd.Proven, cd.ForceKeep)
@@ -592,4 +599,19 @@ type EntryInfo struct {
 	Term  uint64 `json:"term"`
 	Type  string `json:"type"`
 	Size  int    `json:"size"`
+}
+
+// committed is the highest index the replica proves committed: its
+// HardState's commit, or the consistent index of its etcd backend when
+// that is higher and its log holds the entry (etcd applies only committed
+// entries, and wal.Save does not sync a HardState whose commit alone
+// changed, so the backend can be ahead).
+func (r *Replica) committed() uint64 {
+	c := r.HardState.Commit
+	if b := r.Backend; b != nil && b.Err == "" && b.ConsistentIndex > c && r.log != nil {
+		if _, ok := r.log.TermAt(b.ConsistentIndex); ok {
+			c = b.ConsistentIndex
+		}
+	}
+	return c
 }
