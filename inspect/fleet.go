@@ -71,7 +71,7 @@ type FleetGroup struct {
 	Snapshot *SnapRef `json:"snapshot"`
 	// WALSnapshots are the WAL's snapshot records in order; SnapFiles the
 	// .snap files, newest name first.
-	WALSnapshots []SnapRef      `json:"wal_snapshots"`
+	WALSnapshots []SnapRef       `json:"wal_snapshots"`
 	SnapFiles    []FleetSnapFile `json:"snap_files"`
 	// Segments is the WAL's segment inventory.
 	Segments []FleetSegment `json:"segments"`
