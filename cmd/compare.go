@@ -69,7 +69,8 @@ on snap/db for the moment it reads it, and gives up at once on a live member).
 ` + exitStatusHelp(),
 		Example: `  $ raftctl compare testdata/sample/node-1 testdata/sample/node-2 testdata/sample/node-4
   $ raftctl compare testdata/sample/node-1 testdata/sample/node-4 --group group-1 --entries -o json
-  $ raftctl compare testdata/sample/node-1/group-2 testdata/sample/node-3/group-2`,
+  $ raftctl compare testdata/sample/node-1/group-2 testdata/sample/node-3/group-2
+  $ raftctl compare testdata/fleet/node-1.json testdata/sample/node-2 --summary testdata/fleet/node-4.json`,
 		Args: cobra.ArbitraryArgs,
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}

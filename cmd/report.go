@@ -57,9 +57,9 @@ default; never: always 0 once every replica has a verdict); 1 when some is;
 verdict (its host could not read it).
 
 ` + exitStatusHelp(),
-		Example: `  $ raftctl report host-1.json host-2.json host-3.json
-  $ raftctl report summaries/*.json --fail-on warning -o junit > report.xml
-  $ raftctl report summaries/*.json -o markdown >> "$GITHUB_STEP_SUMMARY"`,
+		Example: `  $ raftctl report testdata/fleet/node-1.json testdata/fleet/node-2.json testdata/fleet/node-3.json
+  $ raftctl report testdata/fleet/node-1.json testdata/fleet/node-4.json --fail-on warning -o junit > report.xml
+  $ raftctl report testdata/fleet/node-1.json testdata/fleet/node-2.json -o markdown`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}

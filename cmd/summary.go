@@ -15,6 +15,10 @@ import (
 
 func init() { extraCommands = append(extraCommands, newSummaryCmd) }
 
+// The sample summaries under testdata/fleet are what summary writes for
+// the sample; TestFleetSamplesUpToDate fails when they are stale.
+//go:generate sh -c "cd .. && for n in 1 2 3 4; do go run . summary testdata/sample/node-$n -o json > testdata/fleet/node-$n.json; done"
+
 type summaryOptions struct {
 	sel       selector
 	server    string
@@ -60,9 +64,9 @@ PATH could not be read.
 Read-only: never changes a byte and takes no lock.
 
 ` + exitStatusHelp(),
-		Example: `  $ raftctl summary testdata/sample/node-1 -o json > node-1.json
-  $ raftctl summary /var/lib/etcd --server "$(hostname)" -o json > "$(hostname).json"
-  $ raftctl compare node-1.json node-2.json testdata/sample/node-4`,
+		Example: `  $ raftctl summary testdata/sample/node-1 -o json > testdata/fleet/node-1.json
+  $ raftctl summary testdata/sample/node-2 --server host-2 --group group-1 -o jsonl
+  $ raftctl summary testdata/sample/node-1 testdata/sample/node-2`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
