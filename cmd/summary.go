@@ -17,7 +17,10 @@ func init() { extraCommands = append(extraCommands, newSummaryCmd) }
 
 // The sample summaries under testdata/fleet are what summary writes for
 // the sample; TestFleetSamplesUpToDate fails when they are stale.
-//go:generate sh -c "cd .. && for n in 1 2 3 4; do go run . summary testdata/sample/node-$n -o json > testdata/fleet/node-$n.json; done"
+//go:generate sh -c "cd .. && go run . summary testdata/sample/node-1 -o json > testdata/fleet/node-1.json"
+//go:generate sh -c "cd .. && go run . summary testdata/sample/node-2 -o json > testdata/fleet/node-2.json"
+//go:generate sh -c "cd .. && go run . summary testdata/sample/node-3 -o json > testdata/fleet/node-3.json"
+//go:generate sh -c "cd .. && go run . summary testdata/sample/node-4 -o json > testdata/fleet/node-4.json"
 
 type summaryOptions struct {
 	sel       selector
