@@ -26,7 +26,6 @@ type summaryOptions struct {
 	sel       selector
 	server    string
 	hashRange uint64
-	parallel  int
 }
 
 func newSummaryCmd(g *globals) *cobra.Command {
