@@ -113,10 +113,11 @@ func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	if len(args)+len(o.summaries) < 2 {
 		return usageErrorf("requires at least 2 arg(s) (PATHs or --summary files), only received %d", len(args)+len(o.summaries))
 	}
-	srcs, err := compareSources(g, &o.sel, args, o.summaries)
+	srcs, cleanup, err := compareSources(cmd, g, &o.sel, args, o.summaries)
 	if err != nil {
 		return err
 	}
+	defer cleanup()
 	comps, err := inspect.CompareSources(cmd.Context(), srcs, inspect.VerifyOptions{})
 	if err != nil {
 		return describeFSError(err)

@@ -85,10 +85,11 @@ means the plan refuses.
 			if len(args)+len(o.summaries) < 2 {
 				return usageErrorf("requires at least 2 arg(s) (PATHs or --summary files), only received %d", len(args)+len(o.summaries))
 			}
-			srcs, err := compareSources(g, &o.sel, args, o.summaries)
+			srcs, cleanup, err := compareSources(cmd, g, &o.sel, args, o.summaries)
 			if err != nil {
 				return err
 			}
+			defer cleanup()
 			plan, err := repair.PlanRecoverSources(cmd.Context(), srcs, repair.RecoverOptions{Member: o.member})
 			if err != nil {
 				var le *repair.LockedError

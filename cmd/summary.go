@@ -92,11 +92,24 @@ func (o *summaryOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	}
 	var sums []*inspect.HostSummary
 	for _, p := range args {
-		groups, err := o.sel.groups(g, []string{p})
+		dir := p
+		if isBundleArg(p) {
+			root, cleanup, err := openBundle(cmd, p)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			dir = root
+		}
+		groups, err := o.sel.groups(g, []string{dir})
 		if err != nil {
 			return err
 		}
-		s, err := inspect.SummarizeHost(cmd.Context(), p, groups, inspect.SummaryOptions{Server: o.server, HashRange: o.hashRange})
+		server := o.server
+		if server == "" {
+			server = p
+		}
+		s, err := inspect.SummarizeHost(cmd.Context(), p, groups, inspect.SummaryOptions{Server: server, HashRange: o.hashRange})
 		if err != nil {
 			return err
 		}
@@ -196,9 +209,27 @@ func readSummaries(p string) ([]*inspect.HostSummary, error) {
 }
 
 // compareSources turns compare's and recover plan's arguments into
-// sources: directories as they are, summaries (PATHs ending in .json, or
-// --summary files) read, every one filtered by --group.
-func compareSources(g *globals, sel *selector, args, summaryFiles []string) ([]inspect.CompareSource, error) {
+// sources: directories as they are, bundles (PATHs ending in .tar.gz)
+// restored into a temporary directory that cleanup removes, summaries
+// (PATHs ending in .json, or --summary files) read, every one filtered by
+// --group.
+func compareSources(cmd *cobra.Command, g *globals, sel *selector, args, summaryFiles []string) (srcs []inspect.CompareSource, cleanup func(), err error) {
+	var cleanups []func()
+	cleanup = func() {
+		for _, c := range cleanups {
+			c()
+		}
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+	srcs, err = compareSourcesIn(cmd, g, sel, args, summaryFiles, &cleanups)
+	return srcs, cleanup, err
+}
+
+func compareSourcesIn(cmd *cobra.Command, g *globals, sel *selector, args, summaryFiles []string, cleanups *[]func()) ([]inspect.CompareSource, error) {
 	if err := inspect.ValidateGlobs(sel.globs); err != nil {
 		return nil, usageErrorf("%v", err)
 	}
@@ -224,7 +255,16 @@ func compareSources(g *globals, sel *selector, args, summaryFiles []string) ([]i
 			}
 			continue
 		}
-		gs, err := sel.groups(g, []string{p})
+		dir := p
+		if isBundleArg(p) {
+			root, c, err := openBundle(cmd, p)
+			if err != nil {
+				return nil, err
+			}
+			*cleanups = append(*cleanups, c)
+			dir = root
+		}
+		gs, err := sel.groups(g, []string{dir})
 		if err != nil {
 			return nil, err
 		}

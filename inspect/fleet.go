@@ -140,10 +140,12 @@ type TermRun struct {
 
 // ContentHash is the hash of the effective entries with index in
 // [From, To], all within one range [k*R, k*R+R-1] of R = HashRange
-// indexes: xxhash64 over, for each entry in index order, its index, term
-// and type (8 bytes little-endian each), the length of its data (8 bytes)
-// and the data. Two replicas holding the same entries over the same
-// [From, To] have the same hash.
+// indexes: xxhash64 over, for each entry in index order, its index, term,
+// type, the length of its data and the xxhash64 of its data (8 bytes
+// little-endian each). Two replicas holding the same entries over the same
+// [From, To] have the same hash. Hashing the data's hash rather than the
+// data lets a bundle without data (whose payloads hold their xxhash64, see
+// BundleManifest) give the original's hashes.
 type ContentHash struct {
 	From  uint64 `json:"from"`
 	To    uint64 `json:"to"`
@@ -152,12 +154,13 @@ type ContentHash struct {
 
 // hashChain folds effective entries into ContentHashes.
 type hashChain struct {
-	r      uint64
-	d      *xxhash.Digest
-	cur    ContentHash
-	open   bool
-	out    []ContentHash
-	header [32]byte
+	r        uint64
+	d        *xxhash.Digest
+	cur      ContentHash
+	open     bool
+	out      []ContentHash
+	header   [40]byte
+	redacted bool // payloads are a bundle's: their first 8 bytes are their hash
 }
 
 func newHashChain(r uint64) *hashChain { return &hashChain{r: r, d: xxhash.New()} }
@@ -176,8 +179,14 @@ func (h *hashChain) add(e *Entry) {
 	binary.LittleEndian.PutUint64(h.header[8:], e.Term)
 	binary.LittleEndian.PutUint64(h.header[16:], uint64(int64(e.Type)))
 	binary.LittleEndian.PutUint64(h.header[24:], uint64(len(e.Data)))
+	var dh uint64
+	if h.redacted && len(e.Data) >= redactMin {
+		dh = binary.BigEndian.Uint64(e.Data)
+	} else {
+		dh = xxhash.Sum64(e.Data)
+	}
+	binary.LittleEndian.PutUint64(h.header[32:], dh)
 	_, _ = h.d.Write(h.header[:])
-	_, _ = h.d.Write(e.Data)
 }
 
 func (h *hashChain) close() {
@@ -189,12 +198,14 @@ func (h *hashChain) close() {
 }
 
 // HashEntries computes a log's content-hash chain, reading the segments a
-// second time (EffectiveEntries). r is the number of indexes per hash.
-func HashEntries(ctx context.Context, segs []Segment, l *Log, r uint64) ([]ContentHash, error) {
+// second time (EffectiveEntries). r is the number of indexes per hash;
+// redacted says the payloads are those of a bundle without data.
+func HashEntries(ctx context.Context, segs []Segment, l *Log, r uint64, redacted bool) ([]ContentHash, error) {
 	if r == 0 {
 		r = DefaultHashRange
 	}
 	h := newHashChain(r)
+	h.redacted = redacted
 	err := EffectiveEntries(ctx, segs, l, func(e *Entry, _ *Record) error {
 		h.add(e)
 		return nil
@@ -316,7 +327,7 @@ func summarizeGroup(ctx context.Context, g Group, hr uint64, vopts VerifyOptions
 		}
 	}
 	fg.Backend = ReadBackend(g.SnapDir)
-	hashes, err := HashEntries(ctx, segs, l, hr)
+	hashes, err := HashEntries(ctx, segs, l, hr, RestoredWithoutData(g.Dir))
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, nil, cerr
