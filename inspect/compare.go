@@ -44,7 +44,9 @@ type Replica struct {
 }
 
 // FromSummary reports whether the replica was read from a summary (raftctl
-// summary) rather than from its directory: Log is then nil.
+// summary) rather than from its directory: Log then holds only the log's
+// bounds, HardState and term runs, and Dir names a directory on another
+// host.
 func (r *Replica) FromSummary() bool { return r.summary }
 
 // Log returns the pass over the replica's WAL that compare made.
@@ -199,8 +201,9 @@ func (c *Comparison) Candidate(server string) *Candidate {
 // never paired: they are reported apart, with a note. A group found once
 // is a comparison with Single set.
 //
-// Each replica's log is read once, by Verify (twice when it is damaged),
-// replicas in parallel, in memory that does not grow with the log.
+// Each replica's log is read once by Verify (twice when it is damaged) and
+// once more for its content hashes (see SummarizeHost), replicas in
+// parallel, in memory that does not grow with the log.
 func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts VerifyOptions) ([]*Comparison, error) {
 	srcs := make([]CompareSource, len(servers))
 	for k := range servers {
@@ -356,7 +359,6 @@ func (r *Replica) fromSummary(fg *FleetGroup, hashRange uint64) error {
 	r.Group, r.Dir, r.summary, r.hashRange = fg.Group(), fg.Dir, true, hashRange
 	r.fill(fg)
 	r.log = fg.log()
-	r.meta.OK = fg.ClusterID != ""
 	return nil
 }
 
@@ -670,6 +672,9 @@ func (c *Comparison) reason(best *Candidate, elect *Replica) string {
 // [from, to], for showing a divergence. It reads the replica's log once
 // more and stops early.
 func (r *Replica) EntriesAround(ctx context.Context, from, to uint64) ([]EntryInfo, error) {
+	if r.summary {
+		return nil, fmt.Errorf("%s: read from a summary: its entries are on its host", r.Server)
+	}
 	segs, _, err := OpenGroup(r.Group)
 	if err != nil {
 		return nil, err
