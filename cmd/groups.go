@@ -74,7 +74,7 @@ func (o *groupsOptions) run(cmd *cobra.Command, g *globals, args []string) error
 func reportStops(g *globals, sums []*inspect.GroupSummary) error {
 	var first error
 	for _, s := range sums {
-		warn, err := stopProblem(s.Name, s.Log)
+		warn, err := stopProblem(s.Group, s.Log)
 		if warn != "" {
 			fmt.Fprintln(g.io.ErrOut, g.errScheme().Warn("warning: ")+warn)
 		}

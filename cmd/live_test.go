@@ -30,6 +30,9 @@ import (
 	"github.com/raftctl/raftctl/testdata/fixture"
 )
 
+// RAFTCTL_LIVE_KEEP=DIR copies the member's data directory there after
+// the server stopped.
+//
 // liveStrict set to 0 relaxes TestVerifyLiveEtcd for exploration: error
 // and warning findings are then counted and logged, and only a panic, a
 // verdict "unknown" or an unexpected exit status fails the test. By
@@ -115,6 +118,12 @@ func TestVerifyLiveEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
+	if keep := os.Getenv("RAFTCTL_LIVE_KEEP"); keep != "" {
+		// The member's data directory as the stopped server left it.
+		if err := fixture.CopyDir(dir, keep); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// Counts by how the run was made, by code, and by explanation.
 	byHow := map[string]int{}

@@ -55,7 +55,10 @@ func changeError(group string, err error) error {
 	var le *repair.LockedError
 	var se *repair.StaleError
 	var pe *repair.PartialError
+	var nv *repair.NoVerdictError
 	switch {
+	case errors.As(err, &nv):
+		return noVerdict(err)
 	case errors.As(err, &le):
 		return &exitError{code: ExitNoVerdict, err: fmt.Errorf("group %s: %s is locked (%s lock) by a live process: stop it first; nothing was changed", group, le.Path, le.Kind)}
 	case errors.As(err, &se):
@@ -106,31 +109,35 @@ func newRepairCmd(g *globals) *cobra.Command {
 		Long: `Verify each group, plan the repairs that lose nothing, back up every file the
 plan touches, apply the plan with atomic writes, and verify again.
 
-Mended: torn-tail (the last segment is cut after its last complete record and
-zero-filled to its preallocated size, as etcd does when it opens a WAL for
-writing; refused when valid records follow a zeroed region), empty-segment
-(removed), snapshot-corrupt and snapshot-orphan (renamed to .broken or
-.orphan beside it, so a restart falls back to the newest good snapshot),
-segment-name (renamed to the canonical name when unambiguous). Everything
-else (a CRC mismatch in the middle, a missing segment, index gaps, a commit
-beyond the log...) cannot be repaired offline without losing data: repair
-explains it, suggests what to do (restore from a replica, re-seed the member)
-and changes nothing for it. Running repair twice changes nothing the second
-time; a group that needs several passes (an orphan snapshot only shows once
-the log reads to its end) gets up to three.
+Mended: torn-tail (the last segment is zeroed from the end of its last
+complete record to its preallocated size, as etcd does when it opens a WAL
+for writing; refused when what follows the torn record may be data written
+before the damage), empty-segment (removed), snapshot-corrupt and
+snapshot-orphan (renamed to .broken or .orphan beside it, so a restart falls
+back to the newest good snapshot), segment-name and segment-index (renamed to
+the name etcd gave the segment). Everything else (a CRC mismatch in the
+middle, a missing segment, index gaps, a commit beyond the log, and every
+sign of a lost tail: snapshot files beyond the log are evidence and are never
+moved) cannot be repaired offline without losing data or hiding a loss:
+repair explains it, suggests what to do (restore from a replica, re-seed the
+member) and changes nothing at all in that group. Running repair twice
+changes nothing the second time; a group that needs several passes (an
+orphan snapshot only shows once the log reads to its end) gets up to three.
 
 Safety: every segment is locked (OFD fcntl and flock) before planning and
 until done, so a live server makes repair exit 3 with nothing changed. Every
-file changed or removed is first copied with its mode into the backup
-directory with a manifest of SHA-256 sums; ` + "`raftctl restore BACKUP_DIR`" + ` puts
-the group back exactly. New content is written aside, fsynced and renamed;
+file changed or removed goes into the backup directory first, with its mode
+and a manifest of SHA-256 sums: a file removed or replaced whole is
+hard-linked there (no copy), a file that stays in the group is copied;
+` + "`raftctl restore BACKUP_DIR`" + ` puts the group back exactly. New content is written aside, fsynced and renamed;
 each file is replaced atomically, any prefix of the plan leaves a
 readable group, and an interrupted run is undone by raftctl restore.
 
 ` + repairWarning + `
 
-Exit status 0: nothing left to mend (or nothing to do); 1: a dry run with work
-to do, or problems that cannot be repaired offline remain.
+Exit status 0: the group is ok afterwards (info findings allowed); 1: a dry
+run with work to do, something refused (nothing was changed), or findings at
+warning or above remain.
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl repair testdata/sample --dry-run
@@ -142,22 +149,12 @@ to do, or problems that cannot be repaired offline remain.
 	return cmd
 }
 
-func verifyGroup(ctx context.Context, grp inspect.Group) (*inspect.GroupReport, error) {
-	rep, err := inspect.Verify(ctx, grp, inspect.VerifyOptions{NoLockCheck: true})
-	if err != nil {
-		return nil, err
-	}
-	if rep.Err != "" {
-		return nil, fmt.Errorf("group %s: %s", grp.Name, rep.Err)
-	}
-	return rep, nil
-}
-
-// eachGroup is what repair and compact share: it verifies each group
-// asked for, lets fn change it and fill its report, renders the report and
-// turns problems into exit status 1.
+// eachGroup is what repair and compact share: it runs op on each group
+// asked for (repair.Repair or repair.Compact: they verify, plan, apply and
+// verify again), renders the outcomes and turns problems into exit status
+// 1.
 func (o *changeOptions) eachGroup(cmd *cobra.Command, g *globals, args []string, op string,
-	fn func(grp inspect.Group, rep *inspect.GroupReport, cr *changeReport, out *changeJSON) (problem bool, err error)) error {
+	run func(ctx context.Context, grp inspect.Group, opts repair.RunOptions) (*repair.Outcome, error), opts repair.RunOptions) error {
 	mode, err := g.mode()
 	if err != nil {
 		return err
@@ -170,18 +167,36 @@ func (o *changeOptions) eachGroup(cmd *cobra.Command, g *globals, args []string,
 	out := &changeJSON{SchemaVersion: 1, Operation: op, DryRun: o.dryRun}
 	problems := false
 	for _, grp := range groups {
-		rep, err := verifyGroup(cmd.Context(), grp)
+		opts.DryRun = o.dryRun
+		opts.BackupDir = func(round int) string { return o.backupFor(grp, round) }
+		opts.OnPlan = func(p *repair.Plan) { printPlan(g, grp.Name, p) }
+		oc, err := run(cmd.Context(), grp, opts)
 		if err != nil {
-			return noVerdict(err)
+			return changeError(grp.Name, err)
 		}
-		cr := &changeReport{Name: grp.Name, StatusBefore: rep.Status, Rounds: []*repair.Result{}}
+		cr := &changeReport{Name: grp.Name, StatusBefore: oc.StatusBefore, StatusAfter: oc.StatusAfter, Rounds: oc.Rounds, Plan: oc.Plan, FindingsLeft: oc.FindingsLeft}
+		if cr.Rounds == nil {
+			cr.Rounds = []*repair.Result{}
+		}
+		if o.dryRun {
+			cr.StatusAfter = ""
+		}
 		out.Groups = append(out.Groups, cr)
 		out.Summary.Groups++
-		problem, err := fn(grp, rep, cr, out)
-		if err != nil {
-			return err
+		if oc.Refused {
+			out.Summary.Refused++
 		}
-		problems = problems || problem
+		if len(oc.Rounds) > 0 {
+			out.Summary.Changed++
+		}
+		for _, r := range oc.Rounds {
+			out.Summary.BytesReclaimed += r.BytesReclaimed
+			out.Summary.BytesChanged += r.BytesChanged
+		}
+		if o.dryRun && oc.Plan != nil {
+			out.Summary.BytesReclaimed += oc.Plan.BytesReclaimed()
+		}
+		problems = problems || oc.Problem
 	}
 	if err := renderChange(g, mode, out); err != nil {
 		return err
@@ -193,62 +208,7 @@ func (o *changeOptions) eachGroup(cmd *cobra.Command, g *globals, args []string,
 }
 
 func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string) error {
-	ctx := cmd.Context()
-	return o.eachGroup(cmd, g, args, "repair", func(grp inspect.Group, rep *inspect.GroupReport, cr *changeReport, out *changeJSON) (bool, error) {
-		refused := false
-		for round := 1; round <= 3; round++ {
-			plan, err := repair.PlanRepair(ctx, grp, rep.Findings)
-			if err != nil {
-				return false, changeError(grp.Name, err)
-			}
-			if o.dryRun {
-				cr.Plan = plan
-				if len(plan.Refusals) > 0 {
-					out.Summary.Refused++
-				}
-				return !plan.Empty() || len(plan.Refusals) > 0, nil
-			}
-			if len(plan.Actions) == 0 {
-				if round == 1 {
-					cr.Plan = plan
-				}
-				break
-			}
-			if len(plan.Refusals) > 0 {
-				// What cannot be mended is left exactly as it is, with
-				// advice: a partial repair could hide the damage.
-				refused = true
-				cr.Plan = plan
-				break
-			}
-			printPlan(g, grp.Name, plan)
-			res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, round)})
-			if err != nil {
-				return false, changeError(grp.Name, err)
-			}
-			cr.Rounds = append(cr.Rounds, res)
-			out.Summary.BytesReclaimed += res.BytesReclaimed
-			out.Summary.BytesChanged += res.BytesChanged
-			if rep, err = verifyGroup(ctx, grp); err != nil {
-				return false, noVerdict(err)
-			}
-		}
-		if len(cr.Rounds) > 0 {
-			out.Summary.Changed++
-		}
-		cr.StatusAfter = rep.Status
-		for _, f := range rep.Findings {
-			if f.Severity.AtLeast(inspect.SeverityWarning) {
-				cr.FindingsLeft = append(cr.FindingsLeft, f.Code)
-			}
-		}
-		if refused || (cr.Plan != nil && len(cr.Plan.Refusals) > 0) {
-			out.Summary.Refused++
-			return true, nil
-		}
-		// Exit 0 only when the group is then clean (info allowed).
-		return rep.Status != inspect.StatusOK, nil
-	})
+	return o.eachGroup(cmd, g, args, "repair", repair.Repair, repair.RunOptions{})
 }
 
 // printPlan tells, on stderr, what is about to change.
@@ -350,7 +310,11 @@ only entries at or below it (the segment holding it stays, as etcd's purge
 keeps it), keeping at least --keep-wal segments; .snap files beyond the newest
 --keep-snapshots. With --rewrite the WAL is replaced by a fresh one that starts
 at the snapshot (metadata, snapshot record, HardState and the entries after
-it, overwrites resolved), swapped in with one atomic directory exchange.
+it, overwrites resolved), swapped in with one atomic directory exchange; it
+keeps the group's segment size (the preallocated last segment's, else one the
+files show), and removes the .snap files older than the snapshot it starts
+from whatever --keep-snapshots says (the new WAL holds neither their records
+nor the entries after them, so etcd could never restart from them).
 
 The effective log and HardState from the snapshot on are identical before and
 after. A group whose verify status is error is refused. The same safety
@@ -361,7 +325,9 @@ WARNING: compaction removes files from the only copy of a group. Stop every
 process using it first, run with --dry-run, and keep the backup until the
 group has restarted.
 
-Exit status 1 with --dry-run means there is something to compact.
+Exit status 0: the group is ok afterwards (info findings allowed); 1: a dry
+run with something to compact, something refused (nothing was changed), or
+findings at warning or above remain.
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl compact testdata/sample --dry-run
@@ -380,37 +346,8 @@ func (o *compactOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	if o.keepWAL < 0 || o.keepSnaps < 0 {
 		return usageErrorf("--keep-wal and --keep-snapshots must not be negative")
 	}
-	ctx := cmd.Context()
-	return o.eachGroup(cmd, g, args, "compact", func(grp inspect.Group, rep *inspect.GroupReport, cr *changeReport, out *changeJSON) (bool, error) {
-		plan, err := repair.PlanCompact(ctx, grp, repair.CompactOptions{KeepWAL: o.keepWAL, KeepSnapshots: o.keepSnaps, Rewrite: o.rewrite, Findings: rep.Findings})
-		if err != nil {
-			return false, changeError(grp.Name, err)
-		}
-		cr.Plan = plan
-		problem := len(plan.Refusals) > 0
-		if problem {
-			out.Summary.Refused++
-		}
-		if o.dryRun {
-			out.Summary.BytesReclaimed += plan.BytesReclaimed()
-			return problem || !plan.Empty(), nil
-		}
-		if len(plan.Actions) == 0 {
-			return problem, nil
-		}
-		printPlan(g, grp.Name, plan)
-		res, err := repair.Apply(ctx, plan, repair.ApplyOptions{BackupDir: o.backupFor(grp, 1)})
-		if err != nil {
-			return false, changeError(grp.Name, err)
-		}
-		cr.Rounds = append(cr.Rounds, res)
-		out.Summary.Changed++
-		out.Summary.BytesReclaimed += res.BytesReclaimed
-		if rep, err = verifyGroup(ctx, grp); err != nil {
-			return false, noVerdict(err)
-		}
-		cr.StatusAfter = rep.Status
-		return problem || rep.Status == inspect.StatusError, nil
+	return o.eachGroup(cmd, g, args, "compact", repair.Compact, repair.RunOptions{
+		Compact: repair.CompactOptions{KeepWAL: o.keepWAL, KeepSnapshots: o.keepSnaps, Rewrite: o.rewrite},
 	})
 }
 

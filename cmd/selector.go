@@ -84,8 +84,8 @@ func summarizeAll(ctx context.Context, groups []inspect.Group) ([]*inspect.Group
 // stopProblem says what a decode stop means for a read-only command: nil
 // for a clean end, a warning for a torn write at the end of the last
 // segment (how a crash during append looks), an error otherwise.
-func stopProblem(name string, l *inspect.Log) (warning string, err error) {
-	st := l.Stop
+func stopProblem(grp inspect.Group, l *inspect.Log) (warning string, err error) {
+	name, st := grp.Name, l.Stop
 	if l.Records == 0 && len(l.Segments) > 0 && (st != nil || l.Segments[0].Size > 0) {
 		where := l.Segments[0].Path
 		if st != nil {
@@ -96,8 +96,15 @@ func stopProblem(name string, l *inspect.Log) (warning string, err error) {
 	if st == nil {
 		return "", nil
 	}
-	if st.Kind == inspect.KindTorn && st.Segment == len(l.Segments)-1 {
-		return fmt.Sprintf("group %s: the log ends in a torn write at %s offset %d (a crash during append; `raftctl verify` reports it, `raftctl repair` truncates it)", name, st.Path, st.Offset), nil
+	// One model of the end of the log: what verify would say of it.
+	f, stopped, err := inspect.JudgeStop(grp, l)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("group %s: %w", name, describeFSError(err))
+	case !stopped:
+		return "", nil
+	case !f.Severity.AtLeast(inspect.SeverityError):
+		return fmt.Sprintf("group %s: %s (%s; see `raftctl verify`)", name, f.Message, f.Code), nil
 	}
-	return "", fmt.Errorf("group %s: %s offset %d: %s; run `raftctl verify` for a full report", name, st.Path, st.Offset, st.Msg)
+	return "", fmt.Errorf("group %s: %s offset %d: %s (%s); run `raftctl verify` for a full report", name, st.Path, st.Offset, st.Msg, f.Code)
 }

@@ -930,7 +930,7 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 		}
 	}
 	w.endGroup()
-	warn, serr := stopProblem(grp.Name, l)
+	warn, serr := stopProblem(grp, l)
 	if warn != "" {
 		fmt.Fprintln(g.io.ErrOut, g.errScheme().Warn("warning: ")+warn)
 	}

@@ -334,7 +334,10 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			ss.Enti, ss.LastEntryWritten = b.enti, b.lastEnt
 		}
 	}
-	if r.Type != StateRecord {
+	if r.Type == EntryRecord && b.save.inBatch && r.Segment == b.save.seg {
+		// The hot path: one more entry of the same wal.Save.
+		b.save.batchEnd = r.Offset + r.FrameSize
+	} else if r.Type != StateRecord {
 		b.save.record(r, ss, nil)
 	}
 	switch r.Type {

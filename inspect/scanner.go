@@ -190,9 +190,13 @@ func (s *Scanner) Offset() int64 { return s.off }
 // Close releases the open file, if any.
 func (s *Scanner) Close() error {
 	if s.f != nil {
-		err := s.f.Close()
+		f := s.f
 		s.f = nil
-		return err
+		if s.segs[min(s.si, len(s.segs)-1)].file == f {
+			// Opened by whoever listed the segment: theirs to close.
+			return nil
+		}
+		return f.Close()
 	}
 	return nil
 }
@@ -210,7 +214,10 @@ func (s *Scanner) fail(kind ErrorKind, off int64, format string, args ...any) bo
 
 func (s *Scanner) open() bool {
 	seg := s.segs[s.si]
-	f, err := os.Open(seg.Path)
+	f, err := seg.file, error(nil)
+	if f == nil {
+		f, err = os.Open(seg.Path)
+	}
 	if err != nil {
 		s.err = &DecodeError{Path: seg.Path, Segment: s.si, Kind: KindIO, Msg: err.Error(), Err: err}
 		s.done = true
@@ -262,7 +269,7 @@ func (s *Scanner) fill(n int) error {
 			s.eof = true
 			return nil
 		}
-		m, err := s.f.Read(s.buf[s.w : s.w+int(room)])
+		m, err := s.f.ReadAt(s.buf[s.w:s.w+int(room)], s.pos)
 		s.pos += int64(m)
 		s.w += m
 		if err == io.EOF {

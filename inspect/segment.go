@@ -25,6 +25,42 @@ type Segment struct {
 	// Canonical is false for a name that etcd accepts but that is not
 	// exactly %016x-%016x.wal (for example without zero padding).
 	Canonical bool `json:"canonical"`
+	// file, when set, is the segment opened when it was listed: readers
+	// use it instead of the path, so that a live server's purge between
+	// two passes cannot take the file away (see openSegments).
+	file *os.File
+}
+
+// maxHeldSegments bounds how many segments of one group openSegments
+// holds open.
+const maxHeldSegments = 4096
+
+// openSegments opens every segment so that all passes over them read the
+// same files, whatever a live server purges meanwhile; release closes
+// them. A segment gone since it was listed is an error that satisfies
+// errors.Is(err, fs.ErrNotExist). Groups with more segments than
+// maxHeldSegments are read by path.
+func openSegments(segs []Segment) (release func(), err error) {
+	release = func() {
+		for k := range segs {
+			if f := segs[k].file; f != nil {
+				f.Close()
+				segs[k].file = nil
+			}
+		}
+	}
+	if len(segs) > maxHeldSegments {
+		return release, nil
+	}
+	for k := range segs {
+		f, err := os.Open(segs[k].Path)
+		if err != nil {
+			release()
+			return func() {}, err
+		}
+		segs[k].file = f
+	}
+	return release, nil
 }
 
 // ParseSegmentName parses a WAL segment name the way etcd does

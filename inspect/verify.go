@@ -165,7 +165,9 @@ func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, err
 		// A live server purges old segments and snapshot files: one
 		// listed but gone when opened is read again from a new listing.
 		if try < verifyRetries && err != nil && errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil {
-			time.Sleep(time.Duration(try+1) * 5 * time.Millisecond)
+			// etcd purges in bursts (every 30 s, file after file):
+			// wait for the burst to end.
+			time.Sleep(min(time.Duration(try+1)*10*time.Millisecond, 100*time.Millisecond))
 			continue
 		}
 		break
@@ -208,7 +210,7 @@ func listSegmentsStable(walDir string) ([]Segment, []string, error) {
 
 // verifyRetries is how many times Verify starts again when a file it
 // listed vanished before it was read (a purge beside a live server).
-const verifyRetries = 8
+const verifyRetries = 20
 
 // verifyPart is a stretch of segments read in one ReadLog pass. The log
 // is split into several parts only when a decode error stops a pass
@@ -282,6 +284,11 @@ func (v *verifier) run(ctx context.Context) error {
 	} else if err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTDIR) {
 		return &verifyNoVerdict{err}
 	}
+	release, err := openSegments(segs)
+	if err != nil {
+		return &verifyNoVerdict{err}
+	}
+	defer release()
 	v.segs = segs
 	v.checkIgnored(ignored)
 	if len(segs) == 0 {

@@ -513,3 +513,30 @@ func TornTailMendable(path string, off, size int64) (bool, error) {
 	}
 	return false, nil
 }
+
+// JudgeStop tells what the decode error that ended a pass over a group's
+// WAL (l.Stop) means, by the same model Verify uses: the finding Verify
+// would report for it (torn-tail and write-in-progress for what a crash
+// or a live writer leaves at the end of the log; an error code for
+// damage). It returns false when the pass ended cleanly. Reading commands
+// ask it instead of judging the end of the log themselves.
+func JudgeStop(g Group, l *Log) (Finding, bool, error) {
+	if l == nil || l.Stop == nil || l.Stop.Segment >= len(l.Segments) {
+		return Finding{}, false, nil
+	}
+	segs := make([]Segment, len(l.Segments))
+	for k, s := range l.Segments {
+		segs[k] = s.Segment
+	}
+	v := &verifier{g: g, rep: &GroupReport{}, segs: segs, parts: []verifyPart{{segs: segs, log: l}}, torn: -1, replays: map[int]*verifyReplay{}}
+	if l.Stop.Kind == KindIO {
+		return Finding{}, true, l.Stop
+	}
+	if err := v.classifyStop(l.Stop.Segment, l.Stop); err != nil {
+		return Finding{}, true, err
+	}
+	if len(v.rep.Findings) == 0 {
+		return Finding{}, false, nil
+	}
+	return v.rep.Findings[0], true, nil
+}

@@ -102,8 +102,10 @@ func DefaultBackupDir(g inspect.Group, t time.Time) string {
 
 // Apply runs a plan under the safety protocol of the package: it locks
 // every segment (a *LockedError if a live process holds one), plans again
-// and refuses with *StaleError if the result differs, copies every file the
-// plan changes into the backup directory and writes its manifest, and then
+// and refuses with *StaleError if the result differs, puts every file the
+// plan changes into the backup directory (see backup: moved by a hard link
+// when the plan removes or replaces it whole, else copied) and writes its
+// manifest, and then
 // runs the actions in order, each one atomic (write aside, fsync, rename,
 // fsync the directory). A plan without actions changes nothing and makes
 // no backup. An error before the first change leaves the group untouched
@@ -398,13 +400,29 @@ func removeOwnDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// backup copies every file of the plan into the backup directory, checking
-// that each still has the content the plan pinned.
+// backup puts every file of the plan into the backup directory, checking
+// that each still has the content the plan pinned. A file the plan
+// removes or replaces whole (Remove, Truncate and Append write a new file
+// and rename it over the old one; Replace swaps the whole WAL directory)
+// is moved there: hard-linked now, so that it stays in place until its
+// action unlinks or replaces it, and the backup costs no data written.
+// Any other file (a rename keeps the same file in the group, where a
+// server may later append to it) is copied. Where a hard link cannot be
+// made (another file system, a file system without them, a link count at
+// its limit), the file is copied too.
 func (a *applier) backup() error {
 	trunc := map[string]int64{}
+	whole := map[string]bool{}
+	var replaced []string
 	for _, act := range a.plan.Actions {
-		if act.Kind == Truncate {
+		switch act.Kind {
+		case Truncate:
 			trunc[originOfAction(a.plan, act.Path)] = act.Offset
+			whole[originOfAction(a.plan, act.Path)] = true
+		case Remove, Append:
+			whole[originOfAction(a.plan, act.Path)] = true
+		case Replace:
+			replaced = append(replaced, act.Path)
 		}
 	}
 	a.after = map[string]string{}
@@ -426,7 +444,17 @@ func (a *applier) backup() error {
 		if !truncated {
 			off = -1
 		}
-		mf, afterSum, err := copyOut(fsPin.Path, dst, off)
+		move := whole[fsPin.Path]
+		for _, d := range replaced {
+			move = move || sameDir(filepath.Dir(fsPin.Path), d)
+		}
+		var mf ManifestFile
+		var afterSum string
+		if move {
+			mf, afterSum, err = linkOut(fsPin.Path, dst, off)
+		} else {
+			mf, afterSum, err = copyOut(fsPin.Path, dst, off)
+		}
 		if err != nil {
 			return err
 		}
@@ -508,6 +536,56 @@ func copyOut(src, dst string, truncAt int64) (ManifestFile, string, error) {
 		return ManifestFile{}, "", err
 	}
 	if err := out.Close(); err != nil {
+		return ManifestFile{}, "", err
+	}
+	mf := ManifestFile{Size: n, Mode: fmt.Sprintf("%04o", fi.Mode().Perm()), SHA256: hex.EncodeToString(h.Sum(nil))}
+	if uid, gid, ok := owner(fi); ok {
+		mf.UID, mf.GID = &uid, &gid
+	}
+	var afterSum string
+	if ah != nil {
+		if err := hashZeros(ah, n-truncAt); err != nil {
+			return ManifestFile{}, "", err
+		}
+		afterSum = hex.EncodeToString(ah.Sum(nil))
+	}
+	return mf, afterSum, nil
+}
+
+// linkOut moves src into the backup as dst with a hard link (src stays
+// until its action removes or replaces it), falling back to copyOut when
+// the link cannot be made, and returns its manifest entry as copyOut does,
+// read from the linked file.
+func linkOut(src, dst string, truncAt int64) (ManifestFile, string, error) {
+	fi, err := regularFile(src)
+	if err != nil {
+		return ManifestFile{}, "", err
+	}
+	if err := os.Link(src, dst); err != nil {
+		return copyOut(src, dst, truncAt)
+	}
+	in, err := openNoFollow(dst)
+	if err != nil {
+		return ManifestFile{}, "", err
+	}
+	defer in.Close()
+	if lfi, err := in.Stat(); err != nil || !os.SameFile(fi, lfi) {
+		return ManifestFile{}, "", errors.Join(err, &StaleError{Reason: src + " was replaced while it was backed up"})
+	}
+	h := sha256.New()
+	var ah hash.Hash
+	var n int64
+	if truncAt >= 0 {
+		ah = sha256.New()
+		m, err := io.Copy(io.MultiWriter(h, ah), io.LimitReader(in, truncAt))
+		n += m
+		if err != nil {
+			return ManifestFile{}, "", err
+		}
+	}
+	m, err := io.Copy(h, in)
+	n += m
+	if err != nil {
 		return ManifestFile{}, "", err
 	}
 	mf := ManifestFile{Size: n, Mode: fmt.Sprintf("%04o", fi.Mode().Perm()), SHA256: hex.EncodeToString(h.Sum(nil))}

@@ -19,9 +19,12 @@
 //     offline without losing data, with advice). A dry run is the plan.
 //     Apply plans again under its own locks and refuses with *StaleError
 //     if the group changed in between.
-//  3. Back up first. Every file an action changes, moves or removes is
-//     copied (mode kept, fsynced) into a backup directory, by default
-//     <group>/.raftctl-backup/<UTC timestamp>/, and a manifest.json with
+//  3. Back up first. Every file an action changes, moves or removes goes
+//     into a backup directory, by default
+//     <group>/.raftctl-backup/<UTC timestamp>/ (fsynced): a file the action
+//     removes or replaces whole is hard-linked there (moved, no byte
+//     copied; copied where no link can be made), a file that stays in the
+//     group is copied with its mode; then a manifest.json with
 //     relative paths, sizes, modes and SHA-256 sums is written last
 //     (write-aside and rename). Restore puts the group back from it.
 //  4. Write aside, then rename. New content goes into a temporary file in

@@ -17,8 +17,9 @@ import (
 const ManifestName = "manifest.json"
 
 // Manifest describes one backup: the files an operation changed, moved or
-// removed (copied next to the manifest under their relative paths) and the
-// files it created, so that Restore can put the group back exactly.
+// removed (hard-linked or copied next to the manifest under their relative
+// paths) and the files it created, so that Restore can put the group back
+// exactly.
 //
 // Every path is relative to Root and uses slashes.
 type Manifest struct {
@@ -34,7 +35,8 @@ type Manifest struct {
 	Root  string        `json:"root"`
 	Group inspect.Group `json:"group"`
 	// Files are the originals, as they were before the operation; each is
-	// copied in the backup directory under its Path.
+	// in the backup directory under its Path (the very file, hard-linked,
+	// when the operation removes or replaces it whole; else a copy).
 	Files []ManifestFile `json:"files"`
 	// Created are the files the operation creates, with the content they
 	// have right after it (From names the original a renamed file was).

@@ -310,7 +310,7 @@ func (r *restorer) undo(act Action) error {
 		return fmt.Errorf("%s is not in the backup", act.Path)
 	}
 	switch act.Kind {
-	case Truncate, Remove:
+	case Truncate, Remove, Append:
 		// rel must hold the original's content.
 		sum, err := r.currentSum(rel)
 		if err != nil || sum == orig.SHA256 {
