@@ -10,8 +10,10 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"runtime"
 
 	"github.com/cespare/xxhash/v2"
+	"golang.org/x/sync/errgroup"
 )
 
 // HostSummarySchemaVersion is the version of the HostSummary JSON schema.
@@ -246,7 +248,7 @@ type SummaryOptions struct {
 }
 
 // SummarizeHost summarises the groups found under path (see Discover),
-// one after the other. It returns an error only when ctx is cancelled; a
+// opts.Verify.Parallel (or the CPUs) at a time, in the order of groups. It returns an error only when ctx is cancelled; a
 // group without a verdict has status "unknown" and Err set.
 //
 // Each group is read by Verify (one pass, a second over the tail), and
@@ -260,12 +262,22 @@ func SummarizeHost(ctx context.Context, path string, groups []Group, opts Summar
 	if s.Server == "" {
 		s.Server = path
 	}
-	for _, g := range groups {
-		fg, _, err := summarizeGroup(ctx, g, hr, opts.Verify)
-		if err != nil {
-			return nil, err
-		}
-		s.Groups = append(s.Groups, fg)
+	s.Groups = make([]*FleetGroup, len(groups))
+	eg, ectx := errgroup.WithContext(ctx)
+	par := opts.Verify.Parallel
+	if par <= 0 {
+		par = runtime.NumCPU()
+	}
+	eg.SetLimit(par)
+	for k, g := range groups {
+		eg.Go(func() error {
+			fg, _, err := summarizeGroup(ectx, g, hr, opts.Verify)
+			s.Groups[k] = fg
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

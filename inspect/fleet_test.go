@@ -281,6 +281,45 @@ func TestFleetHashChainFindsRewrittenBytes(t *testing.T) {
 	if c.Recommended != "" {
 		t.Errorf("recommended %s despite a violation", c.Recommended)
 	}
+	// report merges the three hosts' summaries into one verdict: error,
+	// though every replica verifies clean.
+	var ins []FleetInput
+	for _, srv := range servers {
+		sum, _ := summaryOf(t, srv, nil)
+		ins = append(ins, FleetInput{Server: srv, Summary: sum})
+	}
+	frep, err := BuildFleetReport(t.Context(), ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(frep.Groups) != 1 || frep.Groups[0].Status != StatusError || frep.Summary.Error != 1 || len(frep.Groups[0].Replicas) != 3 ||
+		!strings.Contains(strings.Join(frep.Groups[0].Problems, "\n"), "same index and term") || !frep.Has(SeverityError) {
+		t.Fatalf("report %+v", frep.Groups[0])
+	}
+	// A directory is hashed with the summaries' range: the content is
+	// compared. Two summaries hashed with different ranges are not
+	// compared by content, and compare says so.
+	gs, _ := Discover([]string{servers[2]}, DiscoverOptions{})
+	odd, err := SummarizeHost(t.Context(), servers[2], gs, SummaryOptions{HashRange: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g0, _ := Discover([]string{servers[0]}, DiscoverOptions{})
+	cs1, err := CompareSources(t.Context(), []CompareSource{{Server: servers[0], Groups: g0}, {Server: servers[2], Summary: odd, SummaryGroups: odd.Groups}}, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs1[0].Violations) != 1 || cs1[0].Pairs[0].BytesDifferFrom != 1024 || cs1[0].Pairs[0].BytesDifferTo != 1535 {
+		t.Fatalf("directory and 512-index summary: violations %q, pair %+v", cs1[0].Violations, cs1[0].Pairs[0])
+	}
+	def, _ := summaryOf(t, servers[0], nil)
+	cs2, err := CompareSources(t.Context(), []CompareSource{{Server: servers[0], Summary: def, SummaryGroups: def.Groups}, {Server: servers[2], Summary: odd, SummaryGroups: odd.Groups}}, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs2[0].Violations) != 0 || !strings.Contains(strings.Join(cs2[0].Notes, " "), "content not compared") {
+		t.Fatalf("different hash ranges: violations %q notes %q", cs2[0].Violations, cs2[0].Notes)
+	}
 }
 
 // TestSummaryContent checks a summary against what the writer wrote.
