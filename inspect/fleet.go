@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -393,11 +394,40 @@ func ReadHostSummary(r io.Reader) (*HostSummary, error) {
 		if g == nil {
 			return nil, errors.New("summary holds a null group")
 		}
+		if err := g.validate(); err != nil {
+			return nil, fmt.Errorf("summary of %s: group %s: %w", s.Server, g.Name, err)
+		}
 		if g.Findings == nil {
 			g.Findings = []Finding{}
 		}
 	}
 	return &s, nil
+}
+
+// validate refuses what no summary raftctl writes holds and compare
+// cannot use (a summary is untrusted input): term runs and hashes out of
+// order, bounds that overflow.
+func (g *FleetGroup) validate() error {
+	if g.LastIndex >= math.MaxUint64-1 || g.HardState.Commit >= math.MaxUint64-1 {
+		return errors.New("index out of range")
+	}
+	for k, r := range g.TermRuns {
+		if k > 0 && r.From <= g.TermRuns[k-1].From {
+			return errors.New("term runs out of order")
+		}
+		if r.Hole && r.Term != 0 {
+			return errors.New("a hole with a term")
+		}
+		if !r.Hole && r.Term == holeTerm {
+			return errors.New("term out of range")
+		}
+	}
+	for k, h := range g.Hashes {
+		if h.From > h.To || (k > 0 && h.From <= g.Hashes[k-1].To) {
+			return errors.New("content hashes out of order")
+		}
+	}
+	return nil
 }
 
 // log rebuilds the part of a Log that compare needs from the summary.
