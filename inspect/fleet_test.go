@@ -367,7 +367,12 @@ func TestSummaryContent(t *testing.T) {
 // TestReadHostSummaryRefuses other documents.
 func TestReadHostSummaryRefuses(t *testing.T) {
 	for _, in := range []string{`{}`, `{"kind":"raftctl-summary","schema_version":99,"hash_range":1}`, `{"schema_version":1,"groups":[]}`, `[`,
-		`{"kind":"raftctl-summary","schema_version":1,"hash_range":0}`} {
+		`{"kind":"raftctl-summary","schema_version":1,"hash_range":0}`,
+		// Term runs out of order made compare's divergence walk loop.
+		`{"kind":"raftctl-summary","schema_version":1,"hash_range":1,"groups":[{"last_index":9,"term_runs":[{"from":5,"term":1},{"from":2,"term":2}]}]}`,
+		`{"kind":"raftctl-summary","schema_version":1,"hash_range":1,"groups":[{"last_index":18446744073709551615,"term_runs":[{"from":1,"term":1}]}]}`,
+		`{"kind":"raftctl-summary","schema_version":1,"hash_range":1,"groups":[{"hashes":[{"from":5,"to":4,"xxh64":"0"}]}]}`,
+		`{"kind":"raftctl-summary","schema_version":1,"hash_range":1,"groups":[null]}`} {
 		if _, err := ReadHostSummary(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: accepted", in)
 		}
