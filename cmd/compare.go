@@ -216,7 +216,7 @@ func renderCompare(g *globals, mode format.Mode, groups []*compareGroupJSON) err
 				name += " *"
 			}
 			t.Rows = append(t.Rows, []string{name, orDash(r.MemberID), u64(r.FirstIndex), u64(r.LastIndex), u64(r.LastTerm),
-				fmt.Sprintf("%d/%d/%d", r.HardState.Term, r.HardState.Vote, r.HardState.Commit), snap, backendCell(r.Backend), status})
+				fmt.Sprintf("%d/%x/%d", r.HardState.Term, r.HardState.Vote, r.HardState.Commit), snap, backendCell(r.Backend), status})
 		}
 		if err := t.Render(w, mode, format.TableOptions{Width: g.io.Width, PlainHeader: true}); err != nil {
 			return err

@@ -115,6 +115,8 @@ func flagCompletion(g *globals, c *cobra.Command, f *pflag.Flag) cobra.Completio
 		return listValues(f, format.PayloadModes())
 	case "decoder":
 		return listValues(f, decoders)
+	case "entry-type":
+		return listValues(f, inspect.EntryTypes)
 	case "fail-on":
 		if vals := usageValues(f.Usage); len(vals) > 0 {
 			return listValues(f, vals)

@@ -122,7 +122,8 @@ var markdownEscaper = strings.NewReplacer(
 
 // markdownLong turns help text into Markdown: paragraphs escaped, indented
 // lines (tables, shell commands) into code blocks kept as they are, and the
-// "EXIT STATUS" line into the heading exitHeading.
+// "EXIT STATUS" line into the heading exitHeading (and "FINDINGS" into a
+// heading of the same level).
 func markdownLong(long, exitHeading string) string {
 	var b strings.Builder
 	inBlock := false
@@ -134,6 +135,8 @@ func markdownLong(long, exitHeading string) string {
 			b.WriteString("\n")
 		case line == "EXIT STATUS":
 			b.WriteString(exitHeading + "\n\n")
+		case line == "FINDINGS":
+			b.WriteString(strings.TrimSuffix(exitHeading, "Exit status") + "Findings\n\n")
 		case indented:
 			if !inBlock && b.Len() > 0 && !strings.HasSuffix(b.String(), "\n\n") {
 				b.WriteString("\n")

@@ -158,9 +158,9 @@ func renderRecoverPlan(g *globals, p *repair.RecoverPlan, planFile string) error
 	fmt.Fprintf(w, "proven commit: %d (term %d, HardState of %s)\n", p.ProvenCommit, p.ProvenTerm, p.ProvenBy)
 	t := &format.Table{Headers: []string{"", "hardstate t/v/c", "keeps up to", "loses committed"}}
 	t.Rows = append(t.Rows,
-		[]string{"--force-new-cluster now", fmt.Sprintf("%d/%d/%d", p.HardState.Term, p.HardState.Vote, p.HardState.Commit), u64(p.ForceKeep), u64(p.ProvenCommit - min(p.ProvenCommit, p.ForceKeep))})
+		[]string{"--force-new-cluster now", fmt.Sprintf("%d/%x/%d", p.HardState.Term, p.HardState.Vote, p.HardState.Commit), u64(p.ForceKeep), u64(p.ProvenCommit - min(p.ProvenCommit, p.ForceKeep))})
 	if len(p.Refusals) == 0 {
-		t.Rows = append(t.Rows, []string{"after raftctl recover", fmt.Sprintf("%d/%d/%d", p.NewHardState.Term, p.NewHardState.Vote, p.NewHardState.Commit), u64(p.Keep), u64(p.Loses)})
+		t.Rows = append(t.Rows, []string{"after raftctl recover", fmt.Sprintf("%d/%x/%d", p.NewHardState.Term, p.NewHardState.Vote, p.NewHardState.Commit), u64(p.Keep), u64(p.Loses)})
 	}
 	if err := t.Render(w, format.ModeTable, format.TableOptions{Width: g.io.Width}); err != nil {
 		return err
@@ -255,7 +255,7 @@ WARNING: recover changes the member's WAL; stop every member first.
 				for _, a := range res.Actions {
 					fmt.Fprintf(w, "%s %s: %s\n", a.Kind, a.Path, a.Message)
 				}
-				fmt.Fprintf(w, "HardState now %d/%d/%d; %d entries appended; backup in %s\n", res.HardState.Term, res.HardState.Vote, res.HardState.Commit, res.Appended, res.BackupDir)
+				fmt.Fprintf(w, "HardState now %d/%x/%d; %d entries appended; backup in %s\n", res.HardState.Term, res.HardState.Vote, res.HardState.Commit, res.Appended, res.BackupDir)
 			}
 			fmt.Fprintf(w, "next: %s\n", res.NextStep)
 			if o.dryRun && len(res.Actions) > 0 {

@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -10,10 +11,10 @@ import (
 	"github.com/raftctl/raftctl/inspect"
 )
 
-// renderList renders the rows of a list command: in JSON as one document
-// {"schema_version":1,"<key>":[...]}, in JSONL one row per line, and
-// otherwise as the table that table builds.
-func renderList[T any](g *globals, mode format.Mode, key string, rows []T, table func() *format.Table) error {
+// renderListV renders the rows of a list command: in JSON as one document
+// {"schema_version":<version>,"<key>":[...]}, in JSONL one row per line,
+// and otherwise as the table that table builds.
+func renderListV[T any](g *globals, mode format.Mode, version int, key string, rows []T, table func() *format.Table) error {
 	switch mode {
 	case format.ModeJSON:
 		if rows == nil {
@@ -24,7 +25,7 @@ func renderList[T any](g *globals, mode format.Mode, key string, rows []T, table
 			return err
 		}
 		var doc, out bytes.Buffer
-		doc.WriteString(`{"schema_version":1,`)
+		fmt.Fprintf(&doc, `{"schema_version":%d,`, version)
 		k, _ := marshalNoEscape(key)
 		doc.Write(k)
 		doc.WriteByte(':')

@@ -119,8 +119,8 @@ the name etcd gave the segment). Everything else (a CRC mismatch in the
 middle, a missing segment, index gaps, a commit beyond the log, and every
 sign of a lost tail: snapshot files beyond the log are evidence and are never
 moved) cannot be repaired offline without losing data or hiding a loss:
-repair explains it, suggests what to do (restore from a replica, re-seed the
-member) and changes nothing at all in that group. Running repair twice
+repair explains it, suggests what to do (restore from a replica with --from,
+re-seed the member) and changes nothing at all in that group. Running repair twice
 changes nothing the second time; a group that needs several passes (an
 orphan snapshot only shows once the log reads to its end) gets up to three.
 
@@ -133,6 +133,8 @@ hard-linked there (no copy), a file that stays in the group is copied;
 each file is replaced atomically, any prefix of the plan leaves a
 readable group, and an interrupted run is undone by raftctl restore.
 
+` + repairFromHelp + `
+
 ` + repairWarning + `
 
 Exit status 0: the group is ok afterwards (info findings allowed); 1: a dry
@@ -141,11 +143,13 @@ warning or above remain.
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl repair testdata/sample --dry-run
-  $ raftctl repair /var/lib/app/raft --group 'shard-*' --backup-dir /backups/raft`,
+  $ raftctl repair /var/lib/app/raft --group 'shard-*' --backup-dir /backups/raft
+  $ raftctl repair testdata/sample/node-1/group-2 --from testdata/sample/node-2 --dry-run`,
 		Annotations: map[string]string{"mutating": "true"},
 		RunE:        run(func(cmd *cobra.Command, args []string) error { return o.runRepair(cmd, g, args) }),
 	}
 	o.addFlags(cmd)
+	cmd.Flags().String("from", "", "rewrite a member's log damaged in its middle from this replica's copy of the group (a data directory)")
 	return cmd
 }
 
@@ -208,6 +212,9 @@ func (o *changeOptions) eachGroup(cmd *cobra.Command, g *globals, args []string,
 }
 
 func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string) error {
+	if from, _ := cmd.Flags().GetString("from"); from != "" {
+		return o.runRepairFrom(cmd, g, args, from)
+	}
 	return o.eachGroup(cmd, g, args, "repair", repair.Repair, repair.RunOptions{})
 }
 

@@ -30,6 +30,12 @@ type globals struct {
 	color      string
 	configFile string
 	dataDir    string
+	quiet      bool
+
+	// origin says where a flag's value came from when it was not given
+	// on the command line ("RAFTCTL_OUTPUT", "config file F: key"), so a
+	// bad value names its source.
+	origin map[string]string
 }
 
 // Main runs raftctl with the process's arguments and returns the exit
@@ -67,7 +73,9 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	if !ee.silent {
 		fmt.Fprintf(streams.ErrOut, "raftctl: %s\n", oneLine(err.Error()))
 		if ee.usage && cmd != nil {
-			fmt.Fprintf(streams.ErrOut, "\n%s", cmd.UsageString())
+			// One line that matters, then where to read more (not the
+			// whole usage, which buries the message).
+			fmt.Fprintf(streams.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
 		if g.output == string(format.ModeJSON) || g.output == string(format.ModeJSONL) {
 			_ = format.WriteJSON(streams.ErrOut, map[string]any{"error": oneLine(err.Error()), "exit_code": code})
@@ -92,10 +100,14 @@ server is stopped, or beside it for read-only commands, and answers: what is
 in it, is it consistent, can it be mended, can it be shrunk, and can old data
 be brought into it.
 
-A PATH is searched recursively for groups: a directory with wal/ (or
-snap/*.snap), etcd's DIR/member/{wal,snap}, or a directory of *.wal segments.
-Without PATH, --data-dir (or RAFTCTL_DATA_DIR, or data-dir in the config file)
-is used.
+A PATH is searched recursively for groups, following symbolic links: a
+directory with wal/ (or snap/*.snap), etcd's DIR/member/{wal,snap} (k3s:
+server/db/etcd/member), Hyperledger Fabric's etcdraft/wal/<channel> with
+etcdraft/snapshot/<channel>, Docker SwarmKit's raft/wal-v3-encrypted with
+raft/snap-v3-encrypted, or a directory of *.wal segments. Without PATH,
+--data-dir (or RAFTCTL_DATA_DIR, or data-dir in the config file) is used.
+IDs are printed in hex as etcd prints them; raftctl help findings lists
+verify's finding codes.
 
 Read-only commands (groups, wal, snap, verify) never change a byte and take
 no lock, so they can run beside a live server.
@@ -119,15 +131,17 @@ names, optionally under a command's name), which wins over the default.
 	root.CompletionOptions.DisableDefaultCmd = true
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.output, "output", "o", "", "output format: table, plain, json or jsonl (default: table on a terminal, plain in a pipe)")
+	pf.StringVarP(&g.output, "write-out", "w", "", "alias of --output (etcdctl's spelling)")
 	pf.StringVar(&g.color, "color", "auto", "colour: auto, always or never (NO_COLOR turns auto off)")
 	pf.StringVar(&g.configFile, "config", "", "config file (default $XDG_CONFIG_HOME/raftctl/config.yaml)")
 	pf.StringVar(&g.dataDir, "data-dir", "", "where to look for groups when no PATH is given")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "no progress line on standard error")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: ExitUsage, err: err, usage: true}
 	})
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	root.SetHelpCommand(&cobra.Command{Hidden: true, Use: "no-help"})
+	root.SetHelpCommand(newHelpCmd(g))
 
 	root.AddCommand(newGroupsCmd(g), newWALCmd(g), newSnapCmd(g))
 	for _, c := range extraCommands {
@@ -182,9 +196,15 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 		}
 		if err := g.v.ReadInConfig(); err != nil {
 			var nf viper.ConfigFileNotFoundError
-			if explicit || !(errors.As(err, &nf) || errors.Is(err, os.ErrNotExist)) {
-				return &exitError{code: ExitUsage, err: fmt.Errorf("config file %s: %v", path, err)}
+			// The default path may be missing or unreadable (another
+			// user's HOME): both mean no config file. A file named with
+			// --config or RAFTCTL_CONFIG must be read.
+			missing := errors.As(err, &nf) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission)
+			if explicit || !missing {
+				return &exitError{code: ExitUsage, err: fmt.Errorf("config file %s: %v", path, err), usage: true}
 			}
+		} else {
+			g.warnUnknownKeys(cmd.Root())
 		}
 	}
 	ambiguous := ambiguousFlags(cmd.Root())
@@ -193,8 +213,12 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 		return "RAFTCTL_" + strings.ToUpper(strings.ReplaceAll(strings.Join(parts, "_"), "-", "_"))
 	}
 	var ferr error
+	g.origin = map[string]string{}
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if ferr != nil || f.Changed || f.Name == "config" || f.Name == "help" {
+		if ferr != nil || f.Changed || f.Name == "config" || f.Name == "help" || f.Name == "write-out" {
+			return
+		}
+		if f.Name == "output" && cmd.Flags().Changed("write-out") {
 			return
 		}
 		envs := []string{envName(scope, f.Name)}
@@ -206,16 +230,18 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 		for _, env := range envs {
 			if val, ok := g.io.LookupEnv(env); ok {
 				if err := setFlag(f, val, strings.Split(val, ",")); err != nil {
-					ferr = &exitError{code: ExitUsage, err: fmt.Errorf("%s=%q: %v", env, val, err)}
+					ferr = &exitError{code: ExitUsage, err: fmt.Errorf("%s=%q: %v", env, val, err), usage: true}
 				}
+				g.origin[f.Name] = env
 				return
 			}
 		}
 		for _, key := range keys {
 			if g.v.IsSet(key) {
 				if err := setFlag(f, g.v.GetString(key), g.v.GetStringSlice(key)); err != nil {
-					ferr = &exitError{code: ExitUsage, err: fmt.Errorf("config file %s: %s: %v", g.v.ConfigFileUsed(), key, err)}
+					ferr = &exitError{code: ExitUsage, err: fmt.Errorf("config file %s: %s: %v", g.v.ConfigFileUsed(), key, err), usage: true}
 				}
+				g.origin[f.Name] = fmt.Sprintf("config file %s: %s", g.v.ConfigFileUsed(), key)
 				return
 			}
 		}
@@ -258,9 +284,18 @@ func setFlag(f *pflag.Flag, val string, vals []string) error {
 
 func (g *globals) validate() error {
 	if _, err := format.ParseColorMode(g.color); err != nil {
-		return usageErrorf("--color: %v", err)
+		return usageErrorf("%s: %v", g.source("color", "--color"), err)
 	}
 	return nil
+}
+
+// source names where a flag's value came from: the flag itself, the
+// environment variable or the config file key.
+func (g *globals) source(name, flag string) string {
+	if o := g.origin[name]; o != "" {
+		return o
+	}
+	return flag
 }
 
 // mode resolves -o for a command that accepts the given extra modes.
@@ -273,7 +308,7 @@ func (g *globals) mode(extra ...string) (format.Mode, error) {
 	m, err := format.ParseMode(g.output)
 	if err != nil {
 		want := append(format.Modes(), extra...)
-		return "", usageErrorf("-o %q: want one of %s", g.output, strings.Join(want, ", "))
+		return "", usageErrorf("%s %q: want one of %s", g.source("output", "-o"), g.output, strings.Join(want, ", "))
 	}
 	return format.Resolve(m, g.io.OutTTY), nil
 }

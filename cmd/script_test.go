@@ -41,6 +41,9 @@ func TestScripts(t *testing.T) {
 	for name, f := range migrateScriptCmds {
 		cmds[name] = f
 	}
+	for name, f := range layoutScriptCmds {
+		cmds[name] = f
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",

@@ -2,8 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -41,20 +39,27 @@ matching snapshot record (without it etcd will not restart from the file).
 
 Files are read with etcd's own snap.Read, which, unlike etcd's Snapshotter,
 never renames an unreadable file to .broken. Read-only: never changes a byte
-and takes no lock.
+and takes no lock. Voters and learners are member IDs in hex, as etcd
+prints them (strings in JSON, schema_version 2).
+
+` + dirsHelp + `
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl snap list testdata/sample`,
 		RunE:    run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
 	o.sel.addFlags(cmd)
+	o.sel.addDirFlags(cmd)
 	return cmd
 }
 
 type snapJSON struct {
 	Group string `json:"group"`
 	inspect.SnapFile
-	InWAL bool `json:"in_wal"`
+	// Voters and Learners shadow SnapFile's: hex IDs as strings.
+	Voters   []string `json:"voters"`
+	Learners []string `json:"learners"`
+	InWAL    bool     `json:"in_wal"`
 }
 
 func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) error {
@@ -75,16 +80,11 @@ func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) err
 					in = true
 				}
 			}
-			if f.Voters == nil {
-				f.Voters = []uint64{}
-			}
-			if f.Learners == nil {
-				f.Learners = []uint64{}
-			}
-			rows = append(rows, snapJSON{Group: s.Name, SnapFile: f, InWAL: in})
+			rows = append(rows, snapJSON{Group: s.Name, SnapFile: f, InWAL: in,
+				Voters: hexIDs(f.Voters), Learners: hexIDs(f.Learners)})
 		}
 	}
-	err = renderList(g, mode, "snapshots", rows, func() *format.Table {
+	err = renderListV(g, mode, idSchemaVersion, "snapshots", rows, func() *format.Table {
 		sc := g.scheme(mode)
 		t := &format.Table{
 			Headers:     []string{"group", "file", "term", "index", "voters", "learners", "data", "crc", "in wal"},
@@ -101,7 +101,7 @@ func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) err
 			if !r.InWAL {
 				in = sc.Warn("no")
 			}
-			t.Rows = append(t.Rows, []string{r.Group, r.Name, u64(r.Term), u64(r.Index), ids(r.Voters), ids(r.Learners),
+			t.Rows = append(t.Rows, []string{r.Group, r.Name, u64(r.Term), u64(r.Index), ids(r.SnapFile.Voters), ids(r.SnapFile.Learners),
 				walBytes(mode, int64(r.DataSize)), crc, in})
 		}
 		return t
@@ -110,15 +110,4 @@ func (o *snapListOptions) run(cmd *cobra.Command, g *globals, args []string) err
 		return err
 	}
 	return reportStops(g, sums)
-}
-
-func ids(v []uint64) string {
-	if len(v) == 0 {
-		return "-"
-	}
-	s := make([]string, len(v))
-	for k, x := range v {
-		s[k] = strconv.FormatUint(x, 10)
-	}
-	return strings.Join(s, ",")
 }

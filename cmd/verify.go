@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,17 +70,21 @@ one tab-separated line per finding (group, severity, code, file, offset,
 index, message, hint) and one per clean group; -o json the whole report
 (schema_version 1), -o jsonl one group per line; -o junit a JUnit XML report
 with one test case per group, failed by the findings at or above --fail-on.
-A progress line goes to stderr, only on a terminal.
+A progress line goes to stderr, only on a terminal and not with -q: groups
+and bytes done, the read rate and the time taken so far.
 
 Exit status: 0 when no finding is at or above --fail-on (error by default;
 never: always 0 once every group has a verdict); 1 when some finding is; 3
 when some group could not be verified (stderr names them and why), whatever
 the others hold; 130 when interrupted.
 
-Read-only: never changes a byte and takes no lock (locks are read from
-/proc/locks, or probed with F_OFD_GETLK, which takes none).
+` + dirsHelp + `
 
-` + exitStatusHelp(),
+Read-only: never changes a byte and takes no lock (locks are read from
+/proc/locks, or probed with F_OFD_GETLK, which takes none). raftctl help
+findings prints the catalogue below on its own.
+
+` + findingCatalogue() + exitStatusHelp(),
 		Example: `  $ raftctl verify testdata/sample
   $ raftctl verify testdata/sample --group 'node-1/*' --deep
   $ raftctl verify testdata/sample --fail-on warning -o json
@@ -86,6 +92,7 @@ Read-only: never changes a byte and takes no lock (locks are read from
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
 	o.sel.addFlags(cmd)
+	o.sel.addDirFlags(cmd)
 	f := cmd.Flags()
 	f.IntVar(&o.parallel, "parallel", 0, "groups checked at once (default: the number of CPUs)")
 	f.BoolVar(&o.deep, "deep", false, "also restart each group in memory with the raft library (memory grows with the log)")
@@ -121,8 +128,8 @@ func (o *verifyOptions) run(cmd *cobra.Command, g *globals, args []string) error
 	}
 	opts := inspect.VerifyOptions{Deep: o.deep, Parallel: o.parallel}
 	var prog *verifyProgress
-	if g.io.ErrTTY {
-		prog = &verifyProgress{w: g.io.ErrOut}
+	if g.io.ErrTTY && !g.quiet {
+		prog = newVerifyProgress(g.io.ErrOut)
 		opts.Progress = prog.update
 	}
 	rep, err := inspect.VerifyAll(cmd.Context(), groups, opts)
@@ -170,13 +177,58 @@ func (o *verifyOptions) run(cmd *cobra.Command, g *globals, args []string) error
 }
 
 // verifyProgress keeps one line on stderr up to date.
+// verifyProgress is the progress line of verify on a terminal: groups
+// and bytes done, the rate and the time taken, redrawn every
+// progressTick so that it moves while a long group is read.
 type verifyProgress struct {
 	w     io.Writer
+	start time.Time
+	mu    sync.Mutex
+	last  inspect.Progress
 	width int
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+const progressTick = 250 * time.Millisecond
+
+func newVerifyProgress(w io.Writer) *verifyProgress {
+	p := &verifyProgress{w: w, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(progressTick)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				p.mu.Lock()
+				p.draw()
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return p
 }
 
 func (p *verifyProgress) update(pr inspect.Progress) {
-	line := fmt.Sprintf("verify: %d/%d groups, %s of %s", pr.GroupsDone, pr.Groups, format.Bytes(pr.BytesRead), format.Bytes(pr.BytesTotal))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = pr
+	p.draw()
+}
+
+// draw writes the line; p.mu is held.
+func (p *verifyProgress) draw() {
+	pr := p.last
+	el := time.Since(p.start)
+	rate := ""
+	if s := el.Seconds(); s >= 0.5 && pr.BytesRead > 0 {
+		rate = fmt.Sprintf(", %s/s", format.Bytes(int64(float64(pr.BytesRead)/s)))
+	}
+	line := fmt.Sprintf("verify: %d/%d groups, %s of %s%s, %s", pr.GroupsDone, pr.Groups, format.Bytes(pr.BytesRead),
+		format.Bytes(pr.BytesTotal), rate, el.Truncate(time.Second))
 	pad := ""
 	if n := p.width - len(line); n > 0 {
 		pad = strings.Repeat(" ", n)
@@ -186,7 +238,12 @@ func (p *verifyProgress) update(pr inspect.Progress) {
 }
 
 func (p *verifyProgress) clear() {
-	if p == nil || p.width == 0 {
+	if p == nil {
+		return
+	}
+	close(p.stop)
+	<-p.done
+	if p.width == 0 {
 		return
 	}
 	fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.width))

@@ -3,12 +3,14 @@ package cmd
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -37,13 +39,17 @@ type dumpOptions struct {
 	start, end uint64
 	term       uint64
 	types      []string
+	entryTypes []string
 	limit      int
 	data       string
 	decoder    string
 	decoderCmd string
 	raw        bool
 
-	typeSet map[inspect.EntryType]bool
+	decoderTimeout time.Duration
+
+	typeSet  map[inspect.EntryType]bool
+	classSet []string // --entry-type, canonical names
 }
 
 var decoders = []string{"none", "raft", "etcd", "dgraph"}
@@ -59,37 +65,70 @@ higher term, written after a leader change) are resolved as raft and etcd's
 ReadAll do; --raw instead shows every record as written, with its type, file
 and offset, overwritten entries marked.
 
+Each group starts with its WAL metadata when it is etcd's (member and
+cluster ID, in hex as etcd prints them) and ends with its HardState (its
+vote in hex). In JSON, IDs are strings (jq-safe) and the document has
+schema_version 2.
+
 Payloads are shown per --data (hex, base64, text, len or none; default text
-in a table, base64 in JSON). --decoder raft decodes conf changes; --decoder
-etcd also decodes etcd's InternalRaftRequest payloads (put, delete, txn,
-lease, auth...), so an etcd data directory reads like etcd-dump-logs output.
---decoder dgraph decodes the postings of a migrated Dgraph commit log.
---decoder-cmd CMD starts CMD once (with sh -c) and, for each entry, writes
-its payload as one line of hex to CMD's standard input and reads one line of
-standard output as the decoded form.
+in a table, base64 in JSON). Conf changes and empty entries are decoded by
+default (--decoder raft; --decoder none shows them as bytes). --decoder etcd
+also decodes etcd's payloads: InternalRaftRequest (put, delete, txn, lease,
+auth...) and the v2 requests etcd 3.4 and 3.5 write (member attributes,
+cluster version), so an etcd data directory reads like etcd-dump-logs
+output. --decoder dgraph decodes the postings of a migrated Dgraph commit
+log. In a table the decoded form is one line of text; in JSON and JSONL
+"decoded" is an object: {"op", "request_type", "key", "value_size",
+"member_id", "changes": [{"type", "node_id"}], ...} (see the README), so jq
+can select on it.
+
+--entry-type selects entries by etcd-dump-logs' classes (comma-separated,
+any case): ConfigChange, Normal, Request (v2), InternalRaftRequest (every
+v3 request), IRRRange, IRRPut, IRRDeleteRange, IRRTxn, IRRCompaction,
+IRRLeaseGrant, IRRLeaseRevoke, IRRLeaseCheckpoint, IRRAlarm,
+IRRClusterVersionSet, IRRClusterMemberAttrSet, IRRDowngradeInfoSet, IRRAuth.
+
+--decoder-cmd CMD starts CMD once (with sh -c) and speaks a line protocol
+with it: for each entry, raftctl writes the payload as one line of lower-case
+hex (an empty line for an empty payload) to CMD's standard input, and reads
+exactly one line from CMD's standard output as the decoded form (in JSON,
+embedded as is when it is valid JSON, else as {"text": LINE}). CMD must
+flush after every line: a filter that buffers its output (tr, sed without
+-u, awk without fflush, python without -u) never answers. raftctl waits
+--decoder-timeout (default 10s) for each answer, then stops CMD and fails
+with an error naming it.
+
+A range or filter that selects nothing says so on standard error (the
+HardState is still shown).
 
 A torn write at the end of the log (a crash during append) ends the dump with
 a warning. Any other damage ends the group's dump with an error naming the
 file and offset; run raftctl verify for a full report.
 
+` + dirsHelp + `
+
 Read-only: never changes a byte and takes no lock.
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl wal dump testdata/sample --group node-1/group-1 --limit 5
-  $ raftctl wal dump testdata/sample -g node-1/group-1 --start-index 10 --end-index 12 --decoder raft -o jsonl
+  $ raftctl wal dump testdata/sample -g node-1/group-1 --start-index 14 --end-index 16 -o jsonl
+  $ raftctl wal dump testdata/sample -g node-1/group-1 --entry-type ConfigChange --data none
   $ raftctl wal dump testdata/sample -g node-1/group-1 --raw --limit 8`,
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
 	f := cmd.Flags()
 	o.sel.addFlags(cmd)
+	o.sel.addDirFlags(cmd)
 	f.Uint64Var(&o.start, "start-index", 0, "first index to show (inclusive)")
 	f.Uint64Var(&o.end, "end-index", 0, "last index to show (inclusive; 0: no limit)")
 	f.Uint64Var(&o.term, "term", 0, "only entries of this term")
 	f.StringSliceVar(&o.types, "type", nil, "only entries of these types: normal, conf-change, conf-change-v2")
+	f.StringSliceVar(&o.entryTypes, "entry-type", nil, "only entries of these etcd-dump-logs classes: ConfigChange, Normal, Request, InternalRaftRequest, IRRPut, IRRDeleteRange, IRRTxn...")
 	f.IntVar(&o.limit, "limit", 0, "at most this many entries (records with --raw) per group; 0: no limit")
 	f.StringVar(&o.data, "data", "", "payload display: hex, base64, text, len or none")
-	f.StringVar(&o.decoder, "decoder", "none", "decode payloads: none, raft (conf changes), etcd or dgraph (migrated commit logs)")
+	f.StringVar(&o.decoder, "decoder", "raft", "decode payloads: none, raft (conf changes), etcd or dgraph (migrated commit logs)")
 	f.StringVar(&o.decoderCmd, "decoder-cmd", "", "pipe each payload (one hex line) through this command and show its output line")
+	f.DurationVar(&o.decoderTimeout, "decoder-timeout", defaultDecoderTimeout, "how long --decoder-cmd may take to answer one line")
 	f.BoolVar(&o.raw, "raw", false, "show every record as written, overwritten entries marked")
 	return cmd
 }
@@ -111,6 +150,17 @@ func (o *dumpOptions) validate(mode format.Mode) error {
 			o.typeSet = map[inspect.EntryType]bool{}
 		}
 		o.typeSet[et] = true
+	}
+	o.classSet = nil
+	for _, t := range o.entryTypes {
+		c, err := inspect.ParseEtcdEntryType(strings.TrimSpace(t))
+		if err != nil {
+			return usageErrorf("--entry-type: %v", err)
+		}
+		o.classSet = append(o.classSet, c)
+	}
+	if o.decoderTimeout <= 0 {
+		return usageErrorf("--decoder-timeout must be positive")
 	}
 	if o.data == "" {
 		o.data = "text"
@@ -139,20 +189,26 @@ func contains(list []string, s string) bool {
 // dumpItem is one line of `wal dump` output; its JSON form is the
 // documented contract.
 type dumpItem struct {
-	Group       string  `json:"group"`
-	Kind        string  `json:"kind"`
-	Index       *uint64 `json:"index,omitempty"`
-	Term        *uint64 `json:"term,omitempty"`
-	Type        string  `json:"type,omitempty"`
-	Size        *int    `json:"size,omitempty"`
-	Data        *string `json:"data,omitempty"`
-	Decoded     string  `json:"decoded,omitempty"`
-	Vote        *uint64 `json:"vote,omitempty"`
-	Commit      *uint64 `json:"commit,omitempty"`
-	CRC         *uint32 `json:"crc,omitempty"`
-	File        string  `json:"file,omitempty"`
-	Offset      *int64  `json:"offset,omitempty"`
-	Overwritten *bool   `json:"overwritten,omitempty"`
+	Group string  `json:"group"`
+	Kind  string  `json:"kind"`
+	Index *uint64 `json:"index,omitempty"`
+	Term  *uint64 `json:"term,omitempty"`
+	Type  string  `json:"type,omitempty"`
+	Size  *int    `json:"size,omitempty"`
+	Data  *string `json:"data,omitempty"`
+	// Decoded is the decoded payload: an object (inspect.Decoded, or
+	// {"text"} for decoders that only give text).
+	Decoded     json.RawMessage `json:"decoded,omitempty"`
+	Vote        *string         `json:"vote,omitempty"`
+	MemberID    string          `json:"member_id,omitempty"`
+	ClusterID   string          `json:"cluster_id,omitempty"`
+	Commit      *uint64         `json:"commit,omitempty"`
+	CRC         *uint32         `json:"crc,omitempty"`
+	File        string          `json:"file,omitempty"`
+	Offset      *int64          `json:"offset,omitempty"`
+	Overwritten *bool           `json:"overwritten,omitempty"`
+
+	text string // the decoded form in a table
 }
 
 // dumpWriter renders dump items in one of the modes, streaming: every row
@@ -372,7 +428,7 @@ func trimSpaces(b []byte) []byte {
 func (d *dumpWriter) header() {
 	switch d.mode {
 	case format.ModeJSON:
-		d.out.WriteString("{\"schema_version\":1,\"groups\":[")
+		d.out.WriteString("{\"schema_version\":" + strconv.Itoa(idSchemaVersion) + ",\"groups\":[")
 	case format.ModeTable:
 		c := &d.cols
 		var b []byte
@@ -457,7 +513,7 @@ func (d *dumpWriter) write(it *dumpItem) error {
 	switch it.Kind {
 	case "hardstate", "state":
 		r.typ = it.Kind
-		data = fmt.Sprintf("term=%d vote=%d commit=%d", deref(it.Term), deref(it.Vote), deref(it.Commit))
+		data = fmt.Sprintf("term=%d vote=%s commit=%d", deref(it.Term), deref(it.Vote), deref(it.Commit))
 		r.term = nil
 	case "snapshot":
 		r.typ = "snapshot"
@@ -466,9 +522,12 @@ func (d *dumpWriter) write(it *dumpItem) error {
 		data = fmt.Sprintf("%08x", *it.CRC)
 	case "metadata":
 		r.typ = "metadata"
+		if it.MemberID != "" {
+			data = "member=" + it.MemberID + " cluster=" + it.ClusterID
+		}
 	}
-	if it.Decoded != "" {
-		data = it.Decoded
+	if it.text != "" {
+		data = it.text
 	}
 	overwritten := it.Overwritten != nil && *it.Overwritten
 	if overwritten {
@@ -530,7 +589,8 @@ func (d *dumpWriter) fast() bool {
 
 // writeEntry writes one entry of the effective log without reflection and
 // without allocating: the hot path of a dump. decoded, when not empty,
-// replaces the payload in table and plain mode and is added to it in JSON.
+// replaces the payload in table and plain mode and is added to it in JSON
+// (where it is JSON already: see decode).
 func (d *dumpWriter) writeEntry(e *inspect.Entry, data string, decoded string) error {
 	b := d.line[:0]
 	switch d.mode {
@@ -593,7 +653,7 @@ func (d *dumpWriter) writeEntry(e *inspect.Entry, data string, decoded string) e
 	}
 	if decoded != "" {
 		b = append(b, `,"decoded":`...)
-		b = format.AppendJSONString(b, []byte(decoded))
+		b = append(b, decoded...) // JSON already (decode)
 	}
 	b = append(b, '}')
 	d.line = b
@@ -701,7 +761,7 @@ func (p *dumpPipe) render() {
 			e.Data = b.data[b.off[i]:b.off[i+1]]
 			decoded := ""
 			if p.decoder != "none" {
-				decoded = describeEntry(e, p.decoder)
+				decoded = p.w.decode(e, p.decoder)
 			}
 			if err = p.w.writeEntry(e, p.how, decoded); err != nil {
 				p.failed.Store(true)
@@ -737,13 +797,17 @@ func (o *dumpOptions) run(cmd *cobra.Command, g *globals, args []string) error {
 	if err := o.validate(mode); err != nil {
 		return err
 	}
+	if !cmd.Flags().Changed("decoder") && needsEtcdDecoder(o.classSet) {
+		// --entry-type IRRPut shows what it selected.
+		o.decoder = "etcd"
+	}
 	groups, err := o.sel.groups(g, args)
 	if err != nil {
 		return err
 	}
 	var ext *externalDecoder
 	if o.decoderCmd != "" {
-		if ext, err = startExternalDecoder(cmd.Context(), o.decoderCmd, g.io.ErrOut); err != nil {
+		if ext, err = startExternalDecoder(cmd.Context(), o.decoderCmd, g.io.ErrOut, o.decoderTimeout); err != nil {
 			return err
 		}
 		defer ext.Close()
@@ -783,7 +847,18 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 	if err != nil {
 		return err
 	}
+	decoder := o.decoder
+	if grp.Encrypted && decoder != "none" {
+		// SwarmKit: payloads are ciphertext; say so instead of decoding
+		// noise.
+		decoder = "encrypted"
+	}
 	w.beginGroup(grp.Name)
+	if meta := walMetaOf(l); !o.raw && meta.MemberID != "" {
+		if err := w.write(&dumpItem{Group: grp.Name, Kind: "metadata", MemberID: meta.MemberID, ClusterID: meta.ClusterID}); err != nil {
+			return err
+		}
+	}
 	n := 0
 	entryItem := func(e *inspect.Entry) (*dumpItem, error) {
 		it := &dumpItem{Group: grp.Name, Kind: "entry", Index: &e.Index, Term: &e.Term, Type: e.Type.String()}
@@ -799,9 +874,9 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			if err != nil {
 				return nil, err
 			}
-			it.Decoded = dec
-		case o.decoder != "none":
-			it.Decoded = describeEntry(e, o.decoder)
+			it.text, it.Decoded = dec, textJSON(dec, true)
+		case decoder != "none":
+			it.text, it.Decoded = decodeBoth(e, decoder)
 		}
 		return it, nil
 	}
@@ -816,6 +891,9 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			return false, false
 		}
 		if o.typeSet != nil && !o.typeSet[e.Type] {
+			return false, false
+		}
+		if o.classSet != nil && !matchesAny(e, o.classSet, grp.Encrypted) {
 			return false, false
 		}
 		return true, false
@@ -850,7 +928,8 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 				if err != nil {
 					return recordError(segs, r, "state", err)
 				}
-				it.Term, it.Vote, it.Commit = &hs.Term, &hs.Vote, &hs.Commit
+				vote := hexID(hs.Vote)
+				it.Term, it.Vote, it.Commit = &hs.Term, &vote, &hs.Commit
 			case inspect.SnapshotRecord:
 				s, err := inspect.ParseWALSnapshot(r.Data)
 				if err != nil {
@@ -863,6 +942,9 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			case inspect.MetadataRecord:
 				size := len(r.Data)
 				it.Size = &size
+				if m := inspect.ParseMetadata(r.Data); m.OK {
+					it.MemberID, it.ClusterID = hexID(m.NodeID), hexID(m.ClusterID)
+				}
 				if o.data != "none" {
 					s, _ := format.Payload(r.Data, o.data)
 					it.Data = &s
@@ -876,9 +958,9 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 		fast := w.fast() && ext == nil && dumpRendering != renderGeneral
 		// Lengths and empty payloads are cheaper to render than to copy
 		// into the pipe.
-		cheap := (o.data == "none" || o.data == "len") && o.decoder == "none"
+		cheap := (o.data == "none" || o.data == "len") && decoder == "none"
 		if fast && dumpRendering == renderPipe && !cheap {
-			pipe = w.startPipe(o.data, o.decoder)
+			pipe = w.startPipe(o.data, decoder)
 		}
 		err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
 			ok, stop := keep(e)
@@ -897,8 +979,8 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 				return pipe.add(e)
 			case fast:
 				decoded := ""
-				if o.decoder != "none" {
-					decoded = describeEntry(e, o.decoder)
+				if decoder != "none" {
+					decoded = w.decode(e, decoder)
 				}
 				return w.writeEntry(e, o.data, decoded)
 			}
@@ -923,9 +1005,13 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 		}
 		return fmt.Errorf("group %s: %w", grp.Name, err)
 	}
+	if n == 0 && (o.start != 0 || o.end != 0 || o.term != 0 || o.typeSet != nil || o.classSet != nil) {
+		fmt.Fprintf(g.io.ErrOut, "raftctl: group %s: no entry matches%s (its effective log holds %s)\n", grp.Name, o.filterText(), logRange(l))
+	}
 	if !o.raw && l.HasHardState {
 		hs := l.HardState
-		if err := w.write(&dumpItem{Group: grp.Name, Kind: "hardstate", Term: &hs.Term, Vote: &hs.Vote, Commit: &hs.Commit}); err != nil {
+		vote := hexID(hs.Vote)
+		if err := w.write(&dumpItem{Group: grp.Name, Kind: "hardstate", Term: &hs.Term, Vote: &vote, Commit: &hs.Commit}); err != nil {
 			return err
 		}
 	}
@@ -941,4 +1027,121 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 func recordError(segs []inspect.Segment, r *inspect.Record, what string, err error) error {
 	return &inspect.DecodeError{Path: segs[r.Segment].Path, Segment: r.Segment, Offset: r.Offset, Kind: inspect.KindMalformed,
 		Msg: what + " record does not decode: " + err.Error(), Err: err}
+}
+
+// decode decodes an entry for the writer's mode: text for tables and
+// plain output, JSON (an object) for -o json and jsonl; "" when the
+// decoder has nothing to say about the entry.
+func (d *dumpWriter) decode(e *inspect.Entry, decoder string) string {
+	json := d.mode == format.ModeJSON || d.mode == format.ModeJSONL
+	if decoder == "dgraph" && e.Type == inspect.EntryNormal && len(e.Data) > 0 {
+		return string(textJSONIf(describeEntry(e, decoder), json))
+	}
+	dec := decodeWith(e, decoder)
+	if dec == nil {
+		return ""
+	}
+	if !json {
+		return dec.String()
+	}
+	b, err := marshalNoEscape(dec)
+	if err != nil {
+		return string(textJSON(dec.String(), true))
+	}
+	return string(b)
+}
+
+// decodeBoth is an entry's decoded form as text and as JSON.
+func decodeBoth(e *inspect.Entry, decoder string) (string, json.RawMessage) {
+	if decoder == "dgraph" && e.Type == inspect.EntryNormal && len(e.Data) > 0 {
+		t := describeEntry(e, decoder)
+		return t, textJSON(t, false)
+	}
+	dec := decodeWith(e, decoder)
+	if dec == nil {
+		return "", nil
+	}
+	b, err := marshalNoEscape(dec)
+	if err != nil {
+		return dec.String(), textJSON(dec.String(), false)
+	}
+	return dec.String(), b
+}
+
+// decodeWith decodes an entry with a decoder other than dgraph;
+// "encrypted" is the decoder of SwarmKit's encrypted WAL.
+func decodeWith(e *inspect.Entry, decoder string) *inspect.Decoded {
+	if decoder == "encrypted" {
+		return inspect.DecodeEncrypted(e)
+	}
+	return inspect.Decode(e, decoder == "etcd")
+}
+
+// textJSON is {"text": s}, or s itself when asIs and s is a JSON value.
+func textJSON(s string, asIs bool) json.RawMessage {
+	if asIs && json.Valid([]byte(s)) {
+		return json.RawMessage(s)
+	}
+	return append(format.AppendJSONString([]byte(`{"text":`), []byte(s)), '}')
+}
+
+func textJSONIf(s string, asJSON bool) []byte {
+	if !asJSON {
+		return []byte(s)
+	}
+	return textJSON(s, false)
+}
+
+// needsEtcdDecoder says whether --entry-type names etcd request classes.
+func needsEtcdDecoder(classes []string) bool {
+	for _, c := range classes {
+		if c != "ConfigChange" && c != "Normal" {
+			return true
+		}
+	}
+	return false
+}
+
+// matchesAny says whether e is in one of the --entry-type classes; of an
+// encrypted WAL's entries only the raft classes (ConfigChange, Normal) are
+// known.
+func matchesAny(e *inspect.Entry, classes []string, encrypted bool) bool {
+	for _, c := range classes {
+		if encrypted && c != "ConfigChange" && c != "Normal" {
+			continue
+		}
+		if inspect.MatchesEntryType(e, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// filterText names the filters of a dump that selected nothing.
+func (o *dumpOptions) filterText() string {
+	var parts []string
+	if o.start != 0 {
+		parts = append(parts, fmt.Sprintf("--start-index %d", o.start))
+	}
+	if o.end != 0 {
+		parts = append(parts, fmt.Sprintf("--end-index %d", o.end))
+	}
+	if o.term != 0 {
+		parts = append(parts, fmt.Sprintf("--term %d", o.term))
+	}
+	if len(o.types) > 0 {
+		parts = append(parts, "--type "+strings.Join(o.types, ","))
+	}
+	if len(o.classSet) > 0 {
+		parts = append(parts, "--entry-type "+strings.Join(o.classSet, ","))
+	}
+	return " " + strings.Join(parts, " ")
+}
+
+// logRange says which indexes a log holds.
+func logRange(l *inspect.Log) string {
+	if l.FirstIndex == 0 {
+		return "no entry"
+	}
+	return fmt.Sprintf("indexes %d to %d", l.FirstIndex, l.LastIndex)
 }

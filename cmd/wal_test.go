@@ -79,6 +79,7 @@ func TestDumpTableGolden(t *testing.T) {
 		{
 			[]string{"wal", "dump", sample, "-g", "node-1/group-1", "--limit", "2"},
 			"     INDEX   TERM TYPE              SIZE  DATA\n" +
+				"                  metadata                member=1 cluster=c1a5000000000001\n" +
 				"        14      2 normal             192  g1/0010=KUHsglN5182rHSZiFkyS8LaFF0Zps…\n" +
 				"        15      2 normal             192  g1/0011=e0mxn4a7ZbwcrzX0cPHagholOKAcN…\n" +
 				"                  hardstate               term=3 vote=0 commit=58\n",
@@ -87,15 +88,17 @@ func TestDumpTableGolden(t *testing.T) {
 			[]string{"wal", "dump", sample, "-g", "node-4/group-1", "--raw", "--limit", "4"},
 			"FILE                                   OFFSET   INDEX TYPE            DATA\n" +
 				"0000000000000000-0000000000000000.wal       0         crc             00000000\n" +
-				"0000000000000000-0000000000000000.wal      16         metadata        \\b\\x04\\x1…\n" +
+				"0000000000000000-0000000000000000.wal      16         metadata        member=4 …\n" +
 				"0000000000000000-0000000000000000.wal      48       0 snapshot\n" +
 				"0000000000000000-0000000000000000.wal      72         state           term=2 vo…\n",
 		},
 		{
 			[]string{"wal", "dump", sample, "-g", "node-1/group-1", "-g", "node-2/group-1", "--limit", "1", "--data", "hex"},
 			"GROUP               INDEX   TERM TYPE              SIZE  DATA\n" +
+				"node-1/group-1                   metadata                member=1 cluster=c1a50…\n" +
 				"node-1/group-1         14      2 normal             192  67312f303031303d4b5548…\n" +
 				"node-1/group-1                   hardstate               term=3 vote=0 commit=58\n" +
+				"node-2/group-1                   metadata                member=2 cluster=c1a50…\n" +
 				"node-2/group-1         14      2 normal             192  67312f303031303d4b5548…\n" +
 				"node-2/group-1                   hardstate               term=3 vote=2 commit=58\n",
 		},

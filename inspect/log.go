@@ -487,12 +487,17 @@ func (b *logBuilder) finish() {
 // an error only when ctx is cancelled; decode problems end the scan and are
 // reported in Log.Stop.
 func ReadLog(ctx context.Context, segs []Segment) (*Log, error) {
+	return readLog(ctx, segs, nil)
+}
+
+// readLog is ReadLog telling onRead (if set) how many bytes it read.
+func readLog(ctx context.Context, segs []Segment, onRead func(int)) (*Log, error) {
 	l := &Log{Segments: make([]SegmentSummary, len(segs))}
 	for k, s := range segs {
 		l.Segments[k].Segment = s
 	}
 	b := &logBuilder{l: l}
-	sc := NewScanner(segs, ScanOptions{OnSegmentEnd: func(e SegmentEnd) {
+	sc := NewScanner(segs, ScanOptions{OnRead: onRead, OnSegmentEnd: func(e SegmentEnd) {
 		ss := &l.Segments[e.Segment]
 		ss.Read, ss.End = true, e.Offset
 		if e.ZeroWord {

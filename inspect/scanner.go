@@ -106,6 +106,9 @@ type ScanOptions struct {
 	NoChain bool
 	// OnSegmentEnd, if set, is called when a segment is left cleanly.
 	OnSegmentEnd func(SegmentEnd)
+	// OnRead, if set, is told how many bytes each read from a file
+	// returned (for progress reports).
+	OnRead func(n int)
 	// MaxRecord caps the size of one record (DefaultMaxRecord if 0): a
 	// length word above it is never allocated for. etcd has no such cap
 	// and would try to allocate it; raft never writes records this large.
@@ -271,6 +274,9 @@ func (s *Scanner) fill(n int) error {
 		}
 		m, err := s.f.ReadAt(s.buf[s.w:s.w+int(room)], s.pos)
 		s.pos += int64(m)
+		if s.opts.OnRead != nil && m > 0 {
+			s.opts.OnRead(m)
+		}
 		s.w += m
 		if err == io.EOF {
 			s.eof = true

@@ -34,6 +34,10 @@ type VerifyOptions struct {
 	Progress func(Progress)
 	// NoLockCheck skips the in-use check.
 	NoLockCheck bool
+	// OnBytes, if set, is told how many WAL bytes Verify's pass over the
+	// log read, as it reads them (VerifyAll uses it to report progress
+	// within a group).
+	OnBytes func(n int64)
 }
 
 // Progress is what VerifyAll reports as it goes.
@@ -66,6 +70,8 @@ func VerifyAll(ctx context.Context, groups []Group, opts VerifyOptions) (*Report
 		prog.BytesTotal += sizes[k]
 	}
 	var mu sync.Mutex
+	partial := make([]int64, len(groups)) // bytes read of unfinished groups
+	var lastDrawn int64
 	report := func(k int) {
 		if opts.Progress == nil {
 			return
@@ -74,9 +80,29 @@ func VerifyAll(ctx context.Context, groups []Group, opts VerifyOptions) (*Report
 		defer mu.Unlock()
 		if k >= 0 {
 			prog.GroupsDone++
-			prog.BytesRead += sizes[k]
+			prog.BytesRead += sizes[k] - partial[k]
+			partial[k] = 0
 		}
 		opts.Progress(prog)
+	}
+	// progressWithin reports the bytes read inside group k, every 16 MiB.
+	progressWithin := func(k int) func(int64) {
+		if opts.Progress == nil {
+			return nil
+		}
+		return func(n int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			if partial[k]+n > sizes[k] {
+				n = max(sizes[k]-partial[k], 0)
+			}
+			partial[k] += n
+			prog.BytesRead += n
+			if prog.BytesRead-lastDrawn >= 16<<20 {
+				lastDrawn = prog.BytesRead
+				opts.Progress(prog)
+			}
+		}
 	}
 	report(-1)
 
@@ -91,7 +117,9 @@ func VerifyAll(ctx context.Context, groups []Group, opts VerifyOptions) (*Report
 		go func() {
 			defer wg.Done()
 			for k := range work {
-				gr, err := Verify(ctx, groups[k], opts)
+				gopts := opts
+				gopts.OnBytes = progressWithin(k)
+				gr, err := Verify(ctx, groups[k], gopts)
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 					continue
@@ -425,7 +453,11 @@ func (v *verifier) readParts(ctx context.Context) error {
 	v.chainBreaks = map[int]*DecodeError{}
 	v.crcRecordDamaged = map[int]*DecodeError{}
 	for start := 0; start < len(v.segs); {
-		l, err := ReadLog(ctx, v.segs[start:])
+		var onRead func(int)
+		if f := v.opts.OnBytes; f != nil {
+			onRead = func(n int) { f(int64(n)) }
+		}
+		l, err := readLog(ctx, v.segs[start:], onRead)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,583 @@
+package repair
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/raftctl/raftctl/inspect"
+)
+
+// OpRepairFrom is the operation of raftctl repair --from: a member's WAL
+// rewritten from its snapshot with a replica's committed entries.
+const OpRepairFrom Operation = "repair-from"
+
+// Refusal codes of repair --from.
+const (
+	// CodeFromUnprovable: the replica does not prove the entries the
+	// member lost (see the message).
+	CodeFromUnprovable = "replica-does-not-prove"
+	// CodeFromConflict: the member and the replica hold different entries
+	// where both can be read.
+	CodeFromConflict = "replica-conflict"
+	// CodeFromCannot: the member cannot be rewritten from a replica (see
+	// the message).
+	CodeFromCannot = "cannot-repair-from"
+)
+
+// adviceFrom is what to do when repair --from refuses.
+const adviceFrom = "try another replica (--from), or remove the member from the cluster and add it back empty so that it re-syncs from the leader (etcd: etcdctl member remove / member add)"
+
+// FromPlan is what raftctl repair --from would do to one member: replace
+// its WAL directory with one written by etcd's wal package that holds the
+// member's metadata, its snapshot record, the replica's entries
+// Snapshot.Index+1..CopyTo, then the member's own entries CopyTo+1..LastIndex,
+// and the member's own HardState.
+type FromPlan struct {
+	Plan
+	// Donor is the replica the entries come from.
+	Donor inspect.Group `json:"donor"`
+	// Damage says where the member's log cannot be read.
+	Damage []string `json:"damage"`
+	// Snapshot is the member's snapshot the new WAL starts at.
+	Snapshot inspect.SnapRef `json:"snapshot"`
+	// HardState is the member's newest HardState, kept.
+	HardState inspect.HardState `json:"hard_state"`
+	// ProvenCommit is the highest index the donor's entries are proven
+	// committed to: the donor's HardState commit, or the member's own
+	// when both logs hold the same term there (log matching).
+	ProvenCommit uint64 `json:"proven_commit"`
+	// CopyTo is the last entry copied from the donor; LastIndex the
+	// member's last index (its own entries follow CopyTo up to it).
+	CopyTo    uint64 `json:"copy_to"`
+	LastIndex uint64 `json:"last_index"`
+}
+
+// logPart is a stretch of segments read in one ReadLog pass: a damaged log
+// is read again from the segment after each decode error (whose crc record
+// starts the CRC chain afresh), as Verify does.
+type logPart struct {
+	first int
+	segs  []inspect.Segment
+	log   *inspect.Log
+	// upTo is the last index this part's entries count for: a later part
+	// that starts lower replaces them (0: no limit).
+	upTo uint64
+}
+
+// fromState is what planFrom read.
+type fromState struct {
+	segs   []inspect.Segment
+	parts  []logPart
+	donor  *inspect.Log
+	dsegs  []inspect.Segment
+	snap   inspect.SnapshotRecordAt
+	snapFi string
+	meta   []byte
+	// sum hashes the record data of every entry the new WAL holds,
+	// donorSum those copied from the donor (set by writeFromWAL).
+	sum, donorSum []byte
+}
+
+// readParts reads a WAL in parts, resuming after every decode error.
+func readParts(ctx context.Context, segs []inspect.Segment) ([]logPart, error) {
+	var parts []logPart
+	for start := 0; start < len(segs); {
+		l, err := inspect.ReadLog(ctx, segs[start:])
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, logPart{first: start, segs: segs[start:], log: l})
+		st := l.Stop
+		if st == nil {
+			break
+		}
+		if st.Kind == inspect.KindIO {
+			return nil, st
+		}
+		abs := start + st.Segment
+		if st.Kind == inspect.KindCRCChain && st.Offset == 0 && abs > start {
+			// Segment abs does not continue the chain (one before it is
+			// missing or was cut short): read on from it.
+			start = abs
+			continue
+		}
+		if abs == len(segs)-1 {
+			break
+		}
+		start = abs + 1
+	}
+	// A later part whose entries start lower replaces the earlier ones
+	// from there on, as a leader's append would have.
+	for k := range parts {
+		for j := k + 1; j < len(parts); j++ {
+			if f := parts[j].log.FirstIndex; f != 0 && (parts[k].upTo == 0 || f-1 < parts[k].upTo) {
+				parts[k].upTo = f - 1
+			}
+		}
+	}
+	return parts, nil
+}
+
+// cleanEnd reports whether a pass read its segments to their end (a torn
+// last record of the last segment is how a crash during an append ends).
+func cleanEnd(l *inspect.Log) bool {
+	return l.Stop == nil || (l.Stop.Kind == inspect.KindTorn && l.Stop.Segment == len(l.Segments)-1)
+}
+
+// termAt is the member's term at index i: the last part that holds it.
+func termAt(parts []logPart, i uint64) (uint64, bool) {
+	for k := len(parts) - 1; k >= 0; k-- {
+		p := parts[k]
+		if p.upTo != 0 && i > p.upTo {
+			continue
+		}
+		if t, ok := p.log.TermAt(i); ok {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+// PlanRepairFrom locks the member and the donor (refusing a live WAL with
+// *LockedError), reads both, and plans to rewrite the member's WAL from
+// its snapshot with the donor's entries when the member's log is damaged
+// in its middle (a CRC mismatch, a zeroed region, a missing or truncated
+// segment) and the donor proves the entries:
+//
+//   - the member's newest HardState can be read (the damage is not in its
+//     last segment), and is kept;
+//   - the member has a usable snapshot (a .snap file that decodes, is
+//     recorded in a readable part of its WAL, at or below its commit), or
+//     a WAL that starts at index 0; the donor's log starts at or below it;
+//   - the donor's log reads to its end, belongs to the same cluster, and
+//     its entries up to CopyTo are proven committed: CopyTo is at most the
+//     donor's HardState commit, or the member's commit where both logs
+//     hold the same term (Raft's log matching property);
+//   - every entry the member can still read up to CopyTo has the same
+//     index, term and bytes in the donor (checked again when applying);
+//   - the member's entries after CopyTo, if any, are all readable.
+//
+// The plan changes nothing; its locks are released before it returns.
+func PlanRepairFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, error) {
+	ml, err := LockGroup(member)
+	if err != nil {
+		return nil, err
+	}
+	defer ml.Release()
+	dl, err := LockGroup(donor)
+	if err != nil {
+		return nil, err
+	}
+	defer dl.Release()
+	p, st, err := planFrom(ctx, member, donor)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Refusals) == 0 && !p.Empty() {
+		if err := compareWithDonor(ctx, p, st, nil); err != nil {
+			var ce *conflictError
+			if !errors.As(err, &ce) {
+				return nil, err
+			}
+			p.refuseWith(CodeFromConflict, member.WALDir, adviceFrom, "%v", err)
+			p.Actions, p.Files = []Action{}, []FileState{}
+		}
+	}
+	return p, nil
+}
+
+func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fromState, error) {
+	p := &FromPlan{Plan: Plan{SchemaVersion: SchemaVersion, Operation: OpRepairFrom, Group: member,
+		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}}, Donor: donor, Damage: []string{}}
+	refuse := func(code, format string, args ...any) (*FromPlan, *fromState, error) {
+		p.refuseWith(code, member.WALDir, adviceFrom, format, args...)
+		return p, nil, nil
+	}
+	if sameDir(member.WALDir, donor.WALDir) || sameDir(member.Dir, donor.Dir) {
+		return nil, nil, errors.New("the replica is the member itself")
+	}
+	segs, _, err := inspect.OpenGroup(member)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(segs) == 0 {
+		return refuse(CodeFromCannot, "the member has no WAL segment")
+	}
+	parts, err := readParts(ctx, segs)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &fromState{segs: segs, parts: parts}
+	last := parts[len(parts)-1]
+	for _, pt := range parts[:len(parts)-1] {
+		s := pt.log.Stop
+		p.Damage = append(p.Damage, fmt.Sprintf("%s offset %d: %s (%s)", s.Path, s.Offset, s.Kind, s.Msg))
+	}
+	if !cleanEnd(last.log) {
+		s := last.log.Stop
+		p.Damage = append(p.Damage, fmt.Sprintf("%s offset %d: %s (%s)", s.Path, s.Offset, s.Kind, s.Msg))
+		return refuse(CodeFromCannot, "the member's last segment is damaged (%s offset %d: %s): the newest HardState, which a rewrite must keep, cannot be read past it", filepath.Base(s.Path), s.Offset, s.Kind)
+	}
+	for _, d := range p.Damage {
+		p.note("damage: %s", d)
+	}
+	if len(parts) == 1 {
+		p.note("the member's log reads to its end: nothing to repair from a replica (raftctl repair mends the rest)")
+		return p, st, nil
+	}
+	if !last.log.HasHardState {
+		return refuse(CodeFromCannot, "no HardState follows the damage: the member's newest HardState cannot be read")
+	}
+	hs := last.log.HardState
+	p.HardState = hs
+	st.meta = parts[0].log.Metadata
+	for _, pt := range parts {
+		if pt.log.MetadataConflict || (len(pt.log.Metadata) > 0 && string(pt.log.Metadata) != string(st.meta)) {
+			return refuse(CodeFromCannot, "the member's metadata records differ")
+		}
+	}
+	// The member's last index is the last part's.
+	lm := last.log.LastIndex
+	p.LastIndex = lm
+
+	// The donor: read to its end, same cluster.
+	dsegs, _, err := inspect.OpenGroup(donor)
+	if err != nil {
+		return nil, nil, err
+	}
+	dlog, err := inspect.ReadLog(ctx, dsegs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dlog.Stop != nil && dlog.Stop.Kind == inspect.KindIO {
+		return nil, nil, dlog.Stop
+	}
+	st.donor, st.dsegs = dlog, dsegs
+	if !cleanEnd(dlog) {
+		return refuse(CodeFromUnprovable, "the replica's own log is damaged (%s offset %d: %s)", dlog.Stop.Path, dlog.Stop.Offset, dlog.Stop.Kind)
+	}
+	if !dlog.HasHardState {
+		return refuse(CodeFromUnprovable, "the replica's WAL holds no HardState")
+	}
+	mm, dm := inspect.ParseMetadata(st.meta), inspect.ParseMetadata(dlog.Metadata)
+	if mm.OK && dm.OK && mm.ClusterID != dm.ClusterID {
+		return refuse(CodeFromUnprovable, "the replica belongs to cluster %s, the member to cluster %s", inspect.FormatID(dm.ClusterID), inspect.FormatID(mm.ClusterID))
+	}
+	if mm.OK != dm.OK {
+		return refuse(CodeFromUnprovable, "only one of the member and the replica has etcd metadata: they are not replicas of one group")
+	}
+
+	// The member's snapshot.
+	snaps, err := inspect.ListSnapFiles(member.SnapDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	found := false
+	for _, sf := range snaps {
+		if !sf.OK || sf.Index == 0 || sf.Index > hs.Commit || sf.Index != sf.NameIndex || sf.Term != sf.NameTerm {
+			continue
+		}
+		for _, pt := range parts {
+			for _, r := range pt.log.Snapshots {
+				if r.Index == sf.Index && r.Term == sf.Term && !found {
+					st.snap, st.snapFi, found = r, sf.Path, true
+				}
+			}
+		}
+		if found {
+			break
+		}
+	}
+	if !found {
+		if segs[0].Seq != 0 || segs[0].Index != 0 {
+			return refuse(CodeFromCannot, "the member has no usable snapshot (a .snap file recorded in a readable part of its WAL, at or below its commit %d) and its WAL does not start at index 0", hs.Commit)
+		}
+		st.snap = inspect.SnapshotRecordAt{}
+	}
+	s := st.snap.Index
+	p.Snapshot = inspect.SnapRef{Index: s, Term: st.snap.Term}
+	if t, ok := dlog.TermAt(s); s > 0 && (!ok || t != st.snap.Term) {
+		if ds, ok := dlog.LatestSnapshot(); ok && ds.Index > s {
+			return refuse(CodeFromUnprovable, "the replica's log starts after the member's snapshot (replica snapshot %d, member snapshot %d)", ds.Index, s)
+		}
+		return refuse(CodeFromUnprovable, "the replica does not hold the member's snapshot index %d at term %d", s, st.snap.Term)
+	}
+	if f := dlog.FirstIndex; s+1 <= dlog.LastIndex && (f == 0 || f > s+1) {
+		if _, ok := dlog.TermAt(s + 1); !ok {
+			return refuse(CodeFromUnprovable, "the replica's log does not hold entry %d, the first after the member's snapshot", s+1)
+		}
+	}
+
+	// What the donor proves committed.
+	proven := uint64(0)
+	if _, ok := dlog.TermAt(dlog.HardState.Commit); ok {
+		proven = dlog.HardState.Commit
+	}
+	if mt, ok := termAt(parts, hs.Commit); ok && hs.Commit > proven {
+		if dt, ok := dlog.TermAt(hs.Commit); ok && dt == mt {
+			proven = hs.Commit
+		}
+	}
+	p.ProvenCommit = proven
+	e := min(lm, proven)
+	p.CopyTo = e
+	// Where the member cannot read its own log.
+	hole := unreadable(parts, s, lm)
+	switch {
+	case hs.Commit > lm:
+		return refuse(CodeFromCannot, "the member's commit %d is beyond its last index %d", hs.Commit, lm)
+	case e < s:
+		return refuse(CodeFromUnprovable, "the replica proves entries committed only up to %d, below the member's snapshot %d", proven, s)
+	case hole != 0 && hole > e:
+		return refuse(CodeFromUnprovable, "the member cannot read entry %d, which the replica does not prove committed (the replica's commit is %d, the member's %d): restoring it from the replica could be wrong", hole, dlog.HardState.Commit, hs.Commit)
+	}
+	if e < lm {
+		if t1, ok1 := termAt(parts, e); ok1 {
+			if t2, _ := dlog.TermAt(e); e > s && t1 != t2 {
+				return refuse(CodeFromConflict, "the member holds entry %d at term %d, the replica at term %d", e, t1, t2)
+			}
+		}
+		if f := last.log.FirstIndex; f == 0 || f > e+1 {
+			return refuse(CodeFromCannot, "the member's own entries %d..%d (past what the replica proves) are not all in the part of its log after the damage", e+1, lm)
+		}
+	}
+	if t, ok := dlog.TermAt(e); e > s && ok && t > hs.Term {
+		return refuse(CodeFromConflict, "the replica's entry %d has term %d, above the member's HardState term %d: the member's own HardState cannot be kept", e, t, hs.Term)
+	}
+	// The plan: swap the WAL directory.
+	files, others, err := walDirFiles(member.WALDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(others) > 0 {
+		return refuse(CodeFromCannot, "the WAL directory holds files that are not segments: %s", strings.Join(others, ", "))
+	}
+	if fi, err := lstatDir(member.WALDir); err != nil {
+		return nil, nil, err
+	} else if !fi || sameDir(member.WALDir, member.Dir) {
+		return refuse(CodeFromCannot, "the WAL directory is a symbolic link, not a directory, or the group's own directory: it cannot be swapped")
+	}
+	var size int64
+	for _, f := range files {
+		sum, n, err := hashFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		size += n
+		p.Files = append(p.Files, FileState{Path: f, Size: n, SHA256: sum})
+	}
+	msg := fmt.Sprintf("replace the WAL (%d segments, %d bytes) with one written from the snapshot at index %d: entries %d..%d from %s", len(segs), size, s, s+1, e, donor.Dir)
+	if e < lm {
+		msg += fmt.Sprintf(", then its own entries %d..%d", e+1, lm)
+	}
+	msg += fmt.Sprintf(", and its own HardState (term %d, vote %d, commit %d)", hs.Term, hs.Vote, hs.Commit)
+	p.Actions = append(p.Actions, Action{Kind: Replace, Path: member.WALDir, Size: size, Reason: "repair-from", Message: msg})
+	return p, st, nil
+}
+
+// unreadable returns the first index in (s, last] that no part of the
+// member's log holds (0 when it can read them all).
+func unreadable(parts []logPart, s, last uint64) uint64 {
+	for i := s + 1; i <= last; {
+		if _, ok := termAt(parts, i); !ok {
+			return i
+		}
+		// Jump to the end of the run of the part that holds i.
+		next := i + 1
+		for k := len(parts) - 1; k >= 0; k-- {
+			pt := parts[k]
+			if pt.upTo != 0 && i > pt.upTo {
+				continue
+			}
+			if _, ok := pt.log.TermAt(i); ok {
+				end := pt.log.LastIndex
+				if pt.upTo != 0 {
+					end = min(end, pt.upTo)
+				}
+				if holeFree(pt.log) {
+					next = end + 1
+				}
+				break
+			}
+		}
+		i = next
+	}
+	return 0
+}
+
+// holeFree reports whether a part's log holds every index it spans.
+func holeFree(l *inspect.Log) bool { return len(l.Gaps) == 0 && l.GapsMore == 0 }
+
+// conflictError says that the member and the donor hold different entries.
+type conflictError struct{ msg string }
+
+func (e *conflictError) Error() string { return e.msg }
+
+// donorEntries pulls the donor's effective entries after index from, in
+// order; the entry and record alias the read buffer until the next pull.
+// A read error ends the sequence and is left in *errp.
+func donorEntries(ctx context.Context, segs []inspect.Segment, l *inspect.Log, from uint64, errp *error) iter.Seq2[*inspect.Entry, *inspect.Record] {
+	return func(yield func(*inspect.Entry, *inspect.Record) bool) {
+		stop := errors.New("stop")
+		err := inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
+			if e.Index <= from {
+				return nil
+			}
+			if !yield(e, r) {
+				return stop
+			}
+			return nil
+		})
+		if err != nil && err != stop {
+			*errp = err
+		}
+	}
+}
+
+// compareWithDonor checks that every entry the member can read in
+// (Snapshot, CopyTo] is the donor's, byte for byte (a *conflictError
+// otherwise), and that the donor holds every entry of that range. When sum
+// is set, it receives the SHA-256 of the donor's records Snapshot+1..CopyTo.
+func compareWithDonor(ctx context.Context, p *FromPlan, st *fromState, sum *[]byte) error {
+	s, e := p.Snapshot.Index, p.CopyTo
+	var readErr error
+	next, stop := iter.Pull2(donorEntries(ctx, st.dsegs, st.donor, s, &readErr))
+	defer stop()
+	h := sha256.New()
+	var cur struct {
+		index uint64
+		term  uint64
+		data  []byte
+	}
+	have := false
+	want := s + 1
+	replaced := 0
+	// advance moves the donor to index i (<= e), hashing what it passes.
+	advance := func(i uint64) error {
+		for !have || cur.index < i {
+			de, dr, ok := next()
+			if !ok && readErr != nil {
+				return fmt.Errorf("%s: %w", p.Donor.Dir, readErr)
+			}
+			if !ok || de.Index > e {
+				return fmt.Errorf("the replica's log ends at %d, before %d", want-1, e)
+			}
+			if de.Index != want {
+				return fmt.Errorf("the replica's entry %d follows %d", de.Index, want-1)
+			}
+			want++
+			cur.index, cur.term = de.Index, de.Term
+			cur.data = append(cur.data[:0], dr.Data...)
+			h.Write(dr.Data)
+			have = true
+		}
+		return nil
+	}
+	for k, pt := range st.parts {
+		lastPart := k == len(st.parts)-1
+		end := e
+		if pt.upTo != 0 {
+			end = min(end, pt.upTo)
+		}
+		if pt.log.FirstIndex == 0 || pt.log.FirstIndex > end {
+			continue
+		}
+		errStop := errors.New("stop")
+		err := inspect.EffectiveEntries(ctx, pt.segs, pt.log, func(me *inspect.Entry, mr *inspect.Record) error {
+			if me.Index <= s {
+				return nil
+			}
+			if me.Index > end {
+				return errStop
+			}
+			if err := advance(me.Index); err != nil {
+				return err
+			}
+			switch {
+			case cur.index != me.Index:
+				return &conflictError{fmt.Sprintf("the replica has no entry %d", me.Index)}
+			case cur.term == me.Term && string(cur.data) != string(mr.Data):
+				return &conflictError{fmt.Sprintf("the member's and the replica's entries %d have the same term %d but not the same bytes: refusing to combine them", me.Index, me.Term)}
+			case cur.term != me.Term && lastPart && me.Index <= p.HardState.Commit:
+				return &conflictError{fmt.Sprintf("the member's committed entry %d has term %d, the replica's term %d: refusing to combine them", me.Index, me.Term, cur.term)}
+			case cur.term != me.Term:
+				// The replica's entry is committed (CopyTo is proven), so
+				// the member's is not: a record a later leader overwrote
+				// (in the part lost to the damage) or would overwrite.
+				replaced++
+			}
+			return nil
+		})
+		if err != nil && err != errStop {
+			return err
+		}
+	}
+	if e > s {
+		if err := advance(e); err != nil {
+			return err
+		}
+	}
+	if sum != nil {
+		*sum = h.Sum(nil)
+	}
+	if replaced > 0 && sum == nil {
+		p.note("%d of the member's readable entries up to %d have other terms than the replica's committed ones: records a later leader overwrote (the overwrite is in the damaged part) or would overwrite; the replica's are kept", replaced, e)
+	}
+	return nil
+}
+
+// lstatDir reports whether p is a directory (not a link to one).
+func lstatDir(p string) (bool, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return false, err
+	}
+	return fi.IsDir(), nil
+}
+
+// RepairFrom returns the entry point of repair --from for the command's
+// round of groups: donor gives the replica's copy of each group. It
+// verifies the group, plans (PlanRepairFrom), applies the plan with a
+// backup unless it is a dry run, refused or empty, and verifies again.
+func RepairFrom(donor func(inspect.Group) inspect.Group) func(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, error) {
+	return func(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, error) {
+		rep, err := verifyForChange(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		out := &Outcome{StatusBefore: rep.Status}
+		plan, err := PlanRepairFrom(ctx, g, donor(g))
+		if err != nil {
+			return nil, err
+		}
+		out.Refused = len(plan.Refusals) > 0
+		if opts.DryRun || out.Refused || plan.Empty() {
+			out.Plan = &plan.Plan
+			out.Problem = out.Refused || (opts.DryRun && !plan.Empty()) || (!opts.DryRun && rep.Status != inspect.StatusOK)
+			return out, nil
+		}
+		if opts.OnPlan != nil {
+			opts.OnPlan(&plan.Plan)
+		}
+		var dir string
+		if opts.BackupDir != nil {
+			dir = opts.BackupDir(1)
+		}
+		res, err := ApplyRepairFrom(ctx, plan, ApplyOptions{BackupDir: dir})
+		if err != nil {
+			return nil, err
+		}
+		out.Rounds = append(out.Rounds, res)
+		if rep, err = verifyForChange(ctx, g); err != nil {
+			return nil, err
+		}
+		out.finish(rep)
+		return out, nil
+	}
+}

@@ -1,0 +1,436 @@
+package repair
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/etcdserver/api/snap"
+	"go.etcd.io/etcd/server/v3/storage/wal"
+	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/raftctl/raftctl/inspect"
+)
+
+// ApplyRepairFrom runs a repair --from plan under the safety protocol of
+// the package: it locks the member and the donor, plans again (a
+// *StaleError when the result differs), checks that every entry the member
+// can read up to CopyTo is the donor's byte for byte, copies every segment
+// of the member into the backup directory with a manifest, writes the new
+// WAL into a hidden sibling of the WAL directory with etcd's wal package
+// (metadata, snapshot record, the donor's entry records as they are, the
+// member's own entries after CopyTo, the member's HardState), reads it back
+// with etcd's ReadAll, swaps the two directories in one exchange and
+// removes the old segments (they are in the backup). It then verifies the
+// member (deep: raft restarts from it in memory; its HardState; every
+// entry's bytes); when that fails the backup is restored.
+//
+// A plan with refusals returns ErrRefused; a dry run changes nothing.
+func ApplyRepairFrom(ctx context.Context, plan *FromPlan, opts ApplyOptions) (*Result, error) {
+	res := &Result{SchemaVersion: SchemaVersion, Operation: OpRepairFrom, Group: plan.Group, DryRun: opts.DryRun,
+		Actions: []Action{}, Refusals: plan.Refusals, Notes: append([]string(nil), plan.Notes...)}
+	if res.Refusals == nil {
+		res.Refusals = []Refusal{}
+	}
+	if len(plan.Refusals) > 0 {
+		return nil, ErrRefused
+	}
+	if opts.DryRun {
+		res.Actions = append(res.Actions, plan.Actions...)
+		res.BytesReclaimed = plan.BytesReclaimed()
+		return res, nil
+	}
+	if plan.Empty() {
+		return res, nil
+	}
+	ml, err := LockGroup(plan.Group)
+	if err != nil {
+		return nil, err
+	}
+	defer ml.Release()
+	dl, err := LockGroup(plan.Donor)
+	if err != nil {
+		return nil, err
+	}
+	defer dl.Release()
+	fresh, st, err := planFrom(ctx, plan.Group, plan.Donor)
+	if err != nil {
+		return nil, err
+	}
+	if err := sameFromPlan(plan, fresh); err != nil {
+		return nil, err
+	}
+	var want []byte
+	if err := compareWithDonor(ctx, fresh, st, &want); err != nil {
+		return nil, err
+	}
+	a := &applier{ctx: ctx, plan: &plan.Plan, opts: opts, lock: ml, res: res}
+	if err := a.runFrom(plan, st); err != nil {
+		return res, err
+	}
+	if err := verifyFrom(ctx, plan, st.sum); err != nil {
+		// Put the member back as it was: Restore takes the locks itself.
+		ml.Release()
+		dl.Release()
+		if _, rerr := Restore(ctx, a.backupDir); rerr != nil {
+			return res, &PartialError{BackupDir: a.backupDir, Done: a.done, Err: errors.Join(err, rerr)}
+		}
+		res.Actions = []Action{}
+		return res, fmt.Errorf("the rewritten WAL failed verification and the member was restored from %s: %w", a.backupDir, err)
+	}
+	if !bytes.Equal(want, st.donorSum) {
+		return res, &PartialError{BackupDir: a.backupDir, Done: a.done, Err: errors.New("the entries written are not the ones compared with the member")}
+	}
+	return res, nil
+}
+
+// sameFromPlan compares what two plans would change.
+func sameFromPlan(a, b *FromPlan) error {
+	for _, part := range []struct {
+		name string
+		x, y any
+	}{
+		{"actions", a.Actions, b.Actions},
+		{"files", a.Files, b.Files},
+		{"refusals", a.Refusals, b.Refusals},
+		{"entries", [4]any{a.Snapshot, a.HardState, a.CopyTo, a.LastIndex}, [4]any{b.Snapshot, b.HardState, b.CopyTo, b.LastIndex}},
+	} {
+		x, err1 := json.Marshal(part.x)
+		y, err2 := json.Marshal(part.y)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		if !bytes.Equal(x, y) {
+			return &StaleError{Reason: "its " + part.name + " differ"}
+		}
+	}
+	return nil
+}
+
+// runFrom backs the member's WAL up, writes the new one aside, records
+// both in the manifest and swaps it in.
+func (a *applier) runFrom(p *FromPlan, st *fromState) (err error) {
+	now := time.Now
+	if a.opts.Now != nil {
+		now = a.opts.Now
+	}
+	t := now().UTC()
+	a.id = t.Format(backupTimeFormat)
+	if a.root, err = groupRoot(p.Group); err != nil {
+		return err
+	}
+	if err := a.makeBackupDir(t); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && !a.changed {
+			a.cleanup()
+			a.res.BackupDir = ""
+		}
+		if err != nil && a.changed {
+			err = &PartialError{BackupDir: a.backupDir, Done: a.done, Err: err}
+		}
+	}()
+	a.res.BackupDir = a.backupDir
+	a.man = &Manifest{SchemaVersion: SchemaVersion, Tool: "raftctl", ID: a.id, Operation: OpRepairFrom,
+		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: p.Actions}
+	if a.man.Group, err = absGroup(p.Group); err != nil {
+		return err
+	}
+	if err := a.backup(); err != nil {
+		return err
+	}
+	if err := a.prepareFrom(p, st); err != nil {
+		return err
+	}
+	if err := a.created(); err != nil {
+		return err
+	}
+	if err := a.listExisting(); err != nil {
+		return err
+	}
+	if err := a.writeManifest(); err != nil {
+		return err
+	}
+	if err := a.ctx.Err(); err != nil {
+		return err
+	}
+	act := p.Actions[0]
+	if err := a.replace(act); err != nil {
+		return fmt.Errorf("%s %s: %w", act.Kind, act.Path, err)
+	}
+	a.done++
+	a.res.Actions = append(a.res.Actions, act)
+	return nil
+}
+
+// prepareFrom writes the new WAL into a hidden sibling of the WAL
+// directory, checks it with etcd's reader, gives it the old directory's
+// owner and modes, and locks its segments.
+func (a *applier) prepareFrom(p *FromPlan, st *fromState) error {
+	walDir := p.Actions[0].Path
+	rs := &rewriteState{walDir: walDir, stage: filepath.Join(filepath.Dir(walDir), ".raftctl-wal-"+a.id)}
+	a.rewrite = rs
+	var err error
+	if rs.relWAL, err = a.rel(walDir); err != nil {
+		return err
+	}
+	if rs.relStage, err = a.rel(rs.stage); err != nil {
+		return err
+	}
+	if ok, err := pathExists(rs.stage); err != nil || ok {
+		return errors.Join(err, fmt.Errorf("%s already exists", rs.stage))
+	}
+	if err := a.writeFromWAL(rs.stage, p, st); err != nil {
+		return err
+	}
+	a.step()
+	if err := renameNewSegments(rs.stage, st.segs, p.Snapshot.Index); err != nil {
+		return err
+	}
+	if err := checkFromWAL(rs.stage, p, st.meta); err != nil {
+		return err
+	}
+	dfi, err := os.Stat(walDir)
+	if err != nil {
+		return err
+	}
+	var own *ManifestFile
+	fileMode := fs.FileMode(0o600)
+	if sfi, err := os.Lstat(st.segs[len(st.segs)-1].Path); err == nil {
+		fileMode = sfi.Mode().Perm()
+		if uid, gid, ok := owner(sfi); ok {
+			own = &ManifestFile{UID: &uid, GID: &gid}
+		}
+	}
+	ents, err := os.ReadDir(rs.stage)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		path := filepath.Join(rs.stage, e.Name())
+		if err := fixFile(path, fileMode, own); err != nil {
+			return err
+		}
+		if err := a.lock.hold(path); err != nil {
+			return err
+		}
+		sum, size, err := hashFile(path)
+		if err != nil {
+			return err
+		}
+		uid, gid := ownerOf(path)
+		rs.created = append(rs.created, ManifestFile{Path: rs.relWAL + "/" + e.Name(), Size: size,
+			Mode: fmt.Sprintf("%04o", fileMode), UID: uid, GID: gid, SHA256: sum})
+		rs.newBytes += size
+	}
+	if err := os.Chmod(rs.stage, dfi.Mode().Perm()); err != nil {
+		return err
+	}
+	if uid, gid, ok := owner(dfi); ok {
+		if sfi, err := os.Stat(rs.stage); err == nil {
+			if u, g, _ := owner(sfi); u != uid || g != gid {
+				if err := os.Chown(rs.stage, uid, gid); err != nil {
+					return fmt.Errorf("%s: cannot give the new WAL directory the owner %d:%d of the old one: %w", rs.stage, uid, gid, err)
+				}
+			}
+		}
+	}
+	if err := fsyncDir(rs.stage); err != nil {
+		return err
+	}
+	if err := fsyncDir(filepath.Dir(rs.stage)); err != nil {
+		return err
+	}
+	a.step()
+	return nil
+}
+
+// writeFromWAL writes the new WAL into dir: the member's metadata, its
+// snapshot record, the donor's entries Snapshot+1..CopyTo, the member's
+// own entries CopyTo+1..LastIndex, and the member's HardState. Segments
+// are as large as the member's last one.
+func (a *applier) writeFromWAL(dir string, p *FromPlan, st *fromState) (err error) {
+	ctx := a.ctx
+	s, e := p.Snapshot.Index, p.CopyTo
+	cs := &raftpb.ConfState{}
+	switch {
+	case st.snap.ConfState != nil:
+		if err := proto.Unmarshal(st.snap.ConfState, cs); err != nil {
+			return fmt.Errorf("snapshot record's ConfState: %w", err)
+		}
+	case s > 0:
+		sn, err := snap.Read(zap.NewNop(), st.snapFi)
+		if err != nil {
+			return err
+		}
+		cs = sn.GetMetadata().GetConfState()
+	}
+	segSize := st.segs[len(st.segs)-1].Size
+	walSizeMu.Lock()
+	old := wal.SegmentSizeBytes
+	if segSize >= 4096 {
+		wal.SegmentSizeBytes = segSize
+	}
+	defer func() { wal.SegmentSizeBytes = old; walSizeMu.Unlock() }()
+	w, err := wal.Create(zap.NewNop(), dir, st.meta)
+	if err != nil {
+		return err
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			w.Close()
+		}
+	}()
+	if s > 0 {
+		if err := w.SaveSnapshot(&walpb.Snapshot{Index: proto.Uint64(s), Term: proto.Uint64(p.Snapshot.Term), ConfState: cs}); err != nil {
+			return err
+		}
+	}
+	hs := &raftpb.HardState{Term: proto.Uint64(p.HardState.Term), Vote: proto.Uint64(p.HardState.Vote), Commit: proto.Uint64(p.HardState.Commit)}
+	all, donor := sha256.New(), sha256.New()
+	var batch []*raftpb.Entry
+	var batchBytes int
+	next := s + 1
+	add := func(ie *inspect.Entry, r *inspect.Record, from hash.Hash) error {
+		if ie.Index != next {
+			return fmt.Errorf("entry %d follows %d", ie.Index, next-1)
+		}
+		next++
+		pe := &raftpb.Entry{}
+		if err := proto.Unmarshal(r.Data, pe); err != nil {
+			return fmt.Errorf("entry %d: %w", ie.Index, err)
+		}
+		all.Write(r.Data)
+		if from != nil {
+			from.Write(r.Data)
+		}
+		batch = append(batch, pe)
+		batchBytes += len(r.Data)
+		if batchBytes >= rewriteBatchBytes {
+			if err := w.Save(hs, batch); err != nil {
+				return err
+			}
+			batch, batchBytes = batch[:0], 0
+		}
+		return nil
+	}
+	stop := errors.New("stop")
+	if e > s {
+		err = inspect.EffectiveEntries(ctx, st.dsegs, st.donor, func(ie *inspect.Entry, r *inspect.Record) error {
+			if ie.Index <= s {
+				return nil
+			}
+			if ie.Index > e {
+				return stop
+			}
+			return add(ie, r, donor)
+		})
+		if err != nil && err != stop {
+			return fmt.Errorf("%s: %w", p.Donor.Dir, err)
+		}
+		if next != e+1 {
+			return fmt.Errorf("%s: copied entries %d..%d, want up to %d", p.Donor.Dir, s+1, next-1, e)
+		}
+	}
+	if p.LastIndex > e {
+		last := st.parts[len(st.parts)-1]
+		err = inspect.EffectiveEntries(ctx, last.segs, last.log, func(ie *inspect.Entry, r *inspect.Record) error {
+			if ie.Index <= e {
+				return nil
+			}
+			return add(ie, r, nil)
+		})
+		if err != nil {
+			return err
+		}
+		if next != p.LastIndex+1 {
+			return fmt.Errorf("the member's own entries %d..%d end at %d", e+1, p.LastIndex, next-1)
+		}
+	}
+	if err := w.Save(hs, batch); err != nil {
+		return err
+	}
+	closed = true
+	if err := w.Close(); err != nil {
+		return err
+	}
+	st.sum, st.donorSum = all.Sum(nil), donor.Sum(nil)
+	return nil
+}
+
+// checkFromWAL reads the new WAL with etcd's reader from the snapshot.
+func checkFromWAL(dir string, p *FromPlan, meta []byte) error {
+	w, err := wal.OpenForRead(zap.NewNop(), dir, &walpb.Snapshot{Index: proto.Uint64(p.Snapshot.Index), Term: proto.Uint64(p.Snapshot.Term)})
+	if err != nil {
+		return fmt.Errorf("rewritten WAL: %w", err)
+	}
+	md, hs, ents, err := w.ReadAll()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("rewritten WAL: etcd's ReadAll: %w", err)
+	}
+	switch {
+	case !bytes.Equal(md, meta):
+		return errors.New("rewritten WAL: metadata differs")
+	case hs.GetTerm() != p.HardState.Term || hs.GetVote() != p.HardState.Vote || hs.GetCommit() != p.HardState.Commit:
+		return errors.New("rewritten WAL: HardState differs")
+	case uint64(len(ents)) != p.LastIndex-p.Snapshot.Index:
+		return fmt.Errorf("rewritten WAL: etcd reads %d entries, not %d", len(ents), p.LastIndex-p.Snapshot.Index)
+	}
+	return nil
+}
+
+// verifyFrom reads the member again: no error finding (deep: raft restarts
+// from it in memory), its HardState, and every entry's record bytes.
+func verifyFrom(ctx context.Context, p *FromPlan, sum []byte) error {
+	rep, err := inspect.Verify(ctx, p.Group, inspect.VerifyOptions{Deep: true, NoLockCheck: true})
+	if err != nil {
+		return err
+	}
+	if rep.Status == inspect.StatusError || rep.Status == inspect.StatusUnknown {
+		var codes []string
+		for _, f := range rep.Findings {
+			if f.Severity.AtLeast(inspect.SeverityError) {
+				codes = append(codes, f.Code+": "+f.Message)
+			}
+		}
+		return fmt.Errorf("verify after repair --from: %s %v %s", rep.Status, codes, rep.Err)
+	}
+	s, err := inspect.Summarize(ctx, p.Group)
+	if err != nil {
+		return err
+	}
+	if s.HardState != p.HardState || s.LastIndex != p.LastIndex {
+		return fmt.Errorf("verify after repair --from: HardState %+v and last index %d, want %+v and %d", s.HardState, s.LastIndex, p.HardState, p.LastIndex)
+	}
+	h := sha256.New()
+	var n uint64
+	err = inspect.EffectiveEntries(ctx, s.SegmentList, s.Log, func(e *inspect.Entry, r *inspect.Record) error {
+		if e.Index <= p.Snapshot.Index {
+			return nil
+		}
+		h.Write(r.Data)
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n != p.LastIndex-p.Snapshot.Index || !bytes.Equal(h.Sum(nil), sum) {
+		return fmt.Errorf("verify after repair --from: the %d entries read back are not the ones written", n)
+	}
+	return nil
+}

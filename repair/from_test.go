@@ -1,0 +1,310 @@
+//go:build unix
+
+package repair
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/raftctl/raftctl/inspect"
+	"github.com/raftctl/raftctl/testdata/fixture"
+)
+
+// damage is one kind of damage in the middle of a log, done to the
+// segment seg (neither the first nor the last).
+type damage struct {
+	name string
+	do   func(t *testing.T, seg string)
+}
+
+// midEntry is the second entry record of a segment.
+func midEntry(t *testing.T, seg string) fixture.RecordPos {
+	t.Helper()
+	recs, err := fixture.EntryRecords(seg)
+	if err != nil || len(recs) < 2 {
+		t.Fatalf("%s: %d entry records, %v", seg, len(recs), err)
+	}
+	return recs[1]
+}
+
+var midDamages = []damage{
+	{"crc-mismatch", func(t *testing.T, seg string) {
+		r := midEntry(t, seg)
+		if err := fixture.FlipByte(seg, r.DataOffset()+r.DataLen-2); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{"zeroed-sector", func(t *testing.T, seg string) {
+		r := midEntry(t, seg)
+		if err := fixture.ZeroRange(seg, r.Offset, min(512, r.FrameLen+64)); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{"missing-segment", func(t *testing.T, seg string) {
+		if err := os.Remove(seg); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{"truncated-segment", func(t *testing.T, seg string) {
+		r := midEntry(t, seg)
+		if err := fixture.Truncate(seg, r.Offset+12); err != nil {
+			t.Fatal(err)
+		}
+	}},
+}
+
+// TestRepairFromMidLogDamage damages a middle segment of real raft
+// replicas' WALs (fixture.RaftCluster, with and without snapshots) in each
+// way, and repairs the member from another replica: verify finds an error
+// before; afterwards verify is clean, etcd's restart path (ReadAll, raft)
+// succeeds, the member keeps its own HardState and every entry it restarts
+// with is the donor's, byte for byte; planning again finds nothing to do,
+// and restore puts the damaged member back exactly.
+func TestRepairFromMidLogDamage(t *testing.T) {
+	for _, snaps := range []bool{false, true} {
+		src := t.TempDir()
+		opts := fixture.ClusterOptions{Groups: 1, Proposals: 20, NoSnapshots: !snaps, MaxWALFiles: 1000, MaxSnapFiles: 1000}
+		if snaps {
+			opts.SnapshotEvery = 50
+		}
+		res, err := fixture.RaftCluster(filepath.Join(src, "c"), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, member := range []uint64{1, 3} {
+			for _, d := range midDamages {
+				t.Run(fmt.Sprintf("snapshots=%v/node-%d/%s", snaps, member, d.name), func(t *testing.T) {
+					repairFromCase(t, res, member, 2, d)
+				})
+			}
+		}
+	}
+}
+
+func repairFromCase(t *testing.T, res *fixture.ClusterResult, member, donor uint64, d damage) {
+	ctx := context.Background()
+	root := t.TempDir()
+	if err := fixture.CopyDir(res.Dir, filepath.Join(root, "c")); err != nil {
+		t.Fatal(err)
+	}
+	mg := discover(t, filepath.Join(root, "c", fmt.Sprintf("node-%d", member)))
+	dg := discover(t, filepath.Join(root, "c", fmt.Sprintf("node-%d", donor)))
+	nr, _ := res.Groups[0].Node(member)
+	segs := segPaths(t, mg)
+	// A segment after the newest snapshot, in the middle of the log.
+	k := len(segs) / 2
+	if len(nr.Snapshots) > 0 {
+		k = len(segs) - 3
+	}
+	if k <= 0 || k >= len(segs)-1 {
+		t.Fatalf("only %d segments", len(segs))
+	}
+	d.do(t, segs[k])
+	if fs := verifyFindings(t, mg); !hasError(fs) {
+		t.Fatalf("verify finds no error after %s: %v", d.name, codes(fs))
+	}
+	damaged := fileSums(t, mg.Dir)
+	p, err := PlanRepairFrom(ctx, mg, dg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Refusals) != 0 || len(p.Actions) != 1 || p.Actions[0].Kind != Replace {
+		t.Fatalf("plan: refusals %+v, actions %v, damage %v", p.Refusals, kinds(p.Actions), p.Damage)
+	}
+	want := inspect.HardState{Term: nr.HardState.GetTerm(), Vote: nr.HardState.GetVote(), Commit: nr.HardState.GetCommit()}
+	if p.HardState != want || p.LastIndex != nr.LastIndex {
+		t.Fatalf("plan keeps HardState %+v and last index %d, want %+v and %d", p.HardState, p.LastIndex, want, nr.LastIndex)
+	}
+	t.Logf("%s: %s", d.name, p.Actions[0].Message)
+	r, err := ApplyRepairFrom(ctx, p, ApplyOptions{BackupDir: filepath.Join(root, "backup")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs := verifyFindings(t, mg); hasError(fs) {
+		t.Fatalf("verify after: %v", codes(fs))
+	}
+	got, err := fixture.EtcdRestart(mg.WALDir, mg.SnapDir, fixture.RestartOptions{})
+	if err != nil {
+		t.Fatalf("etcd restart of the repaired member: %v", err)
+	}
+	ref, err := fixture.EtcdRestart(dg.WALDir, dg.SnapDir, fixture.RestartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got.HardState, nr.HardState) || got.Commit != want.Commit || got.LastIndex != nr.LastIndex {
+		t.Fatalf("restarted with HardState %v, commit %d, last %d; want %v, %d", got.HardState, got.Commit, got.LastIndex, nr.HardState, nr.LastIndex)
+	}
+	if got.NodeID != member {
+		t.Fatalf("restarted as node %d, want %d (the member's metadata)", got.NodeID, member)
+	}
+	for i := got.SnapIndex + 1; i <= got.LastIndex; i++ {
+		e, ok1 := got.Entry(i)
+		f, ok2 := ref.Entry(i)
+		if !ok1 || !ok2 || e != f {
+			t.Fatalf("entry %d: %+v, the donor's %+v (%v %v)", i, e, f, ok1, ok2)
+		}
+	}
+	// The committed log the cluster applied, where the restart holds it.
+	for _, c := range res.Groups[0].Committed {
+		if e, ok := got.Entry(c.Index); ok && (e.Term != c.Term || e.Hash != fixture.HashData(c.Data)) {
+			t.Fatalf("entry %d is not the committed one", c.Index)
+		}
+	}
+	// Nothing left to do.
+	p2, err := PlanRepairFrom(ctx, mg, dg)
+	if err != nil || !p2.Empty() || len(p2.Refusals) != 0 {
+		t.Fatalf("second plan: %+v %v", p2, err)
+	}
+	// Restore puts the damaged member back exactly.
+	if _, err := Restore(ctx, r.BackupDir); err != nil {
+		t.Fatal(err)
+	}
+	sameSums(t, "restored member", fileSums(t, mg.Dir), damaged)
+}
+
+func verifyFindings(t *testing.T, g inspect.Group) []inspect.Finding {
+	t.Helper()
+	rep, err := inspect.Verify(context.Background(), g, inspect.VerifyOptions{Deep: true, NoLockCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep.Findings
+}
+
+func hasError(fs []inspect.Finding) bool {
+	for _, f := range fs {
+		if f.Severity.AtLeast(inspect.SeverityError) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRepairFromRefuses: a replica that does not prove the lost entries
+// committed, or holds other entries, is refused, and nothing changes.
+func TestRepairFromRefuses(t *testing.T) {
+	root := t.TempDir()
+	a, short, other, same := filepath.Join(root, "a"), filepath.Join(root, "short"), filepath.Join(root, "other"), filepath.Join(root, "same")
+	writeMember(t, a, 1, chunks(2, 600, 2)...)
+	writeMember(t, short, 2, chunks(2, 120, 2)...)
+	writeMember(t, other, 3, chunks(2, 600, 3)...)
+	writeMember(t, same, 2, chunks(2, 600, 2)...)
+	ctx := context.Background()
+	mg := discover(t, a)
+	segs := segPaths(t, mg)
+	if len(segs) < 4 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	// Damage a segment whose entries lie past 120.
+	k := len(segs) - 2
+	midDamages[0].do(t, segs[k])
+	before := fileSums(t, a)
+	for _, c := range []struct {
+		donor, code string
+	}{
+		{short, CodeFromUnprovable},
+		{other, CodeFromConflict},
+	} {
+		p, err := PlanRepairFrom(ctx, mg, discover(t, c.donor))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Refusals) != 1 || p.Refusals[0].Code != c.code || !p.Empty() {
+			t.Fatalf("%s: plan %+v", filepath.Base(c.donor), p.Plan)
+		}
+		t.Logf("%s refused: %s", filepath.Base(c.donor), p.Refusals[0].Message)
+		if _, err := ApplyRepairFrom(ctx, p, ApplyOptions{}); !errors.Is(err, ErrRefused) {
+			t.Fatalf("apply: %v", err)
+		}
+	}
+	sameSums(t, "refused member", fileSums(t, a), before)
+	// The member itself is no replica.
+	if _, err := PlanRepairFrom(ctx, mg, mg); err == nil {
+		t.Fatal("the member as its own replica was accepted")
+	}
+	// Damage in the last segment: the newest HardState cannot be read.
+	last := filepath.Join(root, "last")
+	writeMember(t, last, 1, chunks(2, 600, 2)...)
+	lg := discover(t, last)
+	ls := segPaths(t, lg)
+	midDamages[0].do(t, ls[len(ls)-1])
+	p, err := PlanRepairFrom(ctx, lg, discover(t, same))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Refusals) != 1 || p.Refusals[0].Code != CodeFromCannot {
+		t.Fatalf("damage in the last segment: %+v", p.Plan)
+	}
+	// A member and replica written alike: the repair works, and the
+	// entries are the same bytes.
+	p, err = PlanRepairFrom(ctx, mg, discover(t, same))
+	if err != nil || len(p.Refusals) != 0 {
+		t.Fatalf("plan %+v %v", p, err)
+	}
+	if _, err := ApplyRepairFrom(ctx, p, ApplyOptions{BackupDir: filepath.Join(root, "b")}); err != nil {
+		t.Fatal(err)
+	}
+	sameEtcdState(t, "repaired member", readAll(t, mg.WALDir), readAll(t, filepath.Join(same, "member", "wal")))
+}
+
+// chunks writes entries from..to at term in saves of 20, each committing
+// the save before it, so that the WAL is cut into several segments.
+func chunks(from, to, term uint64) []span {
+	var out []span
+	for i := from; i <= to; i += 20 {
+		out = append(out, span{i, min(i+19, to), term, max(i, 2) - 1})
+	}
+	return out
+}
+
+// TestRepairFromStaleAndLocked: a plan whose member changed since is
+// refused with *StaleError, a live (locked) member or replica with
+// *LockedError; nothing is changed either way.
+func TestRepairFromStaleAndLocked(t *testing.T) {
+	root := t.TempDir()
+	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+	writeMember(t, a, 1, chunks(2, 600, 2)...)
+	writeMember(t, b, 2, chunks(2, 600, 2)...)
+	ctx := context.Background()
+	mg, dg := discover(t, a), discover(t, b)
+	segs := segPaths(t, mg)
+	midDamages[0].do(t, segs[len(segs)/2])
+	p, err := PlanRepairFrom(ctx, mg, dg)
+	if err != nil || len(p.Refusals) != 0 || p.Empty() {
+		t.Fatalf("plan %+v %v", p, err)
+	}
+	before := fileSums(t, a)
+	// The replica is locked by a live process.
+	f, err := fileutilTryLock(segPaths(t, dg)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le *LockedError
+	if _, err := PlanRepairFrom(ctx, mg, dg); !errors.As(err, &le) {
+		t.Fatalf("plan with a locked replica: %v", err)
+	}
+	if _, err := ApplyRepairFrom(ctx, p, ApplyOptions{BackupDir: filepath.Join(root, "b0")}); !errors.As(err, &le) {
+		t.Fatalf("apply with a locked replica: %v", err)
+	}
+	f.Close()
+	// Another segment of the member is damaged after the plan.
+	midDamages[0].do(t, segs[len(segs)/2+1])
+	damaged := fileSums(t, a)
+	var se *StaleError
+	if _, err := ApplyRepairFrom(ctx, p, ApplyOptions{BackupDir: filepath.Join(root, "b1")}); !errors.As(err, &se) {
+		t.Fatalf("apply on a changed member: %v", err)
+	}
+	sameSums(t, "member after refused applies", fileSums(t, a), damaged)
+	if len(before) != len(damaged) {
+		t.Fatal("files appeared")
+	}
+	if _, err := os.Stat(filepath.Join(root, "b1")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a stale apply left its backup directory: %v", err)
+	}
+}
