@@ -13,8 +13,9 @@ import (
 func init() { extraCommands = append(extraCommands, newCompareCmd) }
 
 type compareOptions struct {
-	sel     selector
-	entries bool
+	sel       selector
+	entries   bool
+	summaries []string // fleet mode: --summary FILE
 }
 
 func newCompareCmd(g *globals) *cobra.Command {
@@ -49,7 +50,13 @@ the most provably committed entries (not Raft's election rule, which is shown
 for comparison), with the reason.
 
 --entries lists the entries around each divergence point (index, term and
-payload size per replica), like a diff.
+payload size per replica), like a diff (replicas read from a directory only).
+
+Fleet mode: a PATH ending in .json (or a --summary FILE) is a summary written
+by raftctl summary on the replica's host; directories and summaries mix
+freely and give the same comparison. Content hashes in the summaries (and
+computed the same way for directories) show replicas holding different bytes
+under the same index and term: a safety violation, corruption or a bug.
 
 Exit status 0 means every group has several replicas that agree on their
 committed entries and one to recover from; 1 means a group was found only
@@ -62,12 +69,14 @@ on snap/db for the moment it reads it, and gives up at once on a live member).
 ` + exitStatusHelp(),
 		Example: `  $ raftctl compare testdata/sample/node-1 testdata/sample/node-2 testdata/sample/node-4
   $ raftctl compare testdata/sample/node-1 testdata/sample/node-4 --group group-1 --entries -o json
-  $ raftctl compare testdata/sample/node-1/group-2 testdata/sample/node-3/group-2`,
-		Args: cobra.MinimumNArgs(2),
+  $ raftctl compare testdata/sample/node-1/group-2 testdata/sample/node-3/group-2
+  $ raftctl compare testdata/fleet/node-1.json testdata/sample/node-2 --summary testdata/fleet/node-4.json`,
+		Args: cobra.ArbitraryArgs,
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
 	o.sel.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.entries, "entries", false, "list the entries around each divergence point")
+	cmd.Flags().StringArrayVar(&o.summaries, "summary", nil, "a summary file written by raftctl summary, as a replica (repeatable)")
 	return cmd
 }
 
@@ -101,15 +110,15 @@ func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	if err != nil {
 		return err
 	}
-	var groups [][]inspect.Group
-	for _, p := range args {
-		gs, err := o.sel.groups(g, []string{p})
-		if err != nil {
-			return err
-		}
-		groups = append(groups, gs)
+	if len(args)+len(o.summaries) < 2 {
+		return usageErrorf("requires at least 2 arg(s) (PATHs or --summary files), only received %d", len(args)+len(o.summaries))
 	}
-	comps, err := inspect.CompareGroups(cmd.Context(), args, groups, inspect.VerifyOptions{})
+	srcs, cleanup, err := compareSources(cmd, g, &o.sel, args, o.summaries)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	comps, err := inspect.CompareSources(cmd.Context(), srcs, inspect.VerifyOptions{})
 	if err != nil {
 		return describeFSError(err)
 	}
@@ -123,7 +132,7 @@ func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 				}
 				de := divergenceEntries{A: p.A, B: p.B, Index: p.Index, Replica: map[string][]inspect.EntryInfo{}}
 				for _, r := range c.Replicas {
-					if r.Server != p.A && r.Server != p.B {
+					if (r.Server != p.A && r.Server != p.B) || r.FromSummary() {
 						continue
 					}
 					from := p.Index - min(p.Index-1, 2)
@@ -221,6 +230,8 @@ func renderCompare(g *globals, mode format.Mode, groups []*compareGroupJSON) err
 				fmt.Fprintf(w, "%s ~ %s: the logs do not overlap\n", p.A, p.B)
 			case p.Index == 0:
 				fmt.Fprintf(w, "%s ~ %s: identical up to %d\n", p.A, p.B, p.IdenticalUpTo)
+			case p.BytesDifferFrom != 0 && p.Index == 0:
+				fmt.Fprintf(w, "%s ~ %s: %s at indexes %d..%d (same terms), identical up to %d\n", p.A, p.B, sc.Err("DIFFERENT BYTES"), p.BytesDifferFrom, p.BytesDifferTo, p.IdenticalUpTo)
 			case p.CommittedConflict:
 				fmt.Fprintf(w, "%s ~ %s: %s at index %d (terms %d and %d), identical up to %d\n", p.A, p.B, sc.Err("COMMITTED ENTRIES DIFFER"), p.Index, p.TermA, p.TermB, p.IdenticalUpTo)
 			default:

@@ -40,9 +40,10 @@ step.
 }
 
 type recoverPlanOptions struct {
-	sel      selector
-	member   string
-	planFile string
+	sel       selector
+	member    string
+	planFile  string
+	summaries []string // fleet mode: --summary FILE
 }
 
 func newRecoverPlanCmd(g *globals) *cobra.Command {
@@ -64,27 +65,32 @@ or when its log does not end cleanly (repair it first).
 --plan-file writes the plan as JSON for raftctl recover apply. Every replica
 is locked while it is read (a live member is refused); nothing is changed.
 
+Fleet mode: a PATH ending in .json (or a --summary FILE) is a summary written
+by raftctl summary on the replica's host. The comparison is the same as from
+the directories, and the plan says what recovery does, but it refuses
+(from-summary): recover apply needs every replica's directory.
+
 Exit status 0 means a plan was made (possibly with nothing to change); 1
 means the plan refuses.
 
 ` + exitStatusHelp(),
 		Example: `  $ raftctl recover plan testdata/sample/node-1/group-1 testdata/sample/node-2/group-1
   $ raftctl recover plan testdata/sample/node-1 testdata/sample/node-4 --group group-3 --member testdata/sample/node-4 -o json`,
-		Args: cobra.MinimumNArgs(2),
+		Args: cobra.ArbitraryArgs,
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			mode, err := g.mode()
 			if err != nil {
 				return err
 			}
-			var groups [][]inspect.Group
-			for _, p := range args {
-				gs, err := o.sel.groups(g, []string{p})
-				if err != nil {
-					return err
-				}
-				groups = append(groups, gs)
+			if len(args)+len(o.summaries) < 2 {
+				return usageErrorf("requires at least 2 arg(s) (PATHs or --summary files), only received %d", len(args)+len(o.summaries))
 			}
-			plan, err := repair.PlanRecover(cmd.Context(), args, groups, repair.RecoverOptions{Member: o.member})
+			srcs, cleanup, err := compareSources(cmd, g, &o.sel, args, o.summaries)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			plan, err := repair.PlanRecoverSources(cmd.Context(), srcs, repair.RecoverOptions{Member: o.member})
 			if err != nil {
 				var le *repair.LockedError
 				if errors.As(err, &le) {
@@ -121,6 +127,7 @@ means the plan refuses.
 	o.sel.addFlags(cmd)
 	cmd.Flags().StringVar(&o.member, "member", "", "the PATH of the member to recover (default: the recommended one)")
 	cmd.Flags().StringVar(&o.planFile, "plan-file", "", "write the plan as JSON to this file, for recover apply")
+	cmd.Flags().StringArrayVar(&o.summaries, "summary", nil, "a summary file written by raftctl summary, as a replica (repeatable)")
 	return cmd
 }
 

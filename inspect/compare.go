@@ -36,7 +36,18 @@ type Replica struct {
 	meta   Metadata
 	single bool // the only group found under its PATH
 	log    *Log
+	// Fleet mode (fleet.go): the content-hash chain and its range, and
+	// whether the replica was read from a summary (no log on this host).
+	hashes    []ContentHash
+	hashRange uint64
+	summary   bool
 }
+
+// FromSummary reports whether the replica was read from a summary (raftctl
+// summary) rather than from its directory: Log then holds only the log's
+// bounds, HardState and term runs, and Dir names a directory on another
+// host.
+func (r *Replica) FromSummary() bool { return r.summary }
 
 // Log returns the pass over the replica's WAL that compare made.
 func (r *Replica) Log() *Log { return r.log }
@@ -68,6 +79,12 @@ type Divergence struct {
 	// CommittedConflict is true when Index is at or below both replicas'
 	// commit index: committed entries disagree, a safety violation.
 	CommittedConflict bool `json:"committed_conflict"`
+	// BytesDifferFrom and BytesDifferTo bound the first range of indexes
+	// where both hold the same terms but different content (their
+	// content hashes differ; see ContentHash): same index and term,
+	// different bytes, which honest Raft never produces. 0 when none.
+	BytesDifferFrom uint64 `json:"bytes_differ_from,omitempty"`
+	BytesDifferTo   uint64 `json:"bytes_differ_to,omitempty"`
 }
 
 // Loss is what recovering from the recommended replica would discard from
@@ -184,13 +201,55 @@ func (c *Comparison) Candidate(server string) *Candidate {
 // never paired: they are reported apart, with a note. A group found once
 // is a comparison with Single set.
 //
-// Each replica's log is read once, by Verify (twice when it is damaged),
-// replicas in parallel, in memory that does not grow with the log.
+// Each replica's log is read once by Verify (twice when it is damaged) and
+// once more for its content hashes (see SummarizeHost), replicas in
+// parallel, in memory that does not grow with the log.
 func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts VerifyOptions) ([]*Comparison, error) {
+	srcs := make([]CompareSource, len(servers))
+	for k := range servers {
+		srcs[k] = CompareSource{Server: servers[k], Groups: groups[k]}
+	}
+	return CompareSources(ctx, srcs, opts)
+}
+
+// CompareSource is one PATH given to compare: the groups found under a
+// directory, or the (selected) groups of a summary written by raftctl
+// summary on the replica's host.
+type CompareSource struct {
+	Server string
+	Groups []Group
+	// Summary, when set, stands for the directory: Groups is then unused,
+	// SummaryGroups are the summary's groups to compare.
+	Summary       *HostSummary
+	SummaryGroups []*FleetGroup
+}
+
+// CompareSources is CompareGroups over directories and summaries mixed
+// freely: a replica read from its summary gives the same comparison as the
+// replica read from its directory (each directory is summarised the same
+// way, content hashes included, with the first summary's hash range).
+func CompareSources(ctx context.Context, srcs []CompareSource, opts VerifyOptions) ([]*Comparison, error) {
 	var all []*Replica
-	for k, gs := range groups {
-		for _, g := range gs {
-			all = append(all, &Replica{Server: servers[k], Group: g, Dir: g.Dir, single: len(gs) == 1})
+	hr := uint64(DefaultHashRange)
+	for _, src := range srcs {
+		if src.Summary != nil {
+			hr = src.Summary.HashRange
+			break
+		}
+	}
+	for _, src := range srcs {
+		if src.Summary != nil {
+			for _, fg := range src.SummaryGroups {
+				r := &Replica{Server: src.Server, single: len(src.SummaryGroups) == 1}
+				if err := r.fromSummary(fg, src.Summary.HashRange); err != nil {
+					return nil, err
+				}
+				all = append(all, r)
+			}
+			continue
+		}
+		for _, g := range src.Groups {
+			all = append(all, &Replica{Server: src.Server, Group: g, Dir: g.Dir, single: len(src.Groups) == 1, hashRange: hr})
 		}
 	}
 	// Read every replica once, opts.Parallel (or the CPUs) at a time.
@@ -201,6 +260,9 @@ func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts
 	}
 	eg.SetLimit(par)
 	for _, r := range all {
+		if r.summary {
+			continue
+		}
 		eg.Go(func() error { return r.load(ectx, opts) })
 	}
 	if err := eg.Wait(); err != nil {
@@ -209,6 +271,17 @@ func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts
 	var out []*Comparison
 	for _, set := range pairReplicas(all) {
 		out = append(out, compareReplicas(set.name, set.reps, set.notes))
+	}
+	// Fleet mode: summaries written with different --hash-range cannot
+	// be compared by content.
+	for _, c := range out {
+		for i, a := range c.Replicas {
+			for _, b := range c.Replicas[i+1:] {
+				if a.hashRange != b.hashRange {
+					c.Notes = append(c.Notes, fmt.Sprintf("content not compared between %s and %s: their summaries hash %d and %d indexes at a time", a.Server, b.Server, a.hashRange, b.hashRange))
+				}
+			}
+		}
 	}
 	return out, nil
 }
@@ -277,38 +350,45 @@ func pairReplicas(all []*Replica) []replicaSet {
 }
 
 func (r *Replica) load(ctx context.Context, opts VerifyOptions) error {
-	rep, err := Verify(ctx, r.Group, opts)
+	fg, l, err := summarizeGroup(ctx, r.Group, r.hashRange, opts)
 	if err != nil {
 		return err
 	}
-	l := rep.log
 	if l == nil {
-		// Verify read the WAL in several parts (it is damaged): read it
-		// once more the way every other command does.
-		s, err := Summarize(ctx, r.Group)
-		if err != nil {
-			return fmt.Errorf("%s: group %s: %w", r.Server, r.Group.Name, err)
-		}
-		l = s.Log
+		return fmt.Errorf("%s: group %s: %w", r.Server, r.Group.Name, fg.readErr)
 	}
+	r.fill(fg)
 	r.log = l
-	r.FirstIndex, r.LastIndex, r.LastTerm, r.HardState = l.FirstIndex, l.LastIndex, l.LastTerm, l.HardState
-	if snap, ok := l.LatestSnapshot(); ok {
-		r.Snapshot = &SnapRef{Index: snap.Index, Term: snap.Term}
+	return nil
+}
+
+// fromSummary fills the replica from a summary's group.
+func (r *Replica) fromSummary(fg *FleetGroup, hashRange uint64) error {
+	if fg.NoLog {
+		return fmt.Errorf("%s: group %s: %s", r.Server, fg.Name, fg.Err)
 	}
-	r.meta = ParseMetadata(l.Metadata)
-	if r.meta.OK {
-		r.MemberID, r.ClusterID = FormatID(r.meta.NodeID), FormatID(r.meta.ClusterID)
-	}
-	r.Backend = ReadBackend(r.Group.SnapDir)
-	r.Status = rep.Status
+	r.Group, r.Dir, r.summary, r.hashRange = fg.Group(), fg.Dir, true, hashRange
+	r.fill(fg)
+	r.log = fg.log()
+	return nil
+}
+
+// fill copies what compare shows of a replica from its summary, the same
+// for a directory read now and for a summary read from a file.
+func (r *Replica) fill(fg *FleetGroup) {
+	r.FirstIndex, r.LastIndex, r.LastTerm, r.HardState = fg.FirstIndex, fg.LastIndex, fg.LastTerm, fg.HardState
+	r.Snapshot = fg.Snapshot
+	r.MemberID, r.ClusterID = fg.MemberID, fg.ClusterID
+	r.meta.OK = fg.ClusterID != ""
+	r.Backend = fg.Backend
+	r.Status = fg.Status
 	r.Findings = []string{}
-	for _, f := range rep.Findings {
+	for _, f := range fg.Findings {
 		if f.Severity.AtLeast(SeverityWarning) {
 			r.Findings = append(r.Findings, f.Code)
 		}
 	}
-	return nil
+	r.hashes = fg.Hashes
 }
 
 // start is the first index whose term the replica knows (its snapshot's
@@ -341,13 +421,48 @@ func diverge(a, b *Replica) Divergence {
 			d.Index, d.TermA, d.TermB = i, ta, tb
 			d.IdenticalUpTo = i - 1
 			d.CommittedConflict = i <= a.HardState.Commit && i <= b.HardState.Commit
+			d.checkContent(a, b)
 			return d
 		}
 		// Jump to the next index where either log's term may change.
 		i = min(nextRun(a.log, i), nextRun(b.log, i))
 	}
 	d.IdenticalUpTo = to
+	d.checkContent(a, b)
 	return d
+}
+
+// checkContent compares the content hashes of a and b over the indexes
+// where their terms agree (From..IdenticalUpTo): a range of the same
+// indexes with different hashes holds different bytes under the same
+// (index, term). IdenticalUpTo is lowered to the index before it.
+func (d *Divergence) checkContent(a, b *Replica) {
+	if a.hashRange != b.hashRange || a.hashRange == 0 {
+		return
+	}
+	ha, hb := a.hashes, b.hashes
+	i, j := 0, 0
+	for i < len(ha) && j < len(hb) {
+		x, y := ha[i], hb[j]
+		switch {
+		case x.From < y.From:
+			i++
+			continue
+		case y.From < x.From:
+			j++
+			continue
+		}
+		i++
+		j++
+		if x.To != y.To || x.From < d.From || x.To > d.IdenticalUpTo {
+			continue
+		}
+		if x.XXH64 != y.XXH64 {
+			d.BytesDifferFrom, d.BytesDifferTo = x.From, x.To
+			d.IdenticalUpTo = x.From - 1
+			return
+		}
+	}
 }
 
 // nextRun returns the first index after i where l's term run changes (or
@@ -375,6 +490,9 @@ func compareReplicas(name string, reps []*Replica, notes []string) *Comparison {
 			agree[[2]*Replica{reps[j], reps[i]}] = d.IdenticalUpTo
 			if d.CommittedConflict {
 				c.Violations = append(c.Violations, fmt.Sprintf("%s and %s disagree at committed index %d (terms %d and %d)", d.A, d.B, d.Index, d.TermA, d.TermB))
+			}
+			if d.BytesDifferFrom != 0 {
+				c.Violations = append(c.Violations, fmt.Sprintf("%s and %s hold different bytes at indexes %d..%d under the same index and term: corruption or a bug", d.A, d.B, d.BytesDifferFrom, d.BytesDifferTo))
 			}
 		}
 	}
@@ -572,6 +690,9 @@ func (c *Comparison) reason(best *Candidate, elect *Replica) string {
 // [from, to], for showing a divergence. It reads the replica's log once
 // more and stops early.
 func (r *Replica) EntriesAround(ctx context.Context, from, to uint64) ([]EntryInfo, error) {
+	if r.summary {
+		return nil, fmt.Errorf("%s: read from a summary: its entries are on its host", r.Server)
+	}
 	segs, _, err := OpenGroup(r.Group)
 	if err != nil {
 		return nil, err

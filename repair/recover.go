@@ -26,6 +26,10 @@ const (
 	// CodeMemberNotReady: the chosen member's log does not end cleanly in
 	// its last segment.
 	CodeMemberNotReady = "member-not-ready"
+	// CodeFromSummary: some replicas were given as summaries (raftctl
+	// summary): the plan shows what recovery does, but apply needs every
+	// replica's directory.
+	CodeFromSummary = "from-summary"
 )
 
 // RecoverOptions tune PlanRecover.
@@ -83,6 +87,9 @@ type RecoverPlan struct {
 	Files    []FileState      `json:"files"`
 	// NextStep is the command that restarts the cluster from the member.
 	NextStep string `json:"next_step,omitempty"`
+	// FromSummaries lists the servers read from summaries rather than
+	// from their directories (fleet mode); such a plan is not applied.
+	FromSummaries []string `json:"from_summaries,omitempty"`
 }
 
 // Empty reports whether the plan changes nothing.
@@ -123,6 +130,35 @@ func PlanRecover(ctx context.Context, servers []string, groups [][]inspect.Group
 	return p, err
 }
 
+// PlanRecoverSources is PlanRecover over directories and summaries
+// (written by raftctl summary on the replicas' hosts) mixed freely: it
+// locks the directories while it reads them. The comparison is the same as
+// from the directories; the plan's actions need the member's directory,
+// and a plan made with any summary is refused (CodeFromSummary): apply
+// reads every replica's directory again.
+func PlanRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts RecoverOptions) (*RecoverPlan, error) {
+	var locks []*GroupLock
+	defer func() {
+		for _, l := range locks {
+			l.Release()
+		}
+	}()
+	for _, src := range srcs {
+		for _, g := range src.Groups {
+			if src.Summary != nil {
+				break
+			}
+			l, err := LockGroup(g)
+			if err != nil {
+				return nil, err
+			}
+			locks = append(locks, l)
+		}
+	}
+	p, _, err := planRecoverSources(ctx, srcs, opts)
+	return p, err
+}
+
 // recoverState is what planRecover read: the comparison and the replicas.
 type recoverState struct {
 	comp   *inspect.Comparison
@@ -131,9 +167,31 @@ type recoverState struct {
 }
 
 func planRecover(ctx context.Context, servers []string, groups [][]inspect.Group, opts RecoverOptions) (*RecoverPlan, *recoverState, error) {
-	comps, err := inspect.CompareGroups(ctx, servers, groups, inspect.VerifyOptions{Parallel: opts.Parallel, NoLockCheck: true})
+	srcs := make([]inspect.CompareSource, len(servers))
+	for k := range servers {
+		srcs[k] = inspect.CompareSource{Server: servers[k], Groups: groups[k]}
+	}
+	return planRecoverSources(ctx, srcs, opts)
+}
+
+func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts RecoverOptions) (*RecoverPlan, *recoverState, error) {
+	comps, err := inspect.CompareSources(ctx, srcs, inspect.VerifyOptions{Parallel: opts.Parallel, NoLockCheck: true})
 	if err != nil {
 		return nil, nil, err
+	}
+	servers := make([]string, len(srcs))
+	groups := make([][]inspect.Group, len(srcs))
+	var fromSummaries []string
+	for k, src := range srcs {
+		servers[k] = src.Server
+		groups[k] = src.Groups
+		if src.Summary != nil {
+			fromSummaries = append(fromSummaries, src.Server)
+			groups[k] = []inspect.Group{}
+			for _, fg := range src.SummaryGroups {
+				groups[k] = append(groups[k], fg.Group())
+			}
+		}
 	}
 	single := 0
 	for _, c := range comps {
@@ -157,7 +215,7 @@ func planRecover(ctx context.Context, servers []string, groups [][]inspect.Group
 	}
 	p := &RecoverPlan{SchemaVersion: SchemaVersion, Operation: OpRecover, Servers: servers, Replicas: groups, Recommended: c.Recommended, Reason: c.Reason,
 		ProvenCommit: c.ProvenCommit, ProvenTerm: c.ProvenTerm, ProvenBy: c.ProvenBy, ClusterID: c.ClusterID,
-		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}}
+		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}, FromSummaries: fromSummaries}
 	member := opts.Member
 	if member == "" {
 		member = c.Recommended
@@ -185,17 +243,33 @@ func planRecover(ctx context.Context, servers []string, groups [][]inspect.Group
 	if !cd.Eligible {
 		p.refuse(CodeNoRecovery, m.Dir, "choose another member (--member), or repair this one first", "%s cannot be restarted: %s", m.Server, cd.Why)
 	}
-	segs, _, err := inspect.OpenGroup(m.Group)
-	if err != nil {
-		return nil, nil, err
-	}
-	l := m.Log()
-	if reason := logEndsCleanly(l, segs); reason != "" {
-		p.refuse(CodeMemberNotReady, m.Group.WALDir, "run raftctl verify and raftctl repair on it first", "%s", reason)
-	}
-	if len(p.Refusals) > 0 {
+	// Fleet mode: a plan that read summaries is shown, never applied.
+	done := func() (*RecoverPlan, *recoverState, error) {
+		work := p.AppendFrom != 0 || p.NewHardState != p.HardState
+		if len(fromSummaries) > 0 && len(p.Refusals) == 0 && work {
+			p.refuse(CodeFromSummary, "", "run raftctl recover plan with the directories of the member and of every other replica (copy them to one machine) to get a plan that recover apply accepts",
+				"read from summaries: %v; the comparison is the same as from their directories, but recover apply needs every replica's directory", fromSummaries)
+		}
+		if st.donor != nil && st.donor.FromSummary() && work {
+			p.refuse(CodeFromSummary, "", "copy the donor's data directory to this machine and plan again with it",
+				"entries %d..%d must come from %s, which was given as a summary (a summary holds no entries)", p.AppendFrom, p.AppendTo, p.Donor)
+		}
 		return p, st, nil
 	}
+	var segs []inspect.Segment
+	if !m.FromSummary() {
+		var err error
+		if segs, _, err = inspect.OpenGroup(m.Group); err != nil {
+			return nil, nil, err
+		}
+		if reason := logEndsCleanly(m.Log(), segs); reason != "" {
+			p.refuse(CodeMemberNotReady, m.Group.WALDir, "run raftctl verify and raftctl repair on it first", "%s", reason)
+		}
+	}
+	if len(p.Refusals) > 0 {
+		return done()
+	}
+	l := m.Log()
 	p.NewHardState = m.HardState
 	p.NewHardState.Commit = max(m.HardState.Commit, cd.RecoverKeep)
 	if cd.Donor != "" {
@@ -213,7 +287,11 @@ func planRecover(ctx context.Context, servers []string, groups [][]inspect.Group
 	p.NextStep = nextStep(m)
 	if p.NewHardState == p.HardState && p.AppendFrom == 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("%s already keeps every provably committed entry it can (up to %d): nothing to change", m.Server, p.Keep))
-		return p, st, nil
+		return done()
+	}
+	if m.FromSummary() {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s was given as a summary: run recover plan on its host, with its directory, for the exact change to its last segment", m.Server))
+		return done()
 	}
 	last := segs[len(segs)-1]
 	end := l.Segments[len(segs)-1].End
@@ -228,7 +306,7 @@ func planRecover(ctx context.Context, servers []string, groups [][]inspect.Group
 		return nil, nil, err
 	}
 	p.Files = append(p.Files, FileState{Path: last.Path, Size: size, SHA256: sum})
-	return p, st, nil
+	return done()
 }
 
 // logEndsCleanly says why new records cannot simply follow the log's last
