@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -172,6 +173,12 @@ FILE is not a bundle; 3 means it could not be read or DIR written.
 // openBundle restores a bundle PATH into a temporary directory and returns
 // the restored root and a function that removes it.
 func openBundle(cmd *cobra.Command, p string) (string, func(), error) {
+	return extractBundle(cmd.Context(), p)
+}
+
+// extractBundle extracts a bundle to a temporary directory and returns the
+// data directory in it and the function that removes it.
+func extractBundle(ctx context.Context, p string) (string, func(), error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", nil, describeFSError(err)
@@ -182,12 +189,35 @@ func openBundle(cmd *cobra.Command, p string) (string, func(), error) {
 		return "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	_, root, err := inspect.ExtractBundle(cmd.Context(), f, dir)
+	_, root, err := inspect.ExtractBundle(ctx, f, dir)
 	if err != nil {
 		cleanup()
 		return "", nil, usageErrorf("%s: %v", p, err)
 	}
 	return root, cleanup, nil
+}
+
+// unbundle replaces every PATH that is a bundle file with the directory
+// it is extracted to (removed when the command ends), so that every
+// read-only command reads a bundle as if it were the directory.
+func (g *globals) unbundle(args []string) ([]string, error) {
+	var out []string
+	for _, p := range args {
+		if !isBundleArg(p) {
+			out = append(out, p)
+			continue
+		}
+		root, cleanup, err := extractBundle(context.Background(), p)
+		if err != nil {
+			return nil, err
+		}
+		g.cleanups = append(g.cleanups, cleanup)
+		out = append(out, root)
+	}
+	if out == nil {
+		out = args
+	}
+	return out, nil
 }
 
 // isBundleArg reports whether a PATH argument is a bundle file.

@@ -36,6 +36,9 @@ type globals struct {
 	// on the command line ("RAFTCTL_OUTPUT", "config file F: key"), so a
 	// bad value names its source.
 	origin map[string]string
+
+	// cleanups run when the command ends (bundles extracted to read them).
+	cleanups []func()
 }
 
 // Main runs raftctl with the process's arguments and returns the exit
@@ -51,6 +54,11 @@ func Main() int {
 func Run(ctx context.Context, streams *IOStreams, args []string) int {
 	root, g := NewRoot(streams)
 	root.SetArgs(args)
+	defer func() {
+		for _, c := range g.cleanups {
+			c()
+		}
+	}()
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil && ctx.Err() != nil {
 		err = &exitError{code: ExitInterrupted, err: errors.New("interrupted")}

@@ -83,7 +83,10 @@ func (s *selector) explicitGroup(paths []string, found []inspect.Group) (inspect
 
 // groups discovers the groups the user asked for.
 func (s *selector) groups(g *globals, args []string) ([]inspect.Group, error) {
-	paths := args
+	paths, err := g.unbundle(args)
+	if err != nil {
+		return nil, err
+	}
 	explicit := s.walDir != "" || s.snapDir != ""
 	for _, d := range []string{s.walDir, s.snapDir} {
 		if d == "" {
