@@ -35,6 +35,52 @@ func describeDgraph(data []byte) string {
 	if err != nil {
 		return "not a dgraph posting: " + err.Error()
 	}
+	return dgraphText(d)
+}
+
+// dgraphPosting is the JSON form of --decoder dgraph: the posting's fields
+// (64-bit numbers as strings, safe for jq) and the text form.
+type dgraphPosting struct {
+	Op string `json:"op"`
+	// Hash is the farmhash Fingerprint32 of the posting list's key, hex.
+	Hash string `json:"hash,omitempty"`
+	// UID is the object's uid (decimal string), absent for a value.
+	UID string `json:"uid,omitempty"`
+	// Value is the value as quoted text or 0x-hex (at most 64 bytes
+	// shown), ValueSize its length.
+	Value       string `json:"value,omitempty"`
+	ValueSize   *int   `json:"value_size,omitempty"`
+	PostingOp   string `json:"posting_op"`
+	Source      string `json:"source,omitempty"`
+	Timestamp   string `json:"ts,omitempty"`
+	PayloadOnly bool   `json:"payload_only,omitempty"`
+	Error       string `json:"error,omitempty"`
+	Text        string `json:"text"`
+}
+
+// dgraphJSON decodes an entry's data into its JSON form.
+func dgraphJSON(data []byte) dgraphPosting {
+	d, err := commitlog.DecodeEntryData(data)
+	if err != nil {
+		return dgraphPosting{Op: "undecodable", Error: "not a dgraph posting", Text: "not a dgraph posting: " + err.Error()}
+	}
+	p := d.Posting
+	out := dgraphPosting{Op: "posting", PostingOp: p.Op.String(), Source: p.Source, Text: dgraphText(d), PayloadOnly: !d.HasHeader}
+	if d.HasHeader {
+		out.Hash = fmt.Sprintf("%08x", d.Hash)
+		out.Timestamp = time.Unix(0, d.TS).UTC().Format(time.RFC3339Nano)
+	}
+	if p.UID == commitlog.ValueUID {
+		n := len(p.Value)
+		out.Value, out.ValueSize = dgraphValue(p.Value), &n
+	} else {
+		out.UID = strconv.FormatUint(p.UID, 10)
+	}
+	return out
+}
+
+// dgraphText is the text form of a decoded legacy record.
+func dgraphText(d commitlog.EntryData) string {
 	var b strings.Builder
 	b.WriteString("posting")
 	if d.HasHeader {

@@ -1035,7 +1035,14 @@ func recordError(segs []inspect.Segment, r *inspect.Record, what string, err err
 func (d *dumpWriter) decode(e *inspect.Entry, decoder string) string {
 	json := d.mode == format.ModeJSON || d.mode == format.ModeJSONL
 	if decoder == "dgraph" && e.Type == inspect.EntryNormal && len(e.Data) > 0 {
-		return string(textJSONIf(describeEntry(e, decoder), json))
+		if !json {
+			return describeEntry(e, decoder)
+		}
+		b, err := marshalNoEscape(dgraphJSON(e.Data))
+		if err != nil {
+			return string(textJSON(describeEntry(e, decoder), false))
+		}
+		return string(b)
 	}
 	dec := decodeWith(e, decoder)
 	if dec == nil {
@@ -1054,8 +1061,12 @@ func (d *dumpWriter) decode(e *inspect.Entry, decoder string) string {
 // decodeBoth is an entry's decoded form as text and as JSON.
 func decodeBoth(e *inspect.Entry, decoder string) (string, json.RawMessage) {
 	if decoder == "dgraph" && e.Type == inspect.EntryNormal && len(e.Data) > 0 {
-		t := describeEntry(e, decoder)
-		return t, textJSON(t, false)
+		d := dgraphJSON(e.Data)
+		b, err := marshalNoEscape(d)
+		if err != nil {
+			return d.Text, textJSON(d.Text, false)
+		}
+		return d.Text, b
 	}
 	dec := decodeWith(e, decoder)
 	if dec == nil {
