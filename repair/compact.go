@@ -617,15 +617,23 @@ func (a *applier) prepareRewrite() error {
 	if err := checkNewWAL(a.ctx, rs.stage, st.log, *info.Snapshot, sum, count); err != nil {
 		return err
 	}
-	// Owner and modes of the old directory and segments.
+	return a.adoptStage(rs, walDir, st.segs)
+}
+
+// adoptStage makes the new WAL written into rs.stage look like the old one
+// in walDir and durable before it is swapped in: every file fsynced with
+// the last old segment's mode and owner, locked, and listed with its
+// SHA-256 in rs.created; the directory with the old directory's mode and
+// owner, fsynced, and its parent fsynced.
+func (a *applier) adoptStage(rs *rewriteState, walDir string, segs []inspect.Segment) error {
 	dfi, err := os.Stat(walDir)
 	if err != nil {
 		return err
 	}
 	var own *ManifestFile
 	fileMode := fs.FileMode(0o600)
-	if len(st.segs) > 0 {
-		if sfi, err := os.Lstat(st.segs[len(st.segs)-1].Path); err == nil {
+	if len(segs) > 0 {
+		if sfi, err := os.Lstat(segs[len(segs)-1].Path); err == nil {
 			fileMode = sfi.Mode().Perm()
 			if uid, gid, ok := owner(sfi); ok {
 				own = &ManifestFile{UID: &uid, GID: &gid}
@@ -649,7 +657,7 @@ func (a *applier) prepareRewrite() error {
 			return err
 		}
 		uid, gid := ownerOf(p)
-		a.rewrite.created = append(a.rewrite.created, ManifestFile{Path: rs.relWAL + "/" + e.Name(), Size: size,
+		rs.created = append(rs.created, ManifestFile{Path: rs.relWAL + "/" + e.Name(), Size: size,
 			Mode: fmt.Sprintf("%04o", fileMode), UID: uid, GID: gid, SHA256: sum})
 		rs.newBytes += size
 	}

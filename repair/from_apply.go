@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -202,59 +200,7 @@ func (a *applier) prepareFrom(p *FromPlan, st *fromState) error {
 	if err := checkFromWAL(rs.stage, p, st.meta); err != nil {
 		return err
 	}
-	dfi, err := os.Stat(walDir)
-	if err != nil {
-		return err
-	}
-	var own *ManifestFile
-	fileMode := fs.FileMode(0o600)
-	if sfi, err := os.Lstat(st.segs[len(st.segs)-1].Path); err == nil {
-		fileMode = sfi.Mode().Perm()
-		if uid, gid, ok := owner(sfi); ok {
-			own = &ManifestFile{UID: &uid, GID: &gid}
-		}
-	}
-	ents, err := os.ReadDir(rs.stage)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		path := filepath.Join(rs.stage, e.Name())
-		if err := fixFile(path, fileMode, own); err != nil {
-			return err
-		}
-		if err := a.lock.hold(path); err != nil {
-			return err
-		}
-		sum, size, err := hashFile(path)
-		if err != nil {
-			return err
-		}
-		uid, gid := ownerOf(path)
-		rs.created = append(rs.created, ManifestFile{Path: rs.relWAL + "/" + e.Name(), Size: size,
-			Mode: fmt.Sprintf("%04o", fileMode), UID: uid, GID: gid, SHA256: sum})
-		rs.newBytes += size
-	}
-	if err := os.Chmod(rs.stage, dfi.Mode().Perm()); err != nil {
-		return err
-	}
-	if uid, gid, ok := owner(dfi); ok {
-		if sfi, err := os.Stat(rs.stage); err == nil {
-			if u, g, _ := owner(sfi); u != uid || g != gid {
-				if err := os.Chown(rs.stage, uid, gid); err != nil {
-					return fmt.Errorf("%s: cannot give the new WAL directory the owner %d:%d of the old one: %w", rs.stage, uid, gid, err)
-				}
-			}
-		}
-	}
-	if err := fsyncDir(rs.stage); err != nil {
-		return err
-	}
-	if err := fsyncDir(filepath.Dir(rs.stage)); err != nil {
-		return err
-	}
-	a.step()
-	return nil
+	return a.adoptStage(rs, walDir, st.segs)
 }
 
 // writeFromWAL writes the new WAL into dir: the member's metadata, its
