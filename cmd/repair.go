@@ -31,6 +31,7 @@ type changeOptions struct {
 
 func (o *changeOptions) addFlags(cmd *cobra.Command) {
 	o.sel.addFlags(cmd)
+	o.sel.addDirFlags(cmd)
 	cmd.Flags().BoolVarP(&o.dryRun, "dry-run", "n", false, "print the plan and change nothing (exit 1 when there is work to do)")
 	cmd.Flags().StringVar(&o.backupDir, "backup-dir", "", "where the backup goes (default <group>/.raftctl-backup/<UTC time>; a sub-directory per group when several)")
 }
