@@ -1096,13 +1096,6 @@ func textJSON(s string, asIs bool) json.RawMessage {
 	return append(format.AppendJSONString([]byte(`{"text":`), []byte(s)), '}')
 }
 
-func textJSONIf(s string, asJSON bool) []byte {
-	if !asJSON {
-		return []byte(s)
-	}
-	return textJSON(s, false)
-}
-
 // needsEtcdDecoder says whether --entry-type names etcd request classes.
 func needsEtcdDecoder(classes []string) bool {
 	for _, c := range classes {
