@@ -342,18 +342,8 @@ func checkFromWAL(dir string, p *FromPlan, meta []byte) error {
 // verifyFrom reads the member again: no error finding (deep: raft restarts
 // from it in memory), its HardState, and every entry's record bytes.
 func verifyFrom(ctx context.Context, p *FromPlan, sum []byte) error {
-	rep, err := inspect.Verify(ctx, p.Group, inspect.VerifyOptions{Deep: true, NoLockCheck: true})
-	if err != nil {
+	if err := verifyDeepAfter(ctx, p.Group, "repair --from"); err != nil {
 		return err
-	}
-	if rep.Status == inspect.StatusError || rep.Status == inspect.StatusUnknown {
-		var codes []string
-		for _, f := range rep.Findings {
-			if f.Severity.AtLeast(inspect.SeverityError) {
-				codes = append(codes, f.Code+": "+f.Message)
-			}
-		}
-		return fmt.Errorf("verify after repair --from: %s %v %s", rep.Status, codes, rep.Err)
 	}
 	s, err := inspect.Summarize(ctx, p.Group)
 	if err != nil {

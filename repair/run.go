@@ -165,3 +165,23 @@ func (o *Outcome) finish(rep *inspect.GroupReport) {
 	}
 	o.Problem = o.Refused || rep.Status != inspect.StatusOK
 }
+
+// verifyDeepAfter verifies a group a change rewrote, in deep mode (raft
+// restarts from it in memory), and fails with its error findings when
+// there are any or no verdict was reached.
+func verifyDeepAfter(ctx context.Context, g inspect.Group, what string) error {
+	rep, err := inspect.Verify(ctx, g, inspect.VerifyOptions{Deep: true, NoLockCheck: true})
+	if err != nil {
+		return err
+	}
+	if rep.Status == inspect.StatusError || rep.Status == inspect.StatusUnknown {
+		var codes []string
+		for _, f := range rep.Findings {
+			if f.Severity.AtLeast(inspect.SeverityError) {
+				codes = append(codes, f.Code+": "+f.Message)
+			}
+		}
+		return fmt.Errorf("verify after %s: %s %v %s", what, rep.Status, codes, rep.Err)
+	}
+	return nil
+}
