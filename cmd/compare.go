@@ -14,6 +14,7 @@ func init() { extraCommands = append(extraCommands, newCompareCmd) }
 
 type compareOptions struct {
 	sel       selector
+	dirs      replicaDirs
 	entries   bool
 	summaries []string // fleet mode: --summary FILE
 }
@@ -49,6 +50,8 @@ from a replica that holds them. The recommendation is the replica that keeps
 the most provably committed entries (not Raft's election rule, which is shown
 for comparison), with the reason.
 
+` + replicaDirsHelp + `
+
 --entries lists the entries around each divergence point (index, term and
 payload size per replica), like a diff (replicas read from a directory only).
 
@@ -75,10 +78,15 @@ on snap/db for the moment it reads it, and gives up at once on a live member).
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
 	o.sel.addFlags(cmd)
+	o.dirs.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.entries, "entries", false, "list the entries around each divergence point")
 	cmd.Flags().StringArrayVar(&o.summaries, "summary", nil, "a summary file written by raftctl summary, as a replica (repeatable)")
 	return cmd
 }
+
+// compareSchemaVersion is the version of compare's JSON: 3 writes the
+// HardState's vote as a hex string, as every other ID (see ids.go).
+const compareSchemaVersion = 3
 
 type compareJSON struct {
 	SchemaVersion int                 `json:"schema_version"`
@@ -113,7 +121,7 @@ func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	if len(args)+len(o.summaries) < 2 {
 		return usageErrorf("requires at least 2 arg(s) (PATHs or --summary files), only received %d", len(args)+len(o.summaries))
 	}
-	srcs, cleanup, err := compareSources(cmd, g, &o.sel, args, o.summaries)
+	srcs, cleanup, err := compareSources(cmd, g, &o.sel, &o.dirs, args, o.summaries)
 	if err != nil {
 		return err
 	}
@@ -122,7 +130,7 @@ func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	if err != nil {
 		return describeFSError(err)
 	}
-	out := compareJSON{SchemaVersion: 2}
+	out := compareJSON{SchemaVersion: compareSchemaVersion}
 	for _, c := range comps {
 		gj := &compareGroupJSON{Comparison: c}
 		if o.entries {
@@ -277,6 +285,57 @@ func renderCompare(g *globals, mode format.Mode, groups []*compareGroupJSON) err
 		}
 	}
 	return nil
+}
+
+// replicaDirs are --wal-dir and --snap-dir for the commands that read
+// several replicas (compare, recover plan): one per directory PATH, in
+// order, "" for a PATH whose WAL (or snapshots) are in place.
+type replicaDirs struct {
+	walDirs, snapDirs []string
+}
+
+func (d *replicaDirs) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&d.walDirs, "wal-dir", nil, "the WAL directory of a PATH whose WAL is kept apart from its data directory (etcd's --wal-dir); one per PATH, in order, '' for a PATH whose WAL is in place")
+	cmd.Flags().StringArrayVar(&d.snapDirs, "snap-dir", nil, "the snapshot directory of a PATH whose snapshots are kept apart; one per PATH, in order, '' for one in place")
+}
+
+// replicaDirsHelp documents replicaDirs in a command's help.
+const replicaDirsHelp = `--wal-dir DIR reads a replica's WAL from DIR, as etcd's --wal-dir places it
+apart from the data directory; --snap-dir DIR likewise its snapshots. Give
+one per directory PATH, in the order of the PATHs, '' for a PATH whose WAL
+(or snapshots) are in place, for example
+  infra1 infra2 --wal-dir /wal/infra1 --wal-dir /wal/infra2
+A PATH with either then names one member (its data directory); summary
+files (.json) take none.`
+
+// check validates the counts against the PATHs (summaries excluded).
+func (d *replicaDirs) check(dirPaths []string) error {
+	for _, l := range []struct {
+		flag string
+		v    []string
+	}{{"--wal-dir", d.walDirs}, {"--snap-dir", d.snapDirs}} {
+		if len(l.v) > 0 && len(l.v) != len(dirPaths) {
+			return usageErrorf("%s given %d times for %d directory PATHs: give one per PATH, in order ('' for a PATH whose directory is in place)", l.flag, len(l.v), len(dirPaths))
+		}
+	}
+	return nil
+}
+
+// forPath is sel with the k-th directory PATH's --wal-dir and --snap-dir.
+func (d *replicaDirs) forPath(sel *selector, k int) *selector {
+	s := *sel
+	if k < len(d.walDirs) {
+		s.walDir = d.walDirs[k]
+	}
+	if k < len(d.snapDirs) {
+		s.snapDir = d.snapDirs[k]
+	}
+	return &s
+}
+
+// any reports whether a PATH has its WAL or snapshots apart.
+func (d *replicaDirs) any(k int) bool {
+	return (k < len(d.walDirs) && d.walDirs[k] != "") || (k < len(d.snapDirs) && d.snapDirs[k] != "")
 }
 
 // renderCandidates shows what each replica keeps.

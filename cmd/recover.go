@@ -41,6 +41,7 @@ step.
 
 type recoverPlanOptions struct {
 	sel       selector
+	dirs      replicaDirs
 	member    string
 	planFile  string
 	summaries []string // fleet mode: --summary FILE
@@ -65,6 +66,9 @@ or when its log does not end cleanly (repair it first).
 --plan-file writes the plan as JSON for raftctl recover apply. Every replica
 is locked while it is read (a live member is refused); nothing is changed.
 
+` + replicaDirsHelp + ` The plan file
+records every replica's directories, so recover apply needs no flag.
+
 Fleet mode: a PATH ending in .json (or a --summary FILE) is a summary written
 by raftctl summary on the replica's host. The comparison is the same as from
 the directories, and the plan says what recovery does, but it refuses
@@ -85,7 +89,7 @@ means the plan refuses.
 			if len(args)+len(o.summaries) < 2 {
 				return usageErrorf("requires at least 2 arg(s) (PATHs or --summary files), only received %d", len(args)+len(o.summaries))
 			}
-			srcs, cleanup, err := compareSources(cmd, g, &o.sel, args, o.summaries)
+			srcs, cleanup, err := compareSources(cmd, g, &o.sel, &o.dirs, args, o.summaries)
 			if err != nil {
 				return err
 			}
@@ -125,6 +129,7 @@ means the plan refuses.
 		}),
 	}
 	o.sel.addFlags(cmd)
+	o.dirs.addFlags(cmd)
 	cmd.Flags().StringVar(&o.member, "member", "", "the PATH of the member to recover (default: the recommended one)")
 	cmd.Flags().StringVar(&o.planFile, "plan-file", "", "write the plan as JSON to this file, for recover apply")
 	cmd.Flags().StringArrayVar(&o.summaries, "summary", nil, "a summary file written by raftctl summary, as a replica (repeatable)")

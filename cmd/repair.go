@@ -169,7 +169,7 @@ func (o *changeOptions) eachGroup(cmd *cobra.Command, g *globals, args []string,
 		return err
 	}
 	o.now, o.many = time.Now().UTC(), len(groups) > 1
-	out := &changeJSON{SchemaVersion: 1, Operation: op, DryRun: o.dryRun}
+	out := &changeJSON{SchemaVersion: repair.SchemaVersion, Operation: op, DryRun: o.dryRun}
 	problems := false
 	for _, grp := range groups {
 		opts.DryRun = o.dryRun

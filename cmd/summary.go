@@ -24,6 +24,7 @@ func init() { extraCommands = append(extraCommands, newSummaryCmd) }
 
 type summaryOptions struct {
 	sel       selector
+	dirs      replicaDirs
 	server    string
 	hashRange uint64
 }
@@ -54,7 +55,7 @@ Each group is read by verify (one pass, memory flat), and once more for the
 content hashes. The output is a few KB per group plus about 60 bytes per
 --hash-range indexes of log.
 
--o json writes one JSON document per PATH (schema_version 1, kind
+-o json writes one JSON document per PATH (schema_version 2, kind
 "raftctl-summary"; see the README's "Fleets" section), one after the other;
 -o jsonl one per line; -o table one row per group. --server names the host
 in the summary (default: the PATH), the name compare and report show.
@@ -62,6 +63,8 @@ in the summary (default: the PATH), the name compare and report show.
 Exit status 0 means every group was summarised, whatever verify found (the
 summary holds the verdict: judge it with raftctl report --fail-on); 3 means a
 PATH could not be read.
+
+` + replicaDirsHelp + `
 
 Read-only: never changes a byte and takes no lock.
 
@@ -73,6 +76,7 @@ Read-only: never changes a byte and takes no lock.
 		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
 	o.sel.addFlags(cmd)
+	o.dirs.addFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "name of this host in the summary (default: the PATH; only with one PATH)")
 	f.Uint64Var(&o.hashRange, "hash-range", inspect.DefaultHashRange, "indexes per content hash (summaries compared must use the same)")
@@ -90,10 +94,16 @@ func (o *summaryOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	if o.hashRange == 0 {
 		return usageErrorf("--hash-range 0: want 1 or more")
 	}
+	if err := o.dirs.check(args); err != nil {
+		return err
+	}
 	var sums []*inspect.HostSummary
-	for _, p := range args {
+	for k, p := range args {
 		dir := p
 		if isBundleArg(p) {
+			if o.dirs.any(k) {
+				return usageErrorf("%s: a bundle holds its own layout: give '' as its --wal-dir and --snap-dir", p)
+			}
 			root, cleanup, err := openBundle(cmd, p)
 			if err != nil {
 				return err
@@ -101,7 +111,7 @@ func (o *summaryOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 			defer cleanup()
 			dir = root
 		}
-		groups, err := o.sel.groups(g, []string{dir})
+		groups, err := o.dirs.forPath(&o.sel, k).groups(g, []string{dir})
 		if err != nil {
 			return err
 		}
@@ -213,7 +223,7 @@ func readSummaries(p string) ([]*inspect.HostSummary, error) {
 // restored into a temporary directory that cleanup removes, summaries
 // (PATHs ending in .json, or --summary files) read, every one filtered by
 // --group.
-func compareSources(cmd *cobra.Command, g *globals, sel *selector, args, summaryFiles []string) (srcs []inspect.CompareSource, cleanup func(), err error) {
+func compareSources(cmd *cobra.Command, g *globals, sel *selector, dirs *replicaDirs, args, summaryFiles []string) (srcs []inspect.CompareSource, cleanup func(), err error) {
 	var cleanups []func()
 	cleanup = func() {
 		for _, c := range cleanups {
@@ -225,14 +235,24 @@ func compareSources(cmd *cobra.Command, g *globals, sel *selector, args, summary
 			cleanup()
 		}
 	}()
-	srcs, err = compareSourcesIn(cmd, g, sel, args, summaryFiles, &cleanups)
+	srcs, err = compareSourcesIn(cmd, g, sel, dirs, args, summaryFiles, &cleanups)
 	return srcs, cleanup, err
 }
 
-func compareSourcesIn(cmd *cobra.Command, g *globals, sel *selector, args, summaryFiles []string, cleanups *[]func()) ([]inspect.CompareSource, error) {
+func compareSourcesIn(cmd *cobra.Command, g *globals, sel *selector, dirs *replicaDirs, args, summaryFiles []string, cleanups *[]func()) ([]inspect.CompareSource, error) {
 	if err := inspect.ValidateGlobs(sel.globs); err != nil {
 		return nil, usageErrorf("%v", err)
 	}
+	var dirPaths []string
+	for _, p := range args {
+		if !isSummaryArg(p) {
+			dirPaths = append(dirPaths, p)
+		}
+	}
+	if err := dirs.check(dirPaths); err != nil {
+		return nil, err
+	}
+	k := -1 // the directory PATH's position, for --wal-dir and --snap-dir
 	var out []inspect.CompareSource
 	addSummaries := func(p string) error {
 		sums, err := readSummaries(p)
@@ -255,8 +275,12 @@ func compareSourcesIn(cmd *cobra.Command, g *globals, sel *selector, args, summa
 			}
 			continue
 		}
+		k++
 		dir := p
 		if isBundleArg(p) {
+			if dirs.any(k) {
+				return nil, usageErrorf("%s: a bundle holds its own layout: give '' as its --wal-dir and --snap-dir", p)
+			}
 			root, c, err := openBundle(cmd, p)
 			if err != nil {
 				return nil, err
@@ -264,7 +288,7 @@ func compareSourcesIn(cmd *cobra.Command, g *globals, sel *selector, args, summa
 			*cleanups = append(*cleanups, c)
 			dir = root
 		}
-		gs, err := sel.groups(g, []string{dir})
+		gs, err := dirs.forPath(sel, k).groups(g, []string{dir})
 		if err != nil {
 			return nil, err
 		}

@@ -19,8 +19,10 @@ import (
 
 // HostSummarySchemaVersion is the version of the HostSummary JSON schema.
 // It changes only when a field changes meaning or disappears; new fields
-// may appear without a new version.
-const HostSummarySchemaVersion = 1
+// may appear without a new version. Version 2 writes the HardState's vote
+// as a hex string (etcd's form of a member ID) instead of a number; this
+// raftctl reads both.
+const HostSummarySchemaVersion = 2
 
 // HostSummaryKind tells a summary from other raftctl JSON documents.
 const HostSummaryKind = "raftctl-summary"
@@ -33,7 +35,7 @@ const DefaultHashRange = 1024
 // host-independent description of every group found under it, enough for
 // compare, recover plan and report to work without the WAL itself.
 //
-//	{ "schema_version": 1, "kind": "raftctl-summary", "server": PATH,
+//	{ "schema_version": 2, "kind": "raftctl-summary", "server": PATH,
 //	  "hash_range": 1024, "groups": [ FleetGroup, ... ] }
 //
 // A summary is a few KB per group plus one content hash per HashRange

@@ -1,8 +1,11 @@
 package inspect
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -223,10 +226,59 @@ func parseEntry(b []byte, e *Entry) error {
 }
 
 // HardState mirrors raftpb.HardState.
+//
+// In JSON the vote is a member ID, written as etcd prints IDs: a string of
+// lower-case hex ("bdae9bbc11dd390d", "0" for none), because IDs above 2^53
+// do not survive readers that parse numbers as doubles (jq 1.6). Reading
+// accepts that string and, for documents written before (summaries, plan
+// files), a bare number.
 type HardState struct {
 	Term   uint64 `json:"term"`
 	Vote   uint64 `json:"vote"`
 	Commit uint64 `json:"commit"`
+}
+
+// hardStateJSON is HardState's JSON form.
+type hardStateJSON struct {
+	Term   uint64          `json:"term"`
+	Vote   json.RawMessage `json:"vote"`
+	Commit uint64          `json:"commit"`
+}
+
+// MarshalJSON writes the vote as a hex string.
+func (h HardState) MarshalJSON() ([]byte, error) {
+	return json.Marshal(hardStateJSON{Term: h.Term, Vote: strconv.AppendQuote(nil, strconv.FormatUint(h.Vote, 16)), Commit: h.Commit})
+}
+
+// UnmarshalJSON reads the vote as a hex string or, as older documents
+// wrote it, a decimal number.
+func (h *HardState) UnmarshalJSON(b []byte) error {
+	var j hardStateJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*h = HardState{Term: j.Term, Commit: j.Commit}
+	v := bytes.TrimSpace(j.Vote)
+	switch {
+	case len(v) == 0 || string(v) == "null":
+	case v[0] == '"':
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return err
+		}
+		id, err := strconv.ParseUint(s, 16, 64)
+		if err != nil {
+			return fmt.Errorf("hard_state.vote %q is not a hex member ID", s)
+		}
+		h.Vote = id
+	default:
+		id, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("hard_state.vote %s is not a member ID", v)
+		}
+		h.Vote = id
+	}
+	return nil
 }
 
 // parseHardState decodes a raftpb.HardState {1: term, 2: vote, 3: commit}.

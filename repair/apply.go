@@ -231,7 +231,7 @@ func (a *applier) run() (err error) {
 		}
 	}()
 	a.res.BackupDir = a.backupDir
-	a.man = &Manifest{SchemaVersion: SchemaVersion, Tool: "raftctl", ID: a.id, Operation: a.plan.Operation,
+	a.man = &Manifest{SchemaVersion: ManifestSchemaVersion, Tool: "raftctl", ID: a.id, Operation: a.plan.Operation,
 		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: a.plan.Actions}
 	if a.man.Group, err = absGroup(a.plan.Group); err != nil {
 		return err

@@ -141,7 +141,7 @@ func (a *applier) runFrom(p *FromPlan, st *fromState) (err error) {
 		}
 	}()
 	a.res.BackupDir = a.backupDir
-	a.man = &Manifest{SchemaVersion: SchemaVersion, Tool: "raftctl", ID: a.id, Operation: OpRepairFrom,
+	a.man = &Manifest{SchemaVersion: ManifestSchemaVersion, Tool: "raftctl", ID: a.id, Operation: OpRepairFrom,
 		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: p.Actions}
 	if a.man.Group, err = absGroup(p.Group); err != nil {
 		return err

@@ -90,8 +90,8 @@ func ReadManifest(backupDir string) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(backupDir, ManifestName), err)
 	}
-	if m.SchemaVersion != SchemaVersion || m.Tool != "raftctl" {
-		return nil, fmt.Errorf("%s: not a raftctl backup manifest of schema version %d", filepath.Join(backupDir, ManifestName), SchemaVersion)
+	if m.SchemaVersion != ManifestSchemaVersion || m.Tool != "raftctl" {
+		return nil, fmt.Errorf("%s: not a raftctl backup manifest of schema version %d", filepath.Join(backupDir, ManifestName), ManifestSchemaVersion)
 	}
 	if !filepath.IsAbs(m.Root) {
 		return nil, fmt.Errorf("%s: root %q is not absolute", filepath.Join(backupDir, ManifestName), m.Root)

@@ -7,8 +7,14 @@ import (
 )
 
 // SchemaVersion is the version of the JSON form of Plan, Result,
-// RestoreResult and the backup manifest.
-const SchemaVersion = 1
+// RestoreResult, RecoverPlan and RecoverResult. Version 2 writes the
+// HardState's vote as a hex string (etcd's form of a member ID) instead
+// of a number; recover apply still reads plans of version 1.
+const SchemaVersion = 2
+
+// ManifestSchemaVersion is the version of the backup manifest (unchanged
+// by version 2 of the plans: backups made before stay restorable).
+const ManifestSchemaVersion = 1
 
 // Refusal codes of raftctl's own (other refusals carry the code of the
 // finding they refuse).

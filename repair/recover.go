@@ -281,7 +281,7 @@ func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts 
 			// A HardState term below its log's last term would let the
 			// restarted member campaign at a term older than its entries.
 			p.NewHardState.Term = t
-			p.Notes = append(p.Notes, fmt.Sprintf("the HardState term is raised from %d to %d, the term of the last appended entry (the vote, %d, is kept)", m.HardState.Term, t, m.HardState.Vote))
+			p.Notes = append(p.Notes, fmt.Sprintf("the HardState term is raised from %d to %d, the term of the last appended entry (the vote, %x, is kept)", m.HardState.Term, t, m.HardState.Vote))
 		}
 	}
 	p.NextStep = nextStep(m)
@@ -331,7 +331,12 @@ func logEndsCleanly(l *inspect.Log, segs []inspect.Segment) string {
 // nextStep is the command that restarts the cluster from the member.
 func nextStep(m *inspect.Replica) string {
 	if m.ClusterID != "" {
-		return fmt.Sprintf("etcd --data-dir %s --force-new-cluster (with the member's usual --name and URL flags); then add the other members back with etcdctl member add and empty data directories", m.Group.Dir)
+		walDir := ""
+		if g := m.Group; g.WALDir != "" && filepath.Clean(g.WALDir) != filepath.Join(g.Dir, "member", "wal") {
+			// The WAL kept apart from the data directory (etcd's --wal-dir).
+			walDir = " --wal-dir " + g.WALDir
+		}
+		return fmt.Sprintf("etcd --data-dir %s%s --force-new-cluster (with the member's usual --name and URL flags); then add the other members back with etcdctl member add and empty data directories", m.Group.Dir, walDir)
 	}
 	return "restart this replica as a single-member cluster (your server's equivalent of etcd's --force-new-cluster), then add the others back empty"
 }

@@ -264,7 +264,7 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 		}
 		res.BackupDir = a.backupDir
 	}()
-	a.man = &Manifest{SchemaVersion: SchemaVersion, Tool: "raftctl", ID: a.id, Operation: OpRecover,
+	a.man = &Manifest{SchemaVersion: ManifestSchemaVersion, Tool: "raftctl", ID: a.id, Operation: OpRecover,
 		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: plan.Actions}
 	if a.man.Group, err = absGroup(plan.Group); err != nil {
 		return err
