@@ -151,6 +151,8 @@ warning or above remain.
 	}
 	o.addFlags(cmd)
 	cmd.Flags().String("from", "", "rewrite a member's log damaged in its middle from this replica's copy of the group (a data directory)")
+	cmd.Flags().String("from-wal-dir", "", "the --from replica's WAL directory, when it is kept apart from its data directory (etcd's --wal-dir)")
+	cmd.Flags().String("from-snap-dir", "", "the --from replica's snapshot directory, when it is kept apart from its data directory")
 	return cmd
 }
 
@@ -213,8 +215,11 @@ func (o *changeOptions) eachGroup(cmd *cobra.Command, g *globals, args []string,
 }
 
 func (o *changeOptions) runRepair(cmd *cobra.Command, g *globals, args []string) error {
-	if from, _ := cmd.Flags().GetString("from"); from != "" {
-		return o.runRepairFrom(cmd, g, args, from)
+	from, _ := cmd.Flags().GetString("from")
+	fromWAL, _ := cmd.Flags().GetString("from-wal-dir")
+	fromSnap, _ := cmd.Flags().GetString("from-snap-dir")
+	if from != "" || fromWAL != "" || fromSnap != "" {
+		return o.runRepairFrom(cmd, g, args, from, selector{walDir: fromWAL, snapDir: fromSnap})
 	}
 	return o.eachGroup(cmd, g, args, "repair", repair.Repair, repair.RunOptions{})
 }

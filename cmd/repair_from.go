@@ -27,16 +27,30 @@ exchange and verified; the old segments stay in the backup. REPLICA is a data
 directory holding one group, or several matched by name. Refused when the
 replica does not prove the entries, disagrees with the member, belongs to
 another cluster, or when the damage is in the last segment (the member's
-newest HardState cannot be read).`
+newest HardState cannot be read). --from-wal-dir DIR and --from-snap-dir DIR
+place the replica's WAL and snapshots apart from its data directory, as
+--wal-dir and --snap-dir do for the member.`
 
 // runRepairFrom is repair --from: each group asked for is rewritten from
 // its copy under the replica's PATH.
-func (o *changeOptions) runRepairFrom(cmd *cobra.Command, g *globals, args []string, from string) error {
+// dsel carries --from-wal-dir and --from-snap-dir: the replica's WAL (or
+// snapshots) kept apart from its data directory.
+func (o *changeOptions) runRepairFrom(cmd *cobra.Command, g *globals, args []string, from string, dsel selector) error {
+	if from == "" {
+		return usageErrorf("--from-wal-dir and --from-snap-dir describe the --from replica: give --from DIR, its data directory")
+	}
 	if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) {
 		return usageErrorf("--from %s: no such file or directory", from)
 	}
-	donors, err := inspect.Discover([]string{from}, inspect.DiscoverOptions{})
-	if err != nil {
+	var donors []inspect.Group
+	var err error
+	if dsel.walDir != "" || dsel.snapDir != "" {
+		// The replica is one group, its directories as given.
+		donors, err = dsel.groups(g, []string{from})
+		if err != nil {
+			return err
+		}
+	} else if donors, err = inspect.Discover([]string{from}, inspect.DiscoverOptions{}); err != nil {
 		// Not a Raft directory, like any PATH: no verdict.
 		return noVerdict(fmt.Errorf("--from %s: %w", from, describeFSError(err)))
 	}
