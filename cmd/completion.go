@@ -2,9 +2,11 @@ package cmd
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -108,11 +110,53 @@ func genCompletion(root *cobra.Command, shell string, w io.Writer) error {
 	case "zsh":
 		return root.GenZshCompletion(w)
 	case "fish":
-		return root.GenFishCompletion(w, true)
+		var buf bytes.Buffer
+		if err := root.GenFishCompletion(&buf, true); err != nil {
+			return err
+		}
+		script, err := fishDirs(buf.String())
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(w, script)
+		return err
 	case "powershell":
 		return root.GenPowerShellCompletionWithDesc(w)
 	}
 	return usageErrorf("unknown shell %q: want bash, zsh, fish or powershell", shell)
+}
+
+// fishFilterDirs is where cobra's fish script gives up on directory
+// filtering (it completes every file instead); fishDirs replaces it.
+const fishFilterDirs = `    if test $filefilter -eq 1; or test $dirfilter -eq 1
+        __%[1]s_debug "File extension filtering or directory filtering not supported"
+        # Do full file completion instead
+        return 1
+    end
+`
+
+// fishDirs makes cobra's fish script complete directories only where
+// raftctl asks for them (ShellCompDirectiveFilterDirs: every PATH and
+// directory flag), as the bash and zsh scripts do, with fish's own
+// __fish_complete_directories. File extension filtering (--config) still
+// completes every file.
+func fishDirs(script string) (string, error) {
+	old := fmt.Sprintf(fishFilterDirs, "raftctl")
+	if !strings.Contains(script, old) {
+		return "", errors.New("completion fish: cobra's script changed: directory filtering not found (see fishDirs)")
+	}
+	repl := `    if test $dirfilter -eq 1
+        __raftctl_debug "Directory filtering with __fish_complete_directories"
+        set --global __raftctl_comp_results (__fish_complete_directories (commandline -ct) "")
+        return 0
+    end
+    if test $filefilter -eq 1
+        __raftctl_debug "File extension filtering not supported"
+        # Do full file completion instead
+        return 1
+    end
+`
+	return strings.Replace(script, old, repl, 1), nil
 }
 
 // writeCompletion writes the script to path, or to w when path is "".

@@ -153,8 +153,13 @@ function __raftctl_prepare_completions
 
     set -l filefilter (math (math --scale 0 $directive / $shellCompDirectiveFilterFileExt) % 2)
     set -l dirfilter (math (math --scale 0 $directive / $shellCompDirectiveFilterDirs) % 2)
-    if test $filefilter -eq 1; or test $dirfilter -eq 1
-        __raftctl_debug "File extension filtering or directory filtering not supported"
+    if test $dirfilter -eq 1
+        __raftctl_debug "Directory filtering with __fish_complete_directories"
+        set --global __raftctl_comp_results (__fish_complete_directories (commandline -ct) "")
+        return 0
+    end
+    if test $filefilter -eq 1
+        __raftctl_debug "File extension filtering not supported"
         # Do full file completion instead
         return 1
     end
