@@ -20,10 +20,9 @@ import (
 //
 //   - bash: COMPREPLY after the script's completion function ran with
 //     COMP_WORDS, COMP_CWORD, COMP_LINE and COMP_POINT as bash sets them;
-//   - zsh: the script's _raftctl run with words and CURRENT as the
-//     completion system sets them, with zsh's own _describe, _arguments
-//     and compadd (which only work inside a completion widget) replaced by
-//     functions that print what they were given;
+//   - zsh: an interactive zsh in a pseudo-terminal (zpty) with compinit
+//     and the script loaded, each line typed and completed with TAB, every
+//     match the completion system adds recorded;
 //   - fish: `complete -C LINE`, fish's own completion engine.
 //
 // A missing shell skips its test, except under CI=true (CI installs them:
@@ -218,54 +217,57 @@ func TestCompletionBash(t *testing.T) {
 	checkCases(t, "bash", cases, got, func(l string) string { return strings.Fields(l + " x")[0] })
 }
 
-// zshDriver runs the script's _raftctl for each line as the completion
-// system would: words holds the line's words, CURRENT the one completed.
-// _describe, _arguments and compadd print what they are given: the
-// candidates (_describe's array, "value:description" with ':' escaped in
-// the value) and what the script asks of the file completion.
+// zshDriver runs an interactive zsh in a pseudo-terminal (zsh's zpty
+// module), with the completion system (compinit) and the script loaded,
+// types each line followed by TAB and collects every match the completion
+// system adds: compadd is wrapped to print each one ("@@HIT:" and the
+// match) before adding it, so _describe, _arguments and _files run as they
+// do for a user. TAB runs complete-word, then prints "@@END": the driver
+// waits for it before it clears the line (^U) and types the next.
 const zshDriver = `
-compdef() { : }
-_describe() {
-    local i arr
-    for (( i = 1; i < $#; i++ )); do
-        if [[ ${@[i]} == completions ]]; then arr=${@[i+1]}; break; fi
+zmodload zsh/zpty || { print -u2 "zsh has no zpty module"; exit 3 }
+script=$1; shift
+zpty z zsh -f -i
+zpty -w z "PS1='> '; autoload -Uz compinit; compinit -u -d \$HOME/.zcompdump"
+zpty -w z "source ${(q)script}"
+zpty -w z 'compadd() { if (( ${argv[(I)-[OAD]*]} )); then builtin compadd "$@"; return; fi; local -a h; builtin compadd -A h "$@"; local x; for x in $h; do print -r -- "${:-@@}HIT:$x"; done; builtin compadd "$@"; }'
+zpty -w z 'tab() { zle complete-word; print -r -- "${:-@@}END"; }; zle -N tab; bindkey "^I" tab'
+zpty -w z "zstyle ':completion:*' menu no; LISTMAX=100000; print -r -- \${:-@@}END"
+# upto prints the matches up to the next end marker.
+upto() {
+    local out
+    while zpty -r z out; do
+        out=${out//$'\r'/}
+        [[ $out == *@@END* ]] && return
+        [[ $out == *@@HIT:* ]] && print -r -- "${out#*@@HIT:}"
     done
-    local c v
-    for c in "${(@P)arr}"; do
-        v=${c//\\:/$'\1'}
-        v=${v%%:*}
-        print -r -- "${v//$'\1'/:}"
-    done
-    (( ${#${(@P)arr}} > 0 ))
 }
-_arguments() { print -r -- "_arguments $*" }
-compadd() { print -r -- "compadd $*" }
-source "$1"; shift
-local line
+upto >/dev/null
 for line in "$@"; do
     print -r -- "=== $line"
-    words=( ${(z)line} )
-    [[ $line == *" " ]] && words+=( '' )
-    CURRENT=${#words}
-    _raftctl
+    zpty -n -w z "$line"$'\t'
+    upto
+    zpty -n -w z $'\C-u'
 done
+zpty -d z
 `
 
 func TestCompletionZsh(t *testing.T) {
 	zsh := needShell(t, "zsh")
 	raftctlOnPath(t)
 	cases := shellCases(t)
-	// A PATH completes directories only: the script hands it to zsh's
-	// _files -/ (directories), not to _files.
+	// A PATH completes directories only; a plan file any file. zsh's
+	// _files adds the names below the directory typed.
 	prefix, _, _ := dirCase(t)
-	cases = append(cases, shellCase{line: "raftctl groups " + prefix, want: []string{"_arguments *:dirname:_files -/"}},
-		shellCase{line: "raftctl recover apply ", want: []string{"_arguments *:filename:_files"}})
+	cases = append(cases, shellCase{line: "raftctl groups " + prefix, want: []string{"data"}, not: []string{"dfile"}},
+		shellCase{line: "raftctl recover apply " + prefix, want: []string{"data", "dfile"}})
 	script, err := filepath.Abs("../completions/_raftctl")
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := runShell(t, shellEnv(t), zsh, append([]string{"-f", "-c", zshDriver, "zsh", script}, lines(cases)...)...)
-	checkCases(t, "zsh", cases, got, strings.TrimSpace)
+	// zsh quotes the matches it shows as it would insert them (node-2/\*).
+	checkCases(t, "zsh", cases, got, func(l string) string { return strings.ReplaceAll(strings.TrimSpace(l), `\`, "") })
 }
 
 const fishDriver = `
