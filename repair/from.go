@@ -376,7 +376,7 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 	if e < lm {
 		msg += fmt.Sprintf(", then its own entries %d..%d", e+1, lm)
 	}
-	msg += fmt.Sprintf(", and its own HardState (term %d, vote %d, commit %d)", hs.Term, hs.Vote, hs.Commit)
+	msg += fmt.Sprintf(", and its own HardState (term %d, vote %x, commit %d)", hs.Term, hs.Vote, hs.Commit)
 	p.Actions = append(p.Actions, Action{Kind: Replace, Path: member.WALDir, Size: size, Reason: "repair-from", Message: msg})
 	return p, st, nil
 }
