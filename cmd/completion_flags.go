@@ -122,7 +122,7 @@ func flagCompletion(g *globals, c *cobra.Command, f *pflag.Flag) cobra.Completio
 			return listValues(f, vals)
 		}
 		return cobra.NoFileCompletions
-	case "out", "backup-dir", "data-dir":
+	case "out", "backup-dir", "data-dir", "from":
 		return dirsOnly
 	}
 	if strings.HasSuffix(f.Name, "-dir") {
