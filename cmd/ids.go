@@ -16,7 +16,11 @@ import (
 // reach 2^53 in practice.
 //
 // The JSON documents whose shape changed with this rule carry
-// schema_version 2 (groups, wal segments, snap list, wal dump).
+// schema_version 2 (groups, wal segments, snap list, wal dump). The
+// HardState's vote follows it everywhere through inspect.HardState's own
+// JSON form: compare (schema_version 3), summary (inspect's
+// HostSummarySchemaVersion 2) and repair's plans and results (repair's
+// SchemaVersion 2) changed with it.
 const idSchemaVersion = 2
 
 // hexID prints an ID as etcd does, "0" for none.
