@@ -144,6 +144,10 @@ type Scanner struct {
 	// pos is how many bytes of the current file were read.
 	pos int64
 	odd OddFrame
+	// spare is the buffer a background read fills; pend receives its
+	// result (nil when no read is in flight). See fill.
+	spare []byte
+	pend  chan readResult
 }
 
 // OddFrame is a length word whose top byte etcd's encoder never writes
@@ -168,7 +172,7 @@ func NewScanner(segs []Segment, opts ScanOptions) *Scanner {
 	if opts.MaxRecord <= 0 {
 		opts.MaxRecord = DefaultMaxRecord
 	}
-	return &Scanner{segs: segs, opts: opts, buf: make([]byte, opts.BufferSize)}
+	return &Scanner{segs: segs, opts: opts, buf: make([]byte, opts.BufferSize+opts.BufferSize/4)}
 }
 
 // Record returns the record found by the last successful Next.
@@ -192,6 +196,7 @@ func (s *Scanner) Offset() int64 { return s.off }
 
 // Close releases the open file, if any.
 func (s *Scanner) Close() error {
+	s.settle()
 	if s.f != nil {
 		f := s.f
 		s.f = nil
@@ -233,6 +238,7 @@ func (s *Scanner) open() bool {
 		s.done = true
 		return false
 	}
+	s.settle()
 	s.f, s.size, s.r, s.w, s.eof, s.off, s.nrecs, s.pos = f, fi.Size(), 0, 0, false, 0, 0, 0
 	return true
 }
@@ -248,19 +254,33 @@ func (s *Scanner) endSegment(zero bool) {
 // fill makes at least n bytes available at buf[r:] unless the file ends
 // first. n is bounded by the caller against the file's size, so growing the
 // buffer never allocates more than the file holds.
+//
+// Reading overlaps decoding: once a segment's first chunk is in, the next
+// chunk is read by a goroutine into the spare buffer while the caller
+// decodes the current one, so the kernel's copy from the page cache runs on
+// the other core. Each read is one goroutine that writes one result into a
+// channel with room for it, so a scanner that is dropped mid-segment leaks
+// nothing. The spare buffer keeps a headroom in front of where the read
+// lands; the bytes of a record that straddles the two chunks are copied
+// there, so the common case copies only that straddling record.
 func (s *Scanner) fill(n int) error {
-	if s.w-s.r >= n || s.eof {
-		return nil
-	}
-	if n > len(s.buf) {
-		nb := make([]byte, n)
-		s.w = copy(nb, s.buf[s.r:s.w])
-		s.buf, s.r = nb, 0
-	} else if s.r > 0 {
-		s.w = copy(s.buf, s.buf[s.r:s.w])
-		s.r = 0
-	}
-	for s.w-s.r < n {
+	for s.w-s.r < n && !s.eof {
+		if s.pend != nil {
+			if err := s.take(n); err != nil {
+				return err
+			}
+			continue
+		}
+		if n > len(s.buf)-s.r {
+			if n > len(s.buf) {
+				nb := make([]byte, n)
+				s.w = copy(nb, s.buf[s.r:s.w])
+				s.buf, s.r = nb, 0
+			} else {
+				s.w = copy(s.buf, s.buf[s.r:s.w])
+				s.r = 0
+			}
+		}
 		// Read no further than the size the file had when it was opened:
 		// a live writer may append past it, and what it appends belongs
 		// to a later moment than the rest of this read.
@@ -273,24 +293,102 @@ func (s *Scanner) fill(n int) error {
 			return nil
 		}
 		m, err := s.f.ReadAt(s.buf[s.w:s.w+int(room)], s.pos)
-		s.pos += int64(m)
-		if s.opts.OnRead != nil && m > 0 {
-			s.opts.OnRead(m)
-		}
-		s.w += m
-		if err == io.EOF {
-			s.eof = true
-			return nil
-		}
-		if err != nil {
+		if err := s.got(m, err); err != nil {
 			return err
 		}
-		if m == 0 {
-			s.eof = true
-			return nil
-		}
+		s.w += m
+		s.prefetch()
 	}
 	return nil
+}
+
+// got accounts for a read of m bytes at pos that ended with err.
+func (s *Scanner) got(m int, err error) error {
+	s.pos += int64(m)
+	if s.opts.OnRead != nil && m > 0 {
+		s.opts.OnRead(m)
+	}
+	if err == io.EOF || (err == nil && m == 0) {
+		s.eof = true
+		return nil
+	}
+	return err
+}
+
+// readResult is what one background read returns.
+type readResult struct {
+	n   int
+	err error
+}
+
+// headroom is the part of a spare buffer kept free in front of a
+// background read for the start of a record that straddles two chunks.
+func (s *Scanner) headroom() int { return s.opts.BufferSize / 4 }
+
+// prefetch starts reading the next chunk of the file into the spare buffer,
+// unless the file has been read to the size it had at open.
+func (s *Scanner) prefetch() {
+	if s.eof || s.pend != nil || s.pos >= s.size {
+		return
+	}
+	h := s.headroom()
+	if s.spare == nil {
+		s.spare = make([]byte, h+s.opts.BufferSize)
+	}
+	dst := s.spare[h:]
+	if left := s.size - s.pos; left < int64(len(dst)) {
+		dst = dst[:left]
+	}
+	ch := make(chan readResult, 1)
+	f, at := s.f, s.pos
+	go func() {
+		m, err := f.ReadAt(dst, at)
+		ch <- readResult{m, err}
+	}()
+	s.pend = ch
+}
+
+// take waits for the background read and makes its bytes follow the
+// unread ones; then it starts the next read unless n bytes are still
+// beyond reach of one chunk (a record larger than the buffer is read in
+// the caller's goroutine).
+func (s *Scanner) take(n int) error {
+	res := <-s.pend
+	s.pend = nil
+	h := s.headroom()
+	left := s.w - s.r
+	data := s.spare[h : h+res.n]
+	if left <= h {
+		copy(s.spare[h-left:h], s.buf[s.r:s.w])
+		s.buf, s.spare = s.spare, s.buf
+		s.r, s.w = h-left, h+res.n
+	} else {
+		nb := make([]byte, max(n, left+res.n, len(s.buf)))
+		copy(nb, s.buf[s.r:s.w])
+		copy(nb[left:], data)
+		s.buf, s.r, s.w = nb, 0, left+res.n
+	}
+	if err := s.got(res.n, res.err); err != nil {
+		return err
+	}
+	if len(s.spare) < h+s.opts.BufferSize {
+		// The spare was a short buffer from before a growth: the next
+		// read needs a full chunk.
+		s.spare = nil
+	}
+	if n-(s.w-s.r) <= s.opts.BufferSize {
+		s.prefetch()
+	}
+	return nil
+}
+
+// settle waits for a background read still in flight, so that the spare
+// buffer can be reused or the scan can end.
+func (s *Scanner) settle() {
+	if s.pend != nil {
+		<-s.pend
+		s.pend = nil
+	}
 }
 
 // Next decodes the next record. It returns false at the end of the log or
