@@ -148,6 +148,14 @@ type Scanner struct {
 	// result (nil when no read is in flight). See fill.
 	spare []byte
 	pend  chan readResult
+	// ahead is the state the last background read left; hints are the
+	// CRCs it computed for the chunk being decoded (hintsSpare is the
+	// slice the next read fills), hinti the first one not yet passed.
+	ahead             crcAhead
+	hints, hintsSpare []crcHint
+	hinti             int
+	// hinted counts the records whose CRC came from a hint (for tests).
+	hinted int64
 }
 
 // OddFrame is a length word whose top byte etcd's encoder never writes
@@ -239,6 +247,7 @@ func (s *Scanner) open() bool {
 		return false
 	}
 	s.settle()
+	s.ahead, s.hints, s.hinti = crcAhead{seg: -1}, s.hints[:0], 0
 	s.f, s.size, s.r, s.w, s.eof, s.off, s.nrecs, s.pos = f, fi.Size(), 0, 0, false, 0, 0, 0
 	return true
 }
@@ -319,6 +328,11 @@ func (s *Scanner) got(m int, err error) error {
 type readResult struct {
 	n   int
 	err error
+	// ahead is the state of the CRC work done beside the read, for the
+	// next read to continue from; hints is what it computed for the
+	// chunk read (see crcAhead).
+	ahead crcAhead
+	hints []crcHint
 }
 
 // headroom is the part of a spare buffer kept free in front of a
@@ -326,7 +340,9 @@ type readResult struct {
 func (s *Scanner) headroom() int { return s.opts.BufferSize / 4 }
 
 // prefetch starts reading the next chunk of the file into the spare buffer,
-// unless the file has been read to the size it had at open.
+// unless the file has been read to the size it had at open. The same
+// goroutine frames the chunk and computes the CRC chain over its records
+// (crcAhead), which Next then takes instead of computing it.
 func (s *Scanner) prefetch() {
 	if s.eof || s.pend != nil || s.pos >= s.size {
 		return
@@ -340,10 +356,25 @@ func (s *Scanner) prefetch() {
 		dst = dst[:left]
 	}
 	ch := make(chan readResult, 1)
-	f, at := s.f, s.pos
+	f, at, spare := s.f, s.pos, s.spare
+	// prev is the part of the file read so far that Next has not passed:
+	// the background framing continues from there. It is only read while
+	// the goroutine runs, and Next only reads it too until the result is
+	// taken.
+	prev := s.buf[s.r:s.w]
+	ahead := s.ahead
+	if ahead.seg != s.si || !ahead.on {
+		// (Re)start from where Next stands: the chain there is its own.
+		ahead = crcAhead{seg: s.si, on: true, crc: s.crc, next: s.off}
+	}
+	hints := s.hintsSpare[:0]
 	go func() {
 		m, err := f.ReadAt(dst, at)
-		ch <- readResult{m, err}
+		if err != nil && err != io.EOF {
+			ahead.on = false
+		}
+		hints = ahead.run(prev, at, spare, h, m, hints)
+		ch <- readResult{n: m, err: err, ahead: ahead, hints: hints}
 	}()
 	s.pend = ch
 }
@@ -355,6 +386,8 @@ func (s *Scanner) prefetch() {
 func (s *Scanner) take(n int) error {
 	res := <-s.pend
 	s.pend = nil
+	s.ahead = res.ahead
+	s.hintsSpare, s.hints, s.hinti = s.hints, res.hints, 0
 	h := s.headroom()
 	left := s.w - s.r
 	data := s.spare[h : h+res.n]
@@ -380,6 +413,123 @@ func (s *Scanner) take(n int) error {
 		s.prefetch()
 	}
 	return nil
+}
+
+// crcHint is the running CRC after one record, computed beside a read.
+type crcHint struct {
+	off      int64
+	total    int64
+	pre, crc uint32
+}
+
+// crcAhead frames a segment's records as a background read brings them
+// in and computes their CRC chain, so that Next, on the other core, only
+// compares. It is a hint, never a verdict: Next takes a hint only for the
+// record at the same offset, of the same length, whose chain starts from
+// the CRC Next has itself reached, and computes everything else itself.
+// Framing stops (on is false) at anything but a plain record: a zero
+// length word, a frame longer than what is read, a record that does not
+// decode, a record above the scanner's limit.
+type crcAhead struct {
+	seg int
+	on  bool
+	// crc is the running CRC at next, the offset of the first frame not
+	// yet framed.
+	crc  uint32
+	next int64
+}
+
+// run frames what lies between a.next and the end of the new chunk: first
+// the bytes of prev (file offsets [at-len(prev), at)) that it has not
+// framed, without hints, then, through a copy of the record that
+// straddles the two into the headroom before the chunk at buf[h:h+m], the
+// chunk itself, with a hint for every record.
+func (a *crcAhead) run(prev []byte, at int64, buf []byte, h, m int, hints []crcHint) []crcHint {
+	if !a.on {
+		return hints
+	}
+	start := at - int64(len(prev))
+	if a.next < start || a.next > at {
+		a.on = false
+		return hints
+	}
+	// The frames wholly inside prev (only when the framing starts anew).
+	a.frame(prev[a.next-start:], a.next, nil)
+	if !a.on {
+		return hints
+	}
+	carry := at - a.next
+	if carry > int64(h) {
+		a.on = false
+		return hints
+	}
+	lo := h - int(carry)
+	copy(buf[lo:h], prev[len(prev)-int(carry):])
+	a.frame(buf[lo:h+m], a.next, &hints)
+	return hints
+}
+
+// frame walks the frames of b, which starts at file offset off == a.next,
+// and advances a.next to the first frame b does not hold whole. With
+// hints non-nil it records a hint per record.
+func (a *crcAhead) frame(b []byte, off int64, hints *[]crcHint) {
+	p := 0
+	for a.on {
+		if len(b)-p < frameHeader {
+			break
+		}
+		l := binary.LittleEndian.Uint64(b[p:])
+		if l == 0 {
+			a.on = false
+			break
+		}
+		recBytes := int64(l &^ (uint64(0xff) << 56))
+		var padBytes int64
+		if int64(l) < 0 {
+			padBytes = int64((l >> 56) & 0x7)
+		}
+		if recBytes > DefaultBufferSize {
+			a.on = false
+			break
+		}
+		total := frameHeader + recBytes + padBytes
+		if int64(len(b)-p) < total {
+			break
+		}
+		typ, crc, data, err := parseRecord(b[p+frameHeader : p+frameHeader+int(recBytes)])
+		if err != nil {
+			a.on = false
+			break
+		}
+		pre := a.crc
+		if typ == CRCRecord {
+			a.crc = crc
+		} else {
+			a.crc = crc32.Update(a.crc, crcTable, data)
+			if hints != nil {
+				*hints = append(*hints, crcHint{off: off + int64(p), total: total, pre: pre, crc: a.crc})
+			}
+		}
+		p += int(total)
+	}
+	a.next = off + int64(p)
+}
+
+// hint returns the CRC a background read computed for the record of
+// total bytes at the current offset, if it computed one from the CRC the
+// scan has reached.
+func (s *Scanner) hint(total int64) (uint32, bool) {
+	for s.hinti < len(s.hints) && s.hints[s.hinti].off < s.off {
+		s.hinti++
+	}
+	if s.hinti < len(s.hints) && s.ahead.seg == s.si {
+		if h := s.hints[s.hinti]; h.off == s.off && h.total == total && h.pre == s.crc {
+			s.hinti++
+			s.hinted++
+			return h.crc, true
+		}
+	}
+	return 0, false
 }
 
 // settle waits for a background read still in flight, so that the spare
@@ -469,7 +619,11 @@ func (s *Scanner) Next() bool {
 			return s.fail(KindMalformed, s.off, "record does not decode as walpb.Record: %v", err)
 		}
 		if typ != CRCRecord {
-			s.crc = crc32.Update(s.crc, crcTable, data)
+			if c, ok := s.hint(int64(total)); ok {
+				s.crc = c
+			} else {
+				s.crc = crc32.Update(s.crc, crcTable, data)
+			}
 			if crc != s.crc {
 				if s.isTorn(frame) {
 					return s.fail(KindTorn, s.off, "record of %d bytes holds an all-zero sector (torn write)", recBytes)
