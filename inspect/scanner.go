@@ -415,11 +415,16 @@ func (s *Scanner) take(n int) error {
 	return nil
 }
 
-// crcHint is the running CRC after one record, computed beside a read.
+// crcHint is one record as framed and decoded beside a read: its type,
+// stored crc and data (dataLen -1 when it has no data field), the running
+// CRC before it (pre) and after it (crc).
 type crcHint struct {
-	off      int64
-	total    int64
-	pre, crc uint32
+	off              int64
+	total            int64
+	pre, crc, stored uint32
+	dataOff          uint32
+	dataLen          int32
+	typ              RecordType
 }
 
 // crcAhead frames a segment's records as a background read brings them
@@ -496,7 +501,8 @@ func (a *crcAhead) frame(b []byte, off int64, hints *[]crcHint) {
 		if int64(len(b)-p) < total {
 			break
 		}
-		typ, crc, data, err := parseRecord(b[p+frameHeader : p+frameHeader+int(recBytes)])
+		rec := b[p+frameHeader : p+frameHeader+int(recBytes)]
+		typ, crc, data, err := parseRecord(rec)
 		if err != nil {
 			a.on = false
 			break
@@ -506,19 +512,24 @@ func (a *crcAhead) frame(b []byte, off int64, hints *[]crcHint) {
 			a.crc = crc
 		} else {
 			a.crc = crc32.Update(a.crc, crcTable, data)
-			if hints != nil {
-				*hints = append(*hints, crcHint{off: off + int64(p), total: total, pre: pre, crc: a.crc})
+		}
+		if hints != nil {
+			h := crcHint{off: off + int64(p), total: total, pre: pre, crc: a.crc, stored: crc, typ: typ, dataLen: -1}
+			if data != nil {
+				h.dataOff, h.dataLen = uint32(cap(rec)-cap(data)), int32(len(data))
 			}
+			*hints = append(*hints, h)
 		}
 		p += int(total)
 	}
 	a.next = off + int64(p)
 }
 
-// hint returns the CRC a background read computed for the record of
-// total bytes at the current offset, if it computed one from the CRC the
-// scan has reached.
-func (s *Scanner) hint(total int64) (uint32, bool) {
+// hint returns the record a background read decoded, with its CRC chain,
+// at the current offset with total bytes, if its chain starts from the CRC
+// the scan has reached. The bytes are the same ones Next would decode (the
+// read filled the very buffer Next reads), so the record is the same.
+func (s *Scanner) hint(total int64) (crcHint, bool) {
 	for s.hinti < len(s.hints) && s.hints[s.hinti].off < s.off {
 		s.hinti++
 	}
@@ -526,10 +537,10 @@ func (s *Scanner) hint(total int64) (uint32, bool) {
 		if h := s.hints[s.hinti]; h.off == s.off && h.total == total && h.pre == s.crc {
 			s.hinti++
 			s.hinted++
-			return h.crc, true
+			return h, true
 		}
 	}
-	return 0, false
+	return crcHint{}, false
 }
 
 // settle waits for a background read still in flight, so that the spare
@@ -611,7 +622,21 @@ func (s *Scanner) Next() bool {
 			}
 		}
 		frame := s.buf[s.r+frameHeader : s.r+total]
-		typ, crc, data, err := parseRecord(frame[:recBytes])
+		var (
+			typ  RecordType
+			crc  uint32
+			data []byte
+			err  error
+		)
+		h, hinted := s.hint(int64(total))
+		if hinted {
+			typ, crc = h.typ, h.stored
+			if h.dataLen >= 0 {
+				data = frame[h.dataOff : int(h.dataOff)+int(h.dataLen)]
+			}
+		} else {
+			typ, crc, data, err = parseRecord(frame[:recBytes])
+		}
 		if err != nil {
 			if s.isTorn(frame) {
 				return s.fail(KindTorn, s.off, "record of %d bytes holds an all-zero sector (torn write)", recBytes)
@@ -619,8 +644,8 @@ func (s *Scanner) Next() bool {
 			return s.fail(KindMalformed, s.off, "record does not decode as walpb.Record: %v", err)
 		}
 		if typ != CRCRecord {
-			if c, ok := s.hint(int64(total)); ok {
-				s.crc = c
+			if hinted {
+				s.crc = h.crc
 			} else {
 				s.crc = crc32.Update(s.crc, crcTable, data)
 			}
