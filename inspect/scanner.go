@@ -144,6 +144,18 @@ type Scanner struct {
 	// pos is how many bytes of the current file were read.
 	pos int64
 	odd OddFrame
+	// spare is the buffer a background read fills; pend receives its
+	// result (nil when no read is in flight). See fill.
+	spare []byte
+	pend  chan readResult
+	// ahead is the state the last background read left; hints are the
+	// CRCs it computed for the chunk being decoded (hintsSpare is the
+	// slice the next read fills), hinti the first one not yet passed.
+	ahead             crcAhead
+	hints, hintsSpare []crcHint
+	hinti             int
+	// hinted counts the records whose CRC came from a hint (for tests).
+	hinted int64
 }
 
 // OddFrame is a length word whose top byte etcd's encoder never writes
@@ -168,7 +180,7 @@ func NewScanner(segs []Segment, opts ScanOptions) *Scanner {
 	if opts.MaxRecord <= 0 {
 		opts.MaxRecord = DefaultMaxRecord
 	}
-	return &Scanner{segs: segs, opts: opts, buf: make([]byte, opts.BufferSize)}
+	return &Scanner{segs: segs, opts: opts, buf: make([]byte, opts.BufferSize+opts.BufferSize/4)}
 }
 
 // Record returns the record found by the last successful Next.
@@ -192,6 +204,7 @@ func (s *Scanner) Offset() int64 { return s.off }
 
 // Close releases the open file, if any.
 func (s *Scanner) Close() error {
+	s.settle()
 	if s.f != nil {
 		f := s.f
 		s.f = nil
@@ -233,6 +246,8 @@ func (s *Scanner) open() bool {
 		s.done = true
 		return false
 	}
+	s.settle()
+	s.ahead, s.hints, s.hinti = crcAhead{seg: -1}, s.hints[:0], 0
 	s.f, s.size, s.r, s.w, s.eof, s.off, s.nrecs, s.pos = f, fi.Size(), 0, 0, false, 0, 0, 0
 	return true
 }
@@ -248,19 +263,33 @@ func (s *Scanner) endSegment(zero bool) {
 // fill makes at least n bytes available at buf[r:] unless the file ends
 // first. n is bounded by the caller against the file's size, so growing the
 // buffer never allocates more than the file holds.
+//
+// Reading overlaps decoding: once a segment's first chunk is in, the next
+// chunk is read by a goroutine into the spare buffer while the caller
+// decodes the current one, so the kernel's copy from the page cache runs on
+// the other core. Each read is one goroutine that writes one result into a
+// channel with room for it, so a scanner that is dropped mid-segment leaks
+// nothing. The spare buffer keeps a headroom in front of where the read
+// lands; the bytes of a record that straddles the two chunks are copied
+// there, so the common case copies only that straddling record.
 func (s *Scanner) fill(n int) error {
-	if s.w-s.r >= n || s.eof {
-		return nil
-	}
-	if n > len(s.buf) {
-		nb := make([]byte, n)
-		s.w = copy(nb, s.buf[s.r:s.w])
-		s.buf, s.r = nb, 0
-	} else if s.r > 0 {
-		s.w = copy(s.buf, s.buf[s.r:s.w])
-		s.r = 0
-	}
-	for s.w-s.r < n {
+	for s.w-s.r < n && !s.eof {
+		if s.pend != nil {
+			if err := s.take(n); err != nil {
+				return err
+			}
+			continue
+		}
+		if n > len(s.buf)-s.r {
+			if n > len(s.buf) {
+				nb := make([]byte, n)
+				s.w = copy(nb, s.buf[s.r:s.w])
+				s.buf, s.r = nb, 0
+			} else {
+				s.w = copy(s.buf, s.buf[s.r:s.w])
+				s.r = 0
+			}
+		}
 		// Read no further than the size the file had when it was opened:
 		// a live writer may append past it, and what it appends belongs
 		// to a later moment than the rest of this read.
@@ -273,24 +302,254 @@ func (s *Scanner) fill(n int) error {
 			return nil
 		}
 		m, err := s.f.ReadAt(s.buf[s.w:s.w+int(room)], s.pos)
-		s.pos += int64(m)
-		if s.opts.OnRead != nil && m > 0 {
-			s.opts.OnRead(m)
-		}
-		s.w += m
-		if err == io.EOF {
-			s.eof = true
-			return nil
-		}
-		if err != nil {
+		if err := s.got(m, err); err != nil {
 			return err
 		}
-		if m == 0 {
-			s.eof = true
-			return nil
-		}
+		s.w += m
+		s.prefetch()
 	}
 	return nil
+}
+
+// got accounts for a read of m bytes at pos that ended with err.
+func (s *Scanner) got(m int, err error) error {
+	s.pos += int64(m)
+	if s.opts.OnRead != nil && m > 0 {
+		s.opts.OnRead(m)
+	}
+	if err == io.EOF || (err == nil && m == 0) {
+		s.eof = true
+		return nil
+	}
+	return err
+}
+
+// readResult is what one background read returns.
+type readResult struct {
+	n   int
+	err error
+	// ahead is the state of the CRC work done beside the read, for the
+	// next read to continue from; hints is what it computed for the
+	// chunk read (see crcAhead).
+	ahead crcAhead
+	hints []crcHint
+}
+
+// headroom is the part of a spare buffer kept free in front of a
+// background read for the start of a record that straddles two chunks.
+func (s *Scanner) headroom() int { return s.opts.BufferSize / 4 }
+
+// prefetch starts reading the next chunk of the file into the spare buffer,
+// unless the file has been read to the size it had at open. The same
+// goroutine frames the chunk and computes the CRC chain over its records
+// (crcAhead), which Next then takes instead of computing it.
+func (s *Scanner) prefetch() {
+	if s.eof || s.pend != nil || s.pos >= s.size {
+		return
+	}
+	h := s.headroom()
+	if s.spare == nil {
+		s.spare = make([]byte, h+s.opts.BufferSize)
+	}
+	dst := s.spare[h:]
+	if left := s.size - s.pos; left < int64(len(dst)) {
+		dst = dst[:left]
+	}
+	ch := make(chan readResult, 1)
+	f, at, spare := s.f, s.pos, s.spare
+	// prev is the part of the file read so far that Next has not passed:
+	// the background framing continues from there. It is only read while
+	// the goroutine runs, and Next only reads it too until the result is
+	// taken.
+	prev := s.buf[s.r:s.w]
+	ahead := s.ahead
+	if ahead.seg != s.si || !ahead.on {
+		// (Re)start from where Next stands: the chain there is its own.
+		ahead = crcAhead{seg: s.si, on: true, crc: s.crc, next: s.off}
+	}
+	hints := s.hintsSpare[:0]
+	go func() {
+		m, err := f.ReadAt(dst, at)
+		if err != nil && err != io.EOF {
+			ahead.on = false
+		}
+		hints = ahead.run(prev, at, spare, h, m, hints)
+		ch <- readResult{n: m, err: err, ahead: ahead, hints: hints}
+	}()
+	s.pend = ch
+}
+
+// take waits for the background read and makes its bytes follow the
+// unread ones; then it starts the next read unless n bytes are still
+// beyond reach of one chunk (a record larger than the buffer is read in
+// the caller's goroutine).
+func (s *Scanner) take(n int) error {
+	res := <-s.pend
+	s.pend = nil
+	s.ahead = res.ahead
+	s.hintsSpare, s.hints, s.hinti = s.hints, res.hints, 0
+	h := s.headroom()
+	left := s.w - s.r
+	data := s.spare[h : h+res.n]
+	if left <= h {
+		copy(s.spare[h-left:h], s.buf[s.r:s.w])
+		s.buf, s.spare = s.spare, s.buf
+		s.r, s.w = h-left, h+res.n
+	} else {
+		nb := make([]byte, max(n, left+res.n, len(s.buf)))
+		copy(nb, s.buf[s.r:s.w])
+		copy(nb[left:], data)
+		s.buf, s.r, s.w = nb, 0, left+res.n
+	}
+	if err := s.got(res.n, res.err); err != nil {
+		return err
+	}
+	if len(s.spare) < h+s.opts.BufferSize {
+		// The spare was a short buffer from before a growth: the next
+		// read needs a full chunk.
+		s.spare = nil
+	}
+	if n-(s.w-s.r) <= s.opts.BufferSize {
+		s.prefetch()
+	}
+	return nil
+}
+
+// crcHint is one record as framed and decoded beside a read: its type,
+// stored crc and data (dataLen -1 when it has no data field), the running
+// CRC before it (pre) and after it (crc).
+type crcHint struct {
+	off              int64
+	total            int64
+	pre, crc, stored uint32
+	dataOff          uint32
+	dataLen          int32
+	typ              RecordType
+}
+
+// crcAhead frames a segment's records as a background read brings them
+// in and computes their CRC chain, so that Next, on the other core, only
+// compares. It is a hint, never a verdict: Next takes a hint only for the
+// record at the same offset, of the same length, whose chain starts from
+// the CRC Next has itself reached, and computes everything else itself.
+// Framing stops (on is false) at anything but a plain record: a zero
+// length word, a frame longer than what is read, a record that does not
+// decode, a record above the scanner's limit.
+type crcAhead struct {
+	seg int
+	on  bool
+	// crc is the running CRC at next, the offset of the first frame not
+	// yet framed.
+	crc  uint32
+	next int64
+}
+
+// run frames what lies between a.next and the end of the new chunk: first
+// the bytes of prev (file offsets [at-len(prev), at)) that it has not
+// framed, without hints, then, through a copy of the record that
+// straddles the two into the headroom before the chunk at buf[h:h+m], the
+// chunk itself, with a hint for every record.
+func (a *crcAhead) run(prev []byte, at int64, buf []byte, h, m int, hints []crcHint) []crcHint {
+	if !a.on {
+		return hints
+	}
+	start := at - int64(len(prev))
+	if a.next < start || a.next > at {
+		a.on = false
+		return hints
+	}
+	// The frames wholly inside prev (only when the framing starts anew).
+	a.frame(prev[a.next-start:], a.next, nil)
+	if !a.on {
+		return hints
+	}
+	carry := at - a.next
+	if carry > int64(h) {
+		a.on = false
+		return hints
+	}
+	lo := h - int(carry)
+	copy(buf[lo:h], prev[len(prev)-int(carry):])
+	a.frame(buf[lo:h+m], a.next, &hints)
+	return hints
+}
+
+// frame walks the frames of b, which starts at file offset off == a.next,
+// and advances a.next to the first frame b does not hold whole. With
+// hints non-nil it records a hint per record.
+func (a *crcAhead) frame(b []byte, off int64, hints *[]crcHint) {
+	p := 0
+	for a.on {
+		if len(b)-p < frameHeader {
+			break
+		}
+		l := binary.LittleEndian.Uint64(b[p:])
+		if l == 0 {
+			a.on = false
+			break
+		}
+		recBytes := int64(l &^ (uint64(0xff) << 56))
+		var padBytes int64
+		if int64(l) < 0 {
+			padBytes = int64((l >> 56) & 0x7)
+		}
+		if recBytes > DefaultBufferSize {
+			a.on = false
+			break
+		}
+		total := frameHeader + recBytes + padBytes
+		if int64(len(b)-p) < total {
+			break
+		}
+		rec := b[p+frameHeader : p+frameHeader+int(recBytes)]
+		typ, crc, data, err := parseRecord(rec)
+		if err != nil {
+			a.on = false
+			break
+		}
+		pre := a.crc
+		if typ == CRCRecord {
+			a.crc = crc
+		} else {
+			a.crc = crc32.Update(a.crc, crcTable, data)
+		}
+		if hints != nil {
+			h := crcHint{off: off + int64(p), total: total, pre: pre, crc: a.crc, stored: crc, typ: typ, dataLen: -1}
+			if data != nil {
+				h.dataOff, h.dataLen = uint32(cap(rec)-cap(data)), int32(len(data))
+			}
+			*hints = append(*hints, h)
+		}
+		p += int(total)
+	}
+	a.next = off + int64(p)
+}
+
+// hint returns the record a background read decoded, with its CRC chain,
+// at the current offset with total bytes, if its chain starts from the CRC
+// the scan has reached. The bytes are the same ones Next would decode (the
+// read filled the very buffer Next reads), so the record is the same.
+func (s *Scanner) hint(total int64) (crcHint, bool) {
+	for s.hinti < len(s.hints) && s.hints[s.hinti].off < s.off {
+		s.hinti++
+	}
+	if s.hinti < len(s.hints) && s.ahead.seg == s.si {
+		if h := s.hints[s.hinti]; h.off == s.off && h.total == total && h.pre == s.crc {
+			s.hinti++
+			s.hinted++
+			return h, true
+		}
+	}
+	return crcHint{}, false
+}
+
+// settle waits for a background read still in flight, so that the spare
+// buffer can be reused or the scan can end.
+func (s *Scanner) settle() {
+	if s.pend != nil {
+		<-s.pend
+		s.pend = nil
+	}
 }
 
 // Next decodes the next record. It returns false at the end of the log or
@@ -363,7 +622,21 @@ func (s *Scanner) Next() bool {
 			}
 		}
 		frame := s.buf[s.r+frameHeader : s.r+total]
-		typ, crc, data, err := parseRecord(frame[:recBytes])
+		var (
+			typ  RecordType
+			crc  uint32
+			data []byte
+			err  error
+		)
+		h, hinted := s.hint(int64(total))
+		if hinted {
+			typ, crc = h.typ, h.stored
+			if h.dataLen >= 0 {
+				data = frame[h.dataOff : int(h.dataOff)+int(h.dataLen)]
+			}
+		} else {
+			typ, crc, data, err = parseRecord(frame[:recBytes])
+		}
 		if err != nil {
 			if s.isTorn(frame) {
 				return s.fail(KindTorn, s.off, "record of %d bytes holds an all-zero sector (torn write)", recBytes)
@@ -371,7 +644,11 @@ func (s *Scanner) Next() bool {
 			return s.fail(KindMalformed, s.off, "record does not decode as walpb.Record: %v", err)
 		}
 		if typ != CRCRecord {
-			s.crc = crc32.Update(s.crc, crcTable, data)
+			if hinted {
+				s.crc = h.crc
+			} else {
+				s.crc = crc32.Update(s.crc, crcTable, data)
+			}
 			if crc != s.crc {
 				if s.isTorn(frame) {
 					return s.fail(KindTorn, s.off, "record of %d bytes holds an all-zero sector (torn write)", recBytes)
