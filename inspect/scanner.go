@@ -559,115 +559,162 @@ func (s *Scanner) Next() bool {
 		return false
 	}
 	for {
-		if s.f == nil {
-			if s.si >= len(s.segs) {
-				s.done = true
-				return false
-			}
-			if !s.open() {
-				return false
-			}
-		}
-		if s.w-s.r < frameHeader {
-			if err := s.fill(frameHeader); err != nil {
-				return s.fail(KindIO, s.off, "read: %v", err)
-			}
-		}
-		avail := s.w - s.r
-		if avail == 0 {
-			s.endSegment(false)
+		l, st := s.lengthWord()
+		switch st {
+		case wordFailed:
+			return false
+		case wordSegmentEnd:
 			continue
 		}
-		if avail < frameHeader {
-			return s.fail(KindTorn, s.off, "file ends %d bytes into a length word (want 8 bytes)", avail)
+		recBytes, total, ok := s.frame(l)
+		if !ok {
+			return false
 		}
-		l := binary.LittleEndian.Uint64(s.buf[s.r:])
-		if l == 0 {
-			s.endSegment(true)
-			continue
+		return s.decode(recBytes, total)
+	}
+}
+
+// wordState is what lengthWord found.
+type wordState int
+
+const (
+	wordOK wordState = iota
+	// wordSegmentEnd: the segment ended (end of file or a zero length
+	// word); the scan moves on to the next one.
+	wordSegmentEnd
+	// wordFailed: the scan ended, cleanly or with Err set.
+	wordFailed
+)
+
+// lengthWord opens the next segment if needed and reads the length word
+// of the next frame: etcd's decoder moves on to the next segment at the end
+// of a file or at a zero length word.
+func (s *Scanner) lengthWord() (uint64, wordState) {
+	if s.f == nil {
+		if s.si >= len(s.segs) {
+			s.done = true
+			return 0, wordFailed
 		}
-		recBytes := int64(l &^ (uint64(0xff) << 56))
-		var padBytes int64
-		if int64(l) < 0 {
-			padBytes = int64((l >> 56) & 0x7)
+		if !s.open() {
+			return 0, wordFailed
 		}
-		if top := l >> 56; top != 0 && (top&0xf8 != 0x80 || top&7 == 0) && s.odd.Word == 0 {
-			// etcd ignores these bits as it reads, and so does the
-			// scan; but no writer sets them (see OddFrame).
-			s.odd = OddFrame{Segment: s.si, Offset: s.off, Word: l}
+	}
+	if s.w-s.r < frameHeader {
+		if err := s.fill(frameHeader); err != nil {
+			s.fail(KindIO, s.off, "read: %v", err)
+			return 0, wordFailed
 		}
-		if limit := s.size - s.off - padBytes; recBytes > limit {
-			return s.fail(KindTorn, s.off, "record length %d (+%d padding) exceeds the %d bytes left in the file", recBytes, padBytes, s.size-s.off-frameHeader)
+	}
+	avail := s.w - s.r
+	if avail == 0 {
+		s.endSegment(false)
+		return 0, wordSegmentEnd
+	}
+	if avail < frameHeader {
+		s.fail(KindTorn, s.off, "file ends %d bytes into a length word (want 8 bytes)", avail)
+		return 0, wordFailed
+	}
+	l := binary.LittleEndian.Uint64(s.buf[s.r:])
+	if l == 0 {
+		s.endSegment(true)
+		return 0, wordSegmentEnd
+	}
+	return l, wordOK
+}
+
+// frame checks the frame that length word l announces against the file
+// and brings all of it into the buffer: a frame that does not fit in the
+// file is a torn write, one above MaxRecord is malformed unless its first
+// sector is zero.
+func (s *Scanner) frame(l uint64) (recBytes int64, total int, ok bool) {
+	recBytes = int64(l &^ (uint64(0xff) << 56))
+	var padBytes int64
+	if int64(l) < 0 {
+		padBytes = int64((l >> 56) & 0x7)
+	}
+	if top := l >> 56; top != 0 && (top&0xf8 != 0x80 || top&7 == 0) && s.odd.Word == 0 {
+		// etcd ignores these bits as it reads, and so does the
+		// scan; but no writer sets them (see OddFrame).
+		s.odd = OddFrame{Segment: s.si, Offset: s.off, Word: l}
+	}
+	if limit := s.size - s.off - padBytes; recBytes > limit {
+		return 0, 0, s.fail(KindTorn, s.off, "record length %d (+%d padding) exceeds the %d bytes left in the file", recBytes, padBytes, s.size-s.off-frameHeader)
+	}
+	if recBytes > s.opts.MaxRecord {
+		// Look at the first sector only: zeros on the last segment are
+		// a torn write to etcd; anything else is a length word no
+		// writer produced.
+		if err := s.fill(frameHeader + minSectorSize); err != nil {
+			return 0, 0, s.fail(KindIO, s.off, "read: %v", err)
 		}
-		if recBytes > s.opts.MaxRecord {
-			// Look at the first sector only: zeros on the last segment are
-			// a torn write to etcd; anything else is a length word no
-			// writer produced.
-			if err := s.fill(frameHeader + minSectorSize); err != nil {
-				return s.fail(KindIO, s.off, "read: %v", err)
-			}
-			n := int(minSectorSize - (s.off+frameHeader)%minSectorSize) // to the sector's end
-			if s.isTorn(s.buf[s.r+frameHeader : min(s.w, s.r+frameHeader+n)]) {
-				return s.fail(KindTorn, s.off, "record length %d holds an all-zero sector (torn write)", recBytes)
-			}
-			return s.fail(KindMalformed, s.off, "record length %d exceeds raftctl's limit of %d bytes", recBytes, s.opts.MaxRecord)
+		n := int(minSectorSize - (s.off+frameHeader)%minSectorSize) // to the sector's end
+		if s.isTorn(s.buf[s.r+frameHeader : min(s.w, s.r+frameHeader+n)]) {
+			return 0, 0, s.fail(KindTorn, s.off, "record length %d holds an all-zero sector (torn write)", recBytes)
 		}
-		total := int(frameHeader + recBytes + padBytes)
+		return 0, 0, s.fail(KindMalformed, s.off, "record length %d exceeds raftctl's limit of %d bytes", recBytes, s.opts.MaxRecord)
+	}
+	total = int(frameHeader + recBytes + padBytes)
+	if s.w-s.r < total {
+		if err := s.fill(total); err != nil {
+			return 0, 0, s.fail(KindIO, s.off, "read: %v", err)
+		}
 		if s.w-s.r < total {
-			if err := s.fill(total); err != nil {
-				return s.fail(KindIO, s.off, "read: %v", err)
-			}
-			if s.w-s.r < total {
-				return s.fail(KindTorn, s.off, "file ends inside a record of %d bytes", recBytes)
-			}
+			return 0, 0, s.fail(KindTorn, s.off, "file ends inside a record of %d bytes", recBytes)
 		}
-		frame := s.buf[s.r+frameHeader : s.r+total]
-		var (
-			typ  RecordType
-			crc  uint32
-			data []byte
-			err  error
-		)
-		h, hinted := s.hint(int64(total))
+	}
+	return recBytes, total, true
+}
+
+// decode decodes the frame of total bytes at the scan's position (taking
+// what the framing beside the read decoded, see hint), checks its CRC
+// against the chain and makes it the current record.
+func (s *Scanner) decode(recBytes int64, total int) bool {
+	frame := s.buf[s.r+frameHeader : s.r+total]
+	var (
+		typ  RecordType
+		crc  uint32
+		data []byte
+		err  error
+	)
+	h, hinted := s.hint(int64(total))
+	if hinted {
+		typ, crc = h.typ, h.stored
+		if h.dataLen >= 0 {
+			data = frame[h.dataOff : int(h.dataOff)+int(h.dataLen)]
+		}
+	} else {
+		typ, crc, data, err = parseRecord(frame[:recBytes])
+	}
+	if err != nil {
+		if s.isTorn(frame) {
+			return s.fail(KindTorn, s.off, "record of %d bytes holds an all-zero sector (torn write)", recBytes)
+		}
+		return s.fail(KindMalformed, s.off, "record does not decode as walpb.Record: %v", err)
+	}
+	if typ != CRCRecord {
 		if hinted {
-			typ, crc = h.typ, h.stored
-			if h.dataLen >= 0 {
-				data = frame[h.dataOff : int(h.dataOff)+int(h.dataLen)]
-			}
+			s.crc = h.crc
 		} else {
-			typ, crc, data, err = parseRecord(frame[:recBytes])
+			s.crc = crc32.Update(s.crc, crcTable, data)
 		}
-		if err != nil {
+		if crc != s.crc {
 			if s.isTorn(frame) {
 				return s.fail(KindTorn, s.off, "record of %d bytes holds an all-zero sector (torn write)", recBytes)
 			}
-			return s.fail(KindMalformed, s.off, "record does not decode as walpb.Record: %v", err)
+			return s.fail(KindCRC, s.off, "CRC mismatch: record says %08x, data gives %08x", crc, s.crc)
 		}
-		if typ != CRCRecord {
-			if hinted {
-				s.crc = h.crc
-			} else {
-				s.crc = crc32.Update(s.crc, crcTable, data)
-			}
-			if crc != s.crc {
-				if s.isTorn(frame) {
-					return s.fail(KindTorn, s.off, "record of %d bytes holds an all-zero sector (torn write)", recBytes)
-				}
-				return s.fail(KindCRC, s.off, "CRC mismatch: record says %08x, data gives %08x", crc, s.crc)
-			}
-		} else {
-			if !s.opts.NoChain && s.crc != 0 && crc != s.crc {
-				return s.fail(KindCRCChain, s.off, "CRC chain broken: crc record says %08x, the chain so far gives %08x", crc, s.crc)
-			}
-			s.crc = crc
+	} else {
+		if !s.opts.NoChain && s.crc != 0 && crc != s.crc {
+			return s.fail(KindCRCChain, s.off, "CRC chain broken: crc record says %08x, the chain so far gives %08x", crc, s.crc)
 		}
-		s.rec = Record{Type: typ, CRC: crc, Data: data, Segment: s.si, Offset: s.off, FrameSize: int64(total), Seq: s.seq}
-		s.r += total
-		s.off += int64(total)
-		s.seq++
-		s.nrecs++
-		return true
+		s.crc = crc
 	}
+	s.rec = Record{Type: typ, CRC: crc, Data: data, Segment: s.si, Offset: s.off, FrameSize: int64(total), Seq: s.seq}
+	s.r += total
+	s.off += int64(total)
+	s.seq++
+	s.nrecs++
+	return true
 }
 
 // isTorn mirrors etcd's decoder.isTornEntry: on the last segment only, a
