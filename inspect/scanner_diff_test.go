@@ -64,7 +64,7 @@ func etcdOutcome(t testing.TB, segs []Segment) outcome {
 			o.kind, o.offset = KindMalformed, dec.LastOffset()
 			return o
 		}
-		if RecordType(rec.GetType()) == CRCRecord {
+		if RecordType(rec.GetType()) == crcRecord {
 			if c := dec.LastCRC(); c != 0 && rec.Validate(c) != nil {
 				o.kind, o.offset = KindCRCChain, dec.LastOffset()
 				return o
@@ -77,11 +77,11 @@ func etcdOutcome(t testing.TB, segs []Segment) outcome {
 	}
 }
 
-// ourOutcome decodes segs with raftctl's Scanner, using a small buffer so
+// ourOutcome decodes segs with raftctl's scanner, using a small buffer so
 // that records cross buffer boundaries.
 func ourOutcome(t testing.TB, segs []Segment, bufSize int) outcome {
 	t.Helper()
-	sc := NewScanner(segs, ScanOptions{BufferSize: bufSize})
+	sc := newScanner(segs, scanOptions{BufferSize: bufSize})
 	defer sc.Close()
 	var o outcome
 	for sc.Next() {
@@ -119,7 +119,7 @@ func ourOutcome(t testing.TB, segs []Segment, bufSize int) outcome {
 func compareOutcomes(t testing.TB, label string, segs []Segment) {
 	t.Helper()
 	want := etcdOutcome(t, segs)
-	for _, bs := range []int{64, DefaultBufferSize} {
+	for _, bs := range []int{64, defaultBufferSize} {
 		got := ourOutcome(t, segs, bs)
 		if got.kind != want.kind || got.offset != want.offset || len(got.types) != len(want.types) {
 			t.Fatalf("%s (buffer %d): raftctl %v, etcd %v", label, bs, got, want)
@@ -271,7 +271,7 @@ func TestScannerHugeLengthWord(t *testing.T) {
 			t.Skipf("sparse files: %v", err)
 		}
 		f.Close()
-		sc := NewScanner([]Segment{{Path: p, Name: filepath.Base(p), Size: 1<<40 + 64}}, ScanOptions{})
+		sc := newScanner([]Segment{{Path: p, Name: filepath.Base(p), Size: 1<<40 + 64}}, scanOptions{})
 		for sc.Next() {
 		}
 		de, ok := AsDecodeError(sc.Err())
