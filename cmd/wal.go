@@ -630,6 +630,10 @@ func (d *dumpWriter) writeEntry(e *inspect.Entry, data string, decoded string) e
 		_, err := d.out.Write(b)
 		return err
 	}
+	if d.mode == format.ModeJSONL {
+		// Straight into the output buffer: encoded once, no copy.
+		b = d.jsonl.Buffer()
+	}
 	b = append(b, `{"group":`...)
 	b = append(b, d.gquote...)
 	b = append(b, `,"kind":"entry","index":`...)
@@ -656,13 +660,13 @@ func (d *dumpWriter) writeEntry(e *inspect.Entry, data string, decoded string) e
 		b = append(b, decoded...) // JSON already (decode)
 	}
 	b = append(b, '}')
-	d.line = b
 	if d.mode == format.ModeJSON {
+		d.line = b
 		d.jsonItemStart()
 		_, err := d.out.Write(b)
 		return err
 	}
-	return d.jsonl.WriteRaw(append(b, '\n'))
+	return d.jsonl.Commit(append(b, '\n'))
 }
 
 // dumpPipe hands the entries of the effective log from the reader to a
