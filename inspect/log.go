@@ -219,13 +219,13 @@ func (t *saveTracker) record(r *Record, ss *SegmentSummary, hs *HardState) {
 	afterMeta := t.afterMeta
 	t.afterMeta = false
 	switch r.Type {
-	case EntryRecord:
+	case entryRecord:
 		if !t.inBatch {
 			t.begin(r.Offset, ss)
 			t.inBatch = true
 		}
 		t.batchEnd = end
-	case StateRecord:
+	case stateRecord:
 		changed := hs != nil && (hs.Term != t.hsTerm || hs.Vote != t.hsVote)
 		switch {
 		case t.inBatch:
@@ -249,10 +249,10 @@ func (t *saveTracker) record(r *Record, ss *SegmentSummary, hs *HardState) {
 		if hs != nil {
 			t.hsTerm, t.hsVote = hs.Term, hs.Vote
 		}
-	case SnapshotRecord:
+	case snapshotRecord:
 		t.close()
 		t.synced = end
-	case MetadataRecord:
+	case metadataRecord:
 		t.close()
 		t.afterMeta = true
 	default:
@@ -334,14 +334,14 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			ss.Enti, ss.LastEntryWritten = b.enti, b.lastEnt
 		}
 	}
-	if r.Type == EntryRecord && b.save.inBatch && r.Segment == b.save.seg {
+	if r.Type == entryRecord && b.save.inBatch && r.Segment == b.save.seg {
 		// The hot path: one more entry of the same wal.Save.
 		b.save.batchEnd = r.Offset + r.FrameSize
-	} else if r.Type != StateRecord {
+	} else if r.Type != stateRecord {
 		b.save.record(r, ss, nil)
 	}
 	switch r.Type {
-	case EntryRecord:
+	case entryRecord:
 		if err := parseEntry(r.Data, &b.e); err != nil {
 			b.fail(r, segPath, "entry record does not decode as raftpb.Entry: "+err.Error(), err)
 			return false
@@ -399,7 +399,7 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 		b.hasEntries = true
 		l.LastIndex, l.LastTerm = i, t
 		b.setTerm(i, t)
-	case StateRecord:
+	case stateRecord:
 		hs, err := parseHardState(r.Data)
 		if err != nil {
 			b.fail(r, segPath, "state record does not decode as raftpb.HardState: "+err.Error(), err)
@@ -410,7 +410,7 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 		if l.pending != nil && hs.Commit >= l.pending.snapIndex {
 			l.pending = nil
 		}
-	case SnapshotRecord:
+	case snapshotRecord:
 		s, err := parseWALSnapshot(r.Data)
 		if err != nil {
 			b.fail(r, segPath, "snapshot record does not decode as walpb.Snapshot: "+err.Error(), err)
@@ -433,13 +433,13 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			l.runs = append(l.runs[:0], termRun{start: s.Index, term: s.Term})
 			b.hasEntries = false
 		}
-	case MetadataRecord:
+	case metadataRecord:
 		if l.Metadata == nil {
 			l.Metadata = append([]byte{}, r.Data...)
 		} else if !bytes.Equal(l.Metadata, r.Data) {
 			l.MetadataConflict = true
 		}
-	case CRCRecord:
+	case crcRecord:
 	default:
 		b.fail(r, segPath, "unexpected record type "+r.Type.String(), nil)
 		return false
@@ -497,7 +497,7 @@ func readLog(ctx context.Context, segs []Segment, onRead func(int)) (*Log, error
 		l.Segments[k].Segment = s
 	}
 	b := &logBuilder{l: l}
-	sc := NewScanner(segs, ScanOptions{OnRead: onRead, OnSegmentEnd: func(e SegmentEnd) {
+	sc := newScanner(segs, scanOptions{OnRead: onRead, OnSegmentEnd: func(e segmentEnd) {
 		ss := &l.Segments[e.Segment]
 		ss.Read, ss.End = true, e.Offset
 		if e.ZeroWord {
@@ -528,29 +528,29 @@ func readLog(ctx context.Context, segs []Segment, onRead func(int)) (*Log, error
 	return l, nil
 }
 
-// Supersession tells, record by record in log order, whether an entry
+// supersession tells, record by record in log order, whether an entry
 // record is replaced by a later one. Use one per pass; ask in increasing
 // record order.
-type Supersession struct {
+type supersession struct {
 	truncs    []truncation
 	suffixMin []uint64
 	k         int
 }
 
-// NewSupersession prepares a Supersession for a second pass over l.
-func (l *Log) NewSupersession() *Supersession {
+// newSupersession prepares a supersession for a second pass over l.
+func (l *Log) newSupersession() *supersession {
 	m := make([]uint64, len(l.truncs)+1)
 	m[len(l.truncs)] = ^uint64(0)
 	for k := len(l.truncs) - 1; k >= 0; k-- {
 		m[k] = min(m[k+1], l.truncs[k].index)
 	}
-	return &Supersession{truncs: l.truncs, suffixMin: m}
+	return &supersession{truncs: l.truncs, suffixMin: m}
 }
 
-// Superseded reports whether the entry with index i in record seq is
+// superseded reports whether the entry with index i in record seq is
 // replaced by a later record (overwritten at the same or a lower index, or
 // dropped for a snapshot ahead of it).
-func (s *Supersession) Superseded(seq int64, i uint64) bool {
+func (s *supersession) superseded(seq int64, i uint64) bool {
 	for s.k < len(s.truncs) && s.truncs[s.k].seq <= seq {
 		s.k++
 	}
@@ -562,26 +562,26 @@ func (s *Supersession) Superseded(seq int64, i uint64) bool {
 // uses what ReadLog learned, so it visits exactly the records ReadLog
 // read. fn's Entry aliases the read buffer and is valid during the call.
 func EffectiveEntries(ctx context.Context, segs []Segment, l *Log, fn func(e *Entry, r *Record) error) error {
-	sup := l.NewSupersession()
+	sup := l.newSupersession()
 	var e Entry
-	return Records(ctx, segs, l, func(r *Record) error {
-		if r.Type != EntryRecord {
+	return walkRecords(ctx, segs, l, func(r *Record) error {
+		if r.Type != entryRecord {
 			return nil
 		}
 		if err := parseEntry(r.Data, &e); err != nil {
 			return &DecodeError{Path: segs[r.Segment].Path, Segment: r.Segment, Offset: r.Offset, Kind: KindMalformed, Msg: err.Error(), Err: err}
 		}
-		if sup.Superseded(r.Seq, e.Index) {
+		if sup.superseded(r.Seq, e.Index) {
 			return nil
 		}
 		return fn(&e, r)
 	})
 }
 
-// Records streams every record ReadLog read, in order, and stops where
+// walkRecords streams every record ReadLog read, in order, and stops where
 // ReadLog stopped (so a log that grew in between reads the same).
-func Records(ctx context.Context, segs []Segment, l *Log, fn func(r *Record) error) error {
-	sc := NewScanner(segs, ScanOptions{})
+func walkRecords(ctx context.Context, segs []Segment, l *Log, fn func(r *Record) error) error {
+	sc := newScanner(segs, scanOptions{})
 	defer sc.Close()
 	for n := int64(0); n < l.Records && sc.Next(); n++ {
 		if err := fn(sc.Record()); err != nil {

@@ -596,9 +596,9 @@ func (v *verifier) checkSegments() error {
 			continue
 		}
 		seg := v.segs[abs]
-		if typ := st.sum.Opening[0]; typ != CRCRecord {
+		if typ := st.sum.Opening[0]; typ != crcRecord {
 			v.add(CodeSegmentHeader, seg.Path, 0, 0, fmt.Sprintf("segment %s opens with a %s record, not the crc record etcd writes at the start of every segment: read on its own, as etcd reads it to restart from a snapshot recorded in it, its first record fails the CRC check", seg.Name, typ))
-		} else if typ := st.sum.Opening[1]; st.sum.Records >= 2 && typ != MetadataRecord {
+		} else if typ := st.sum.Opening[1]; st.sum.Records >= 2 && typ != metadataRecord {
 			// The type is outside the CRC: a damaged type byte turns the
 			// metadata record into another record whose CRC still holds.
 			v.add(CodeRecordMalformed, seg.Path, -1, 0, fmt.Sprintf("segment %s: its second record is a %s record, not the metadata record etcd writes after the crc record of every segment (a record's type is not covered by its CRC, so a damaged type byte reads like this)", seg.Name, typ))
@@ -892,9 +892,9 @@ func (v *verifier) replay(ctx context.Context, k int) (*verifyReplay, error) {
 		j := sort.Search(len(runs), func(j int) bool { return runs[j].start > i })
 		return runs[j-1].term, true
 	}
-	err := Records(ctx, p.segs, p.log, func(r *Record) error {
+	err := walkRecords(ctx, p.segs, p.log, func(r *Record) error {
 		switch r.Type {
-		case EntryRecord:
+		case entryRecord:
 			if parseEntry(r.Data, &e) != nil {
 				return nil
 			}
@@ -914,11 +914,11 @@ func (v *verifier) replay(ctx context.Context, k int) (*verifyReplay, error) {
 				runs = append(runs, run{i, t})
 			}
 			has, last = true, i
-		case StateRecord:
+		case stateRecord:
 			if hs, err := parseHardState(r.Data); err == nil {
 				commit = hs.Commit
 			}
-		case SnapshotRecord:
+		case snapshotRecord:
 			s, err := parseWALSnapshot(r.Data)
 			if err != nil {
 				return nil
@@ -954,8 +954,8 @@ func (v *verifier) reportMetadataConflict(ctx context.Context) error {
 	var first []byte
 	found := false
 	for _, p := range v.parts {
-		err := Records(ctx, p.segs, p.log, func(r *Record) error {
-			if r.Type != MetadataRecord || found {
+		err := walkRecords(ctx, p.segs, p.log, func(r *Record) error {
+			if r.Type != metadataRecord || found {
 				return nil
 			}
 			if first == nil {
@@ -983,8 +983,8 @@ func (v *verifier) reportMetadataConflict(ctx context.Context) error {
 func (v *verifier) lastStateRecord(ctx context.Context) (string, int64, error) {
 	p := v.parts[v.view.hsPart]
 	file, off := v.g.WALDir, int64(-1)
-	err := Records(ctx, p.segs, p.log, func(r *Record) error {
-		if r.Type == StateRecord {
+	err := walkRecords(ctx, p.segs, p.log, func(r *Record) error {
+		if r.Type == stateRecord {
 			file, off = p.segs[r.Segment].Path, r.Offset
 		}
 		return nil

@@ -168,7 +168,7 @@ func verifyTryRecords(f *os.File, off, size int64) int {
 		if _, err := f.ReadAt(prefix[:], off+frameHeader); err != nil {
 			break
 		}
-		if prefix[0] != 0x08 || prefix[1] < byte(MetadataRecord) || prefix[1] > byte(SnapshotRecord) || prefix[2] != 0x10 {
+		if prefix[0] != 0x08 || prefix[1] < byte(metadataRecord) || prefix[1] > byte(snapshotRecord) || prefix[2] != 0x10 {
 			break
 		}
 		if int64(cap(frameBuf)) < rec {
@@ -183,13 +183,13 @@ func verifyTryRecords(f *os.File, off, size int64) int {
 			break
 		}
 		switch typ {
-		case EntryRecord:
+		case entryRecord:
 			err = parseEntry(data, &e)
-		case StateRecord:
+		case stateRecord:
 			_, err = parseHardState(data)
-		case SnapshotRecord:
+		case snapshotRecord:
 			_, err = parseWALSnapshot(data)
-		case CRCRecord:
+		case crcRecord:
 			if len(data) != 0 {
 				err = io.ErrUnexpectedEOF
 			}
@@ -199,7 +199,7 @@ func verifyTryRecords(f *os.File, off, size int64) int {
 		}
 		if n > 0 {
 			want := prev
-			if typ != CRCRecord {
+			if typ != crcRecord {
 				want = crc32.Update(prev, crcTable, data)
 			}
 			if crc != want {
@@ -215,7 +215,7 @@ func verifyTryRecords(f *os.File, off, size int64) int {
 	switch {
 	case n >= 2:
 		return n
-	case n == 1 && clean && first != CRCRecord:
+	case n == 1 && clean && first != crcRecord:
 		return 1
 	}
 	return 0

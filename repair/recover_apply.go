@@ -221,9 +221,16 @@ type recordWriter struct {
 	n   int64
 }
 
-func (rw *recordWriter) write(typ inspect.RecordType, data []byte) error {
+// The record types the recordWriter writes, numbered as etcd's wal package
+// numbers them (walpb.Record.type).
+const (
+	entryType int64 = 2
+	stateType int64 = 3
+)
+
+func (rw *recordWriter) write(typ int64, data []byte) error {
 	rw.crc = crc32.Update(rw.crc, walCRCTable, data)
-	b, err := proto.Marshal(&walpb.Record{Type: proto.Int64(int64(typ)), Crc: proto.Uint32(rw.crc), Data: data})
+	b, err := proto.Marshal(&walpb.Record{Type: proto.Int64(typ), Crc: proto.Uint32(rw.crc), Data: data})
 	if err != nil {
 		return err
 	}
@@ -333,7 +340,7 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 	if err != nil {
 		return err
 	}
-	if err := rw.write(inspect.StateRecord, hb); err != nil {
+	if err := rw.write(stateType, hb); err != nil {
 		return err
 	}
 	// Zeros to the old size, as a preallocated segment ends.
@@ -385,7 +392,7 @@ func crcAt(ctx context.Context, m *inspect.Replica) (uint32, error) {
 	last := len(segs) - 1
 	var crc uint32
 	var seen bool
-	err = inspect.Records(ctx, segs, m.Log(), func(r *inspect.Record) error {
+	err = inspect.WalkRaw(ctx, segs, m.Log(), func(r *inspect.RawRecord) error {
 		if r.Segment == last {
 			crc, seen = r.CRC, true
 		}
@@ -419,7 +426,7 @@ func appendEntries(ctx context.Context, rw *recordWriter, d *inspect.Replica, fr
 			return fmt.Errorf("%s: entry %d follows %d", d.Server, e.Index, next-1)
 		}
 		next++
-		return rw.write(inspect.EntryRecord, r.Data)
+		return rw.write(entryType, r.Data)
 	})
 	if err != nil && err != stop {
 		return err
