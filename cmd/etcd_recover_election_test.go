@@ -10,12 +10,14 @@ import (
 	"io/fs"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -420,43 +422,64 @@ func electionRuleLive(t *testing.T, members int) {
 	}
 }
 
-const electionFixture = "testdata/election-rule.tar.gz"
+// The recorded cases: copies that real etcd clusters left, with the
+// acknowledged keys (case.json).
+var electionFixtures = []struct {
+	file string
+	// strict: the election rule's choice has the newer last term (a leader
+	// change), not only the same last entry as the other survivor.
+	strict bool
+}{
+	// TestEtcdElectionRuleSearch, seed 1, freeze 2: the leader and a
+	// follower end on the same entry.
+	{"testdata/election-rule.tar.gz", false},
+	// TestEtcdElectionRuleTermSearch: the member that holds the new
+	// leader's first entry had not learnt the old leader's last commit.
+	{"testdata/election-rule-term.tar.gz", true},
+}
 
-// TestEtcdElectionRuleFixture runs assertElectionLoss on member copies a
-// real etcd cluster left (recorded by TestEtcdElectionRuleSearch; the
-// archive holds the two survivors' data directories and case.json with the
-// acknowledged keys), and checks that the README states its numbers.
+// TestEtcdElectionRuleFixture runs assertElectionLoss on member copies
+// real etcd clusters left (each archive holds the two survivors' data
+// directories and case.json with the acknowledged keys), and checks that
+// the README states the numbers.
 func TestEtcdElectionRuleFixture(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts embedded etcd servers")
-	}
-	root := t.TempDir()
-	if err := untarGz(electionFixture, root); err != nil {
-		t.Fatal(err)
-	}
-	var ec electionCase
-	raw, err := os.ReadFile(filepath.Join(root, "case.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &ec); err != nil {
-		t.Fatal(err)
-	}
-	var survivors []string
-	for _, s := range ec.Order {
-		survivors = append(survivors, filepath.Join(root, s))
-	}
-	r, ok := assertElectionLoss(t, filepath.Join(root, "check"), survivors, ec.Acked)
-	if !ok {
-		t.Fatalf("the election rule's choice among %v loses nothing", ec.Order)
 	}
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	space := regexp.MustCompile(`\s+`)
-	if !strings.Contains(space.ReplaceAllString(string(readme), " "), r.sentence()) {
-		t.Errorf("README.md does not say: %s", r.sentence())
+	text := regexp.MustCompile(`\s+`).ReplaceAllString(string(readme), " ")
+	for _, f := range electionFixtures {
+		t.Run(filepath.Base(f.file), func(t *testing.T) {
+			root := t.TempDir()
+			if err := untarGz(f.file, root); err != nil {
+				t.Fatal(err)
+			}
+			var ec electionCase
+			raw, err := os.ReadFile(filepath.Join(root, "case.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &ec); err != nil {
+				t.Fatal(err)
+			}
+			var survivors []string
+			for _, s := range ec.Order {
+				survivors = append(survivors, filepath.Join(root, s))
+			}
+			r, ok := assertElectionLoss(t, filepath.Join(root, "check"), survivors, ec.Acked)
+			if !ok {
+				t.Fatalf("the election rule's choice among %v loses nothing", ec.Order)
+			}
+			if r.Strict != f.strict {
+				t.Errorf("the election rule's choice is strictly ahead: %v, want %v", r.Strict, f.strict)
+			}
+			if !strings.Contains(text, r.sentence()) {
+				t.Errorf("README.md does not say: %s", r.sentence())
+			}
+		})
 	}
 }
 
@@ -603,4 +626,212 @@ func untarGz(file, dir string) error {
 			return err
 		}
 	}
+}
+
+// termChangeCopies runs a 5-member cluster under a write load by 16
+// clients, then, at a seeded point, a cascade: the clients propose nothing
+// new, and two followers, N and A, are killed with SIGKILL at once, most
+// likely with the last entries written but not yet acknowledged to the
+// leader; the leader commits those with B and X, the other two followers,
+// and answers the clients; after a seeded 150-300 ms (B's backend has
+// recorded the commit) the leader and B are killed too (the leader's disk
+// counts as lost, B's survives); N and A restart from their disks while X
+// stalls (SIGSTOP) for a seeded 0.5-1 s, and the three elect a new leader,
+// which replicates its first entry.
+// The three are frozen and copied every 15 ms of their running time, into
+// root/freeze-K, and B's directory into root/survivor. It returns the
+// three members' names, B's, the old leader's, and the acknowledged keys.
+func termChangeCopies(t *testing.T, root string, seed int64) (three []string, b, old string, freezes int, acked []string) {
+	rng := rand.New(rand.NewSource(seed))
+	specs, names := electionSpecs(t, filepath.Join(root, "cluster"), 5)
+	c := startCluster(t, specs)
+	defer c.stop()
+	cli := c.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for {
+		if _, err := cli.Put(ctx, "ready", "1"); err == nil {
+			break
+		} else if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	leader := -1
+	for k, s := range specs {
+		st, err := cli.Status(ctx, s.Client)
+		if err == nil && st.Header.GetMemberId() == st.Leader {
+			leader = k
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	var mu sync.Mutex
+	ack := map[string]bool{}
+	var seq int64
+	var stopped atomic.Bool
+	wctx, wcancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for wctx.Err() == nil && !stopped.Load() {
+				mu.Lock()
+				seq++
+				k := fmt.Sprintf("k-%06d", seq)
+				mu.Unlock()
+				pctx, pcancel := context.WithTimeout(wctx, 2*time.Second)
+				_, err := cli.Put(pctx, k, strings.Repeat("v", 100))
+				pcancel()
+				if err == nil {
+					mu.Lock()
+					ack[k] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(ack) }
+	target := 100 + rng.Intn(300)
+	for count() < target {
+		if ctx.Err() != nil {
+			t.Fatal("the load stalled")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	bk := (leader + 1) % 5
+	var p []int
+	for k := range specs {
+		if k != leader && k != bk {
+			p = append(p, k)
+			three = append(three, names[k])
+		}
+	}
+	signal := func(ks []int, sig syscall.Signal) {
+		for _, k := range ks {
+			c.procs[k].Process.Signal(sig)
+		}
+	}
+	stopped.Store(true)
+	// N and A crash a seeded 0-12 ms later: with luck, with the last
+	// entries written but their commit not yet learnt.
+	time.Sleep(time.Duration(rng.Intn(13)) * time.Millisecond)
+	signal(p[:2], syscall.SIGKILL)
+	for _, k := range p[:2] {
+		c.procs[k].Wait()
+		c.procs[k] = nil
+	}
+	time.Sleep(time.Duration(150+rng.Intn(150)) * time.Millisecond)
+	signal([]int{bk, leader}, syscall.SIGKILL)
+	c.procs[bk].Wait()
+	c.procs[leader].Wait()
+	c.procs[bk], c.procs[leader] = nil, nil
+	b = names[bk]
+	if err := fixture.CopyDir(specs[bk].Dir, filepath.Join(root, "survivor", b+".etcd")); err != nil {
+		t.Fatal(err)
+	}
+	// X waits (frozen) while N and A restart from their disks.
+	signal(p[2:], syscall.SIGSTOP)
+	wcancel()
+	wg.Wait()
+	for _, k := range p[:2] {
+		raw, _ := json.Marshal(specs[k])
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), envMember+"="+string(raw))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		c.procs[k] = cmd
+	}
+	time.Sleep(time.Duration(500+rng.Intn(500)) * time.Millisecond)
+	signal(p[2:], syscall.SIGCONT)
+	for freezes = 0; freezes < 40; freezes++ {
+		time.Sleep(15 * time.Millisecond)
+		signal(p, syscall.SIGSTOP)
+		dir := filepath.Join(root, fmt.Sprintf("freeze-%02d", freezes))
+		for _, k := range p {
+			if err := fixture.CopyDir(specs[k].Dir, filepath.Join(dir, names[k]+".etcd")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		signal(p, syscall.SIGCONT)
+	}
+	c.stop()
+	for k := range ack {
+		acked = append(acked, k)
+	}
+	sort.Strings(acked)
+	return three, b, names[leader], freezes, acked
+}
+
+// TestEtcdElectionRuleTermSearch (by hand:
+// RAFTCTL_ELECTION_TERM_SEARCH=FILE.tar.gz, RAFTCTL_ELECTION_SEEDS=1,2,3)
+// runs termChangeCopies over the seeds and looks for a copy of one of the
+// three members whose last term is newer than B's (the election rule picks
+// it over B) but whose --force-new-cluster keeps less than B proves
+// committed; it writes the pair that loses the most to FILE.
+func TestEtcdElectionRuleTermSearch(t *testing.T) {
+	out := os.Getenv("RAFTCTL_ELECTION_TERM_SEARCH")
+	if out == "" {
+		t.Skip("set RAFTCTL_ELECTION_TERM_SEARCH=FILE.tar.gz to search")
+	}
+	seeds := []int64{1, 2, 3}
+	if v := os.Getenv("RAFTCTL_ELECTION_SEEDS"); v != "" {
+		seeds = nil
+		for _, s := range strings.Split(v, ",") {
+			n, _ := strconv.ParseInt(s, 10, 64)
+			seeds = append(seeds, n)
+		}
+	}
+	var best electionCase
+	var bestDir string
+	var bestLoses uint64
+	for _, seed := range seeds {
+		root := t.TempDir()
+		three, b, old, freezes, acked := termChangeCopies(t, root, seed)
+		bdir := filepath.Join(root, "survivor", b+".etcd")
+		for f := 0; f < freezes; f++ {
+			dir := filepath.Join(root, fmt.Sprintf("freeze-%02d", f))
+			var line []string
+			for _, m := range three {
+				mdir := filepath.Join(dir, m+".etcd")
+				comp := comparePair(t, bdir, mdir)
+				rm, rb := comp.Replica(mdir), comp.Replica(bdir)
+				ec := comp.Candidate(comp.ElectionChoice)
+				line = append(line, fmt.Sprintf("%s last %d/%d commit %d ci %s", m, rm.LastIndex, rm.LastTerm, rm.HardState.Commit, backendCI(rm)))
+				if f == 0 && m == three[0] {
+					line = append(line, fmt.Sprintf("[%s last %d/%d commit %d ci %s]", b, rb.LastIndex, rb.LastTerm, rb.HardState.Commit, backendCI(rb)))
+				}
+				if comp.ElectionChoice != mdir || rm.LastTerm <= rb.LastTerm || ec.ForceLoses == 0 {
+					continue
+				}
+				line = append(line, fmt.Sprintf("LOSES %d", ec.ForceLoses))
+				if ec.ForceLoses > bestLoses {
+					bestLoses = ec.ForceLoses
+					best = electionCase{Seed: seed, Freeze: f, Members: 5, Leader: old, Order: []string{m + ".etcd", b + ".etcd"}, Acked: acked}
+					bestDir = filepath.Join(t.TempDir(), "case")
+					if err := fixture.CopyDir(mdir, filepath.Join(bestDir, m+".etcd")); err != nil {
+						t.Fatal(err)
+					}
+					if err := fixture.CopyDir(bdir, filepath.Join(bestDir, b+".etcd")); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			t.Logf("seed %d freeze %d: %s", seed, f, strings.Join(line, "; "))
+		}
+	}
+	if bestDir == "" {
+		t.Fatal("no case found")
+	}
+	raw, _ := json.MarshalIndent(best, "", " ")
+	if err := os.WriteFile(filepath.Join(bestDir, "case.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := tarGz(bestDir, out); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seed %d freeze %d: %v loses %d; written to %s", best.Seed, best.Freeze, best.Order, bestLoses, out)
 }
