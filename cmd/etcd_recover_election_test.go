@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -184,7 +185,7 @@ func freezeCopies(t *testing.T, root string, members int, seed int64, freezes in
 		dir := filepath.Join(root, fmt.Sprintf("freeze-%02d", f))
 		var err error
 		for k, s := range specs {
-			if err = fixture.CopyDir(s.Dir, filepath.Join(dir, names[k]+".etcd")); err != nil {
+			if err = copySparse(s.Dir, filepath.Join(dir, names[k]+".etcd")); err != nil {
 				break
 			}
 		}
@@ -545,6 +546,65 @@ func TestEtcdElectionRuleSearch(t *testing.T) {
 	t.Logf("seed %d freeze %d: %v loses %d; written to %s", best.Seed, best.Freeze, best.Order, bestLoses, out)
 }
 
+// copySparse copies the regular files under src to dst (which must not
+// exist) as fixture.CopyDir does, but leaves 64 KiB blocks of zeros as
+// holes: an etcd backend grows its file 16 MiB at a time, mostly unwritten.
+func copySparse(src, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("%s already exists", dst)
+	}
+	zero := make([]byte, 64*1024)
+	buf := make([]byte, 64*1024)
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o700)
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", p)
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		var off int64
+		for {
+			n, rerr := io.ReadFull(in, buf)
+			if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
+				if _, err := out.WriteAt(buf[:n], off); err != nil {
+					out.Close()
+					return err
+				}
+			}
+			off += int64(n)
+			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+				break
+			}
+			if rerr != nil {
+				out.Close()
+				return rerr
+			}
+		}
+		if err := out.Truncate(off); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}
+
 // tarGz writes the regular files under dir to a gzipped tar at out, with
 // fixed times and modes (reproducible bytes for the same files). The
 // preallocated .tmp segment of etcd's file pipeline is left out.
@@ -752,7 +812,7 @@ func termChangeCopies(t *testing.T, root string, seed int64) (three []string, b,
 		signal(p, syscall.SIGSTOP)
 		dir := filepath.Join(root, fmt.Sprintf("freeze-%02d", freezes))
 		for _, k := range p {
-			if err := fixture.CopyDir(specs[k].Dir, filepath.Join(dir, names[k]+".etcd")); err != nil {
+			if err := copySparse(specs[k].Dir, filepath.Join(dir, names[k]+".etcd")); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -766,12 +826,77 @@ func termChangeCopies(t *testing.T, root string, seed int64) (three []string, b,
 	return three, b, names[leader], freezes, acked
 }
 
+// termLoss looks through the copies termChangeCopies left in root for a
+// copy of one of the three members with a newer last term than B's (the
+// election rule picks it over B) whose --force-new-cluster loses entries B
+// proves committed; it returns the one that loses the most (loses 0: none)
+// and a line per freeze.
+func termLoss(t *testing.T, root string, three []string, b string, freezes int) (mdir string, freeze int, loses uint64, lines []string) {
+	bdir := filepath.Join(root, "survivor", b+".etcd")
+	for f := 0; f < freezes; f++ {
+		dir := filepath.Join(root, fmt.Sprintf("freeze-%02d", f))
+		var line []string
+		for _, m := range three {
+			md := filepath.Join(dir, m+".etcd")
+			comp := comparePair(t, bdir, md)
+			rm, rb := comp.Replica(md), comp.Replica(bdir)
+			ec := comp.Candidate(comp.ElectionChoice)
+			line = append(line, fmt.Sprintf("%s last %d/%d commit %d ci %s", m, rm.LastIndex, rm.LastTerm, rm.HardState.Commit, backendCI(rm)))
+			if f == 0 && m == three[0] {
+				line = append(line, fmt.Sprintf("[%s last %d/%d commit %d ci %s]", b, rb.LastIndex, rb.LastTerm, rb.HardState.Commit, backendCI(rb)))
+			}
+			if comp.ElectionChoice != md || rm.LastTerm <= rb.LastTerm || ec.ForceLoses == 0 {
+				continue
+			}
+			line = append(line, fmt.Sprintf("LOSES %d", ec.ForceLoses))
+			if ec.ForceLoses > loses {
+				mdir, freeze, loses = md, f, ec.ForceLoses
+			}
+		}
+		lines = append(lines, fmt.Sprintf("freeze %d: %s", f, strings.Join(line, "; ")))
+	}
+	return mdir, freeze, loses, lines
+}
+
+// TestEtcdElectionRuleTermLive: the cascade of termChangeCopies on real
+// etcd, with seeds that left the condition before (about one seed in four
+// does: the crash must catch two followers with the last entries written
+// and their commit not learnt, and one of them must win the election),
+// until one leaves a copy where the election rule's choice has the newer
+// last term and loses committed entries; then assertElectionLoss on it and
+// B. It skips with the reason when none does within 45 s (timing);
+// TestEtcdElectionRuleFixture runs the same assertion on a recorded case.
+func TestEtcdElectionRuleTermLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs etcd clusters")
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	var tried []string
+	for _, seed := range []int64{13, 22, 30, 10, 27} {
+		if time.Now().After(deadline) {
+			break
+		}
+		root := t.TempDir()
+		three, b, old, freezes, acked := termChangeCopies(t, root, seed)
+		mdir, f, loses, _ := termLoss(t, root, three, b, freezes)
+		tried = append(tried, fmt.Sprintf("seed %d: %d", seed, loses))
+		if loses == 0 {
+			continue
+		}
+		t.Logf("seed %d (old leader %s), freeze %d: %s, with the newer last term, loses %d committed entries that %s proves", seed, old, f, filepath.Base(mdir), loses, b)
+		r, ok := assertElectionLoss(t, filepath.Join(root, "check"), []string{mdir, filepath.Join(root, "survivor", b+".etcd")}, acked)
+		if !ok || !r.Strict {
+			t.Fatalf("raftctl compare disagrees: loss %v, strict %v", ok, r.Strict)
+		}
+		return
+	}
+	t.Skipf("no seed left a copy where the election rule's choice loses committed entries (timing): %s", strings.Join(tried, "; "))
+}
+
 // TestEtcdElectionRuleTermSearch (by hand:
 // RAFTCTL_ELECTION_TERM_SEARCH=FILE.tar.gz, RAFTCTL_ELECTION_SEEDS=1,2,3)
-// runs termChangeCopies over the seeds and looks for a copy of one of the
-// three members whose last term is newer than B's (the election rule picks
-// it over B) but whose --force-new-cluster keeps less than B proves
-// committed; it writes the pair that loses the most to FILE.
+// runs termChangeCopies over the seeds and termLoss on each; it writes the
+// pair that loses the most to FILE.
 func TestEtcdElectionRuleTermSearch(t *testing.T) {
 	out := os.Getenv("RAFTCTL_ELECTION_TERM_SEARCH")
 	if out == "" {
@@ -791,36 +916,22 @@ func TestEtcdElectionRuleTermSearch(t *testing.T) {
 	for _, seed := range seeds {
 		root := t.TempDir()
 		three, b, old, freezes, acked := termChangeCopies(t, root, seed)
-		bdir := filepath.Join(root, "survivor", b+".etcd")
-		for f := 0; f < freezes; f++ {
-			dir := filepath.Join(root, fmt.Sprintf("freeze-%02d", f))
-			var line []string
-			for _, m := range three {
-				mdir := filepath.Join(dir, m+".etcd")
-				comp := comparePair(t, bdir, mdir)
-				rm, rb := comp.Replica(mdir), comp.Replica(bdir)
-				ec := comp.Candidate(comp.ElectionChoice)
-				line = append(line, fmt.Sprintf("%s last %d/%d commit %d ci %s", m, rm.LastIndex, rm.LastTerm, rm.HardState.Commit, backendCI(rm)))
-				if f == 0 && m == three[0] {
-					line = append(line, fmt.Sprintf("[%s last %d/%d commit %d ci %s]", b, rb.LastIndex, rb.LastTerm, rb.HardState.Commit, backendCI(rb)))
-				}
-				if comp.ElectionChoice != mdir || rm.LastTerm <= rb.LastTerm || ec.ForceLoses == 0 {
-					continue
-				}
-				line = append(line, fmt.Sprintf("LOSES %d", ec.ForceLoses))
-				if ec.ForceLoses > bestLoses {
-					bestLoses = ec.ForceLoses
-					best = electionCase{Seed: seed, Freeze: f, Members: 5, Leader: old, Order: []string{m + ".etcd", b + ".etcd"}, Acked: acked}
-					bestDir = filepath.Join(t.TempDir(), "case")
-					if err := fixture.CopyDir(mdir, filepath.Join(bestDir, m+".etcd")); err != nil {
-						t.Fatal(err)
-					}
-					if err := fixture.CopyDir(bdir, filepath.Join(bestDir, b+".etcd")); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			t.Logf("seed %d freeze %d: %s", seed, f, strings.Join(line, "; "))
+		mdir, f, loses, lines := termLoss(t, root, three, b, freezes)
+		for _, l := range lines {
+			t.Logf("seed %d %s", seed, l)
+		}
+		if loses <= bestLoses {
+			continue
+		}
+		bestLoses = loses
+		m := filepath.Base(mdir)
+		best = electionCase{Seed: seed, Freeze: f, Members: 5, Leader: old, Order: []string{m, b + ".etcd"}, Acked: acked}
+		bestDir = filepath.Join(t.TempDir(), "case")
+		if err := fixture.CopyDir(mdir, filepath.Join(bestDir, m)); err != nil {
+			t.Fatal(err)
+		}
+		if err := fixture.CopyDir(filepath.Join(root, "survivor", b+".etcd"), filepath.Join(bestDir, b+".etcd")); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if bestDir == "" {
