@@ -38,14 +38,16 @@ import (
 // data directory copied. Any two copies are then the survivors of a quorum
 // loss. Members learn the last commit index one message after the leader,
 // and etcd's wal.Save does not flush a HardState whose commit alone
-// changed, so every member's durable HardState stops at the same commit
-// when the load pauses, while its backend (snap/db) records what it applied
-// only at its next batch commit (every 100 ms, each member on its own
-// clock). Two members then hold the same log (same last term and index: the
-// election rule cannot tell them apart) but --force-new-cluster, which
-// keeps max(HardState commit, consistent index), keeps more on the member
-// whose backend committed: plain --force-new-cluster on the other one
-// loses the last batch of acknowledged writes.
+// changed: a member's durable commit is the one that came with its last
+// entries, which differs between members (the leader's own can be behind a
+// follower's), and its backend (snap/db) records what it applied only at
+// its next batch commit (every 100 ms, each member on its own clock). Two
+// members then hold the same log (same last term and index: the election
+// rule cannot tell them apart) but --force-new-cluster, which keeps
+// max(HardState commit, consistent index), keeps more on one of them:
+// plain --force-new-cluster on the other loses the last acknowledged
+// writes. termChangeCopies (below) makes the election rule's choice
+// strictly ahead, with a newer last term, across a leader change.
 
 // electionCase is what a freeze left: the member copies, in the order
 // given to compare, and the acknowledged keys at the freeze.
@@ -103,7 +105,7 @@ func electionSpecs(t *testing.T, root string, members int) ([]memberSpec, []stri
 // freezeCopies runs a cluster of members under a write load by 16 clients
 // and, at seeded points (a freeze every 60 to 200 acknowledged puts), pauses
 // the load for a seeded moment, freezes every member at once, copies every
-// data directory into root/freeze-K with case.json, and lets them run on.
+// data directory into root/freeze-K, and lets them run on.
 // found is called after each freeze and ends the run when it returns true;
 // freezeCopies reports whether it did. The cluster is stopped when it
 // returns (start no copy while it runs: a copy keeps the member's IDs).
@@ -864,13 +866,13 @@ func termLoss(t *testing.T, root string, three []string, b string, freezes int) 
 // and their commit not learnt, and one of them must win the election),
 // until one leaves a copy where the election rule's choice has the newer
 // last term and loses committed entries; then assertElectionLoss on it and
-// B. It skips with the reason when none does within 45 s (timing);
+// B. It skips with the reason when none does within 40 s (timing);
 // TestEtcdElectionRuleFixture runs the same assertion on a recorded case.
 func TestEtcdElectionRuleTermLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs etcd clusters")
 	}
-	deadline := time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(40 * time.Second)
 	var tried []string
 	for _, seed := range []int64{13, 22, 30, 10, 27} {
 		if time.Now().After(deadline) {
