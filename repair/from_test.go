@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -465,6 +466,101 @@ func TestRepairFromLastSegmentDamage(t *testing.T) {
 					t.Logf("damage: %q", p.Damage)
 				})
 			}
+		}
+	}
+}
+
+// TestRepairFromTornTailIsNotDamage: a sector lost inside the last write
+// (zeros, then the rest of that wal.Save up to the end of the log) is a
+// torn tail a crash leaves: plain repair's, not read past by repair
+// --from, which finds nothing to do from a replica.
+func TestRepairFromTornTailIsNotDamage(t *testing.T) {
+	root := t.TempDir()
+	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+	writeMember(t, a, 1, chunks(2, 600, 2)...)
+	writeMember(t, b, 2, chunks(2, 600, 2)...)
+	mg := discover(t, a)
+	segs := segPaths(t, mg)
+	last := segs[len(segs)-1]
+	recs, err := fixture.EntryRecords(last)
+	if err != nil || len(recs) < 10 {
+		t.Fatalf("%d entry records, %v", len(recs), err)
+	}
+	r := recs[len(recs)-6]
+	start := (r.Offset + 511) &^ 511
+	if err := fixture.ZeroRange(last, start, 512); err != nil {
+		t.Fatal(err)
+	}
+	fs := verifyFindings(t, mg)
+	if !slices.Contains(codes(fs), inspect.CodeTornTail) || hasError(fs) {
+		t.Fatalf("verify: %v, want a torn tail and no error", codes(fs))
+	}
+	p, err := PlanRepairFrom(context.Background(), mg, discover(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Refusals) != 0 || !p.Empty() || !strings.Contains(strings.Join(p.Notes, "\n"), "nothing to repair from a replica") {
+		t.Fatalf("plan: %+v", p.Plan)
+	}
+}
+
+// TestRepairFromNoEntryAfterDamage: damage to the last entry record of the
+// last segment, followed only by HardStates: the damaged bytes may have
+// held entries the member acknowledged, so its last index is unknown, and
+// repair --from refuses (precisely), changing nothing.
+func TestRepairFromNoEntryAfterDamage(t *testing.T) {
+	root := t.TempDir()
+	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+	spans := append(chunks(2, 600, 2), span{601, 600, 2, 590}, span{601, 600, 2, 595}, span{601, 600, 2, 600})
+	writeMember(t, a, 1, spans...)
+	writeMember(t, b, 2, spans...)
+	mg := discover(t, a)
+	segs := segPaths(t, mg)
+	last := segs[len(segs)-1]
+	recs, err := fixture.EntryRecords(last)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("%d entry records, %v", len(recs), err)
+	}
+	r := recs[len(recs)-1]
+	if err := fixture.FlipByte(last, r.DataOffset()+r.DataLen-2); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSums(t, a)
+	p, err := PlanRepairFrom(context.Background(), mg, discover(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Refusals) != 1 || p.Refusals[0].Code != CodeFromCannot || !strings.Contains(p.Refusals[0].Message, "its last index is unknown") {
+		t.Fatalf("plan: %+v", p.Plan)
+	}
+	t.Logf("refused: %s", p.Refusals[0].Message)
+	sameSums(t, "refused member", fileSums(t, a), before)
+}
+
+// TestResumedHardStateDoubt: a HardState read past damage is refused as
+// the member's newest when an earlier HardState or entry contradicts
+// Raft's order (term and commit never fall, the vote changes only with the
+// term, no earlier entry has a higher term).
+func TestResumedHardStateDoubt(t *testing.T) {
+	earlier := func(hs inspect.HardState, lastTerm uint64) []logPart {
+		return []logPart{{log: &inspect.Log{HardState: hs, HasHardState: true, LastIndex: 50, LastTerm: lastTerm}}, {log: &inspect.Log{}}}
+	}
+	hs := inspect.HardState{Term: 5, Vote: 2, Commit: 40}
+	for _, c := range []struct {
+		name  string
+		parts []logPart
+		doubt bool
+	}{
+		{"consistent", earlier(inspect.HardState{Term: 4, Vote: 1, Commit: 30}, 4), false},
+		{"same term and vote", earlier(inspect.HardState{Term: 5, Vote: 2, Commit: 40}, 5), false},
+		{"no vote yet", earlier(inspect.HardState{Term: 5, Vote: 0, Commit: 35}, 5), false},
+		{"higher term", earlier(inspect.HardState{Term: 6, Vote: 2, Commit: 30}, 5), true},
+		{"higher commit", earlier(inspect.HardState{Term: 5, Vote: 2, Commit: 41}, 5), true},
+		{"other vote", earlier(inspect.HardState{Term: 5, Vote: 3, Commit: 30}, 5), true},
+		{"entry of a higher term", earlier(inspect.HardState{Term: 4, Vote: 1, Commit: 30}, 6), true},
+	} {
+		if why := resumedHardStateDoubt(c.parts, hs); (why != "") != c.doubt {
+			t.Errorf("%s: %q", c.name, why)
 		}
 	}
 }
