@@ -134,6 +134,9 @@ type Log struct {
 
 	truncs []truncation
 	runs   []termRun
+	// resume is where a pass that resumed after damage started reading
+	// (ResumeAfterDamage); nil for a pass from the start of its segments.
+	resume *resumePoint
 	// pending is the log as it was before the newest reset by a snapshot
 	// record, while no later HardState has committed that snapshot (see
 	// logBuilder.resetForSnapshot); nil otherwise.
@@ -492,7 +495,12 @@ func ReadLog(ctx context.Context, segs []Segment) (*Log, error) {
 
 // readLog is ReadLog telling onRead (if set) how many bytes it read.
 func readLog(ctx context.Context, segs []Segment, onRead func(int)) (*Log, error) {
-	l := &Log{Segments: make([]SegmentSummary, len(segs))}
+	return readLogAt(ctx, segs, onRead, nil)
+}
+
+// readLogAt is readLog starting at rp (nil: the start of segs).
+func readLogAt(ctx context.Context, segs []Segment, onRead func(int), rp *resumePoint) (*Log, error) {
+	l := &Log{Segments: make([]SegmentSummary, len(segs)), resume: rp}
 	for k, s := range segs {
 		l.Segments[k].Segment = s
 	}
@@ -505,6 +513,7 @@ func readLog(ctx context.Context, segs []Segment, onRead func(int)) (*Log, error
 		}
 	}})
 	defer sc.Close()
+	sc.resumeAt(rp)
 	n := 0
 	for sc.Next() {
 		r := sc.Record()
@@ -583,6 +592,7 @@ func EffectiveEntries(ctx context.Context, segs []Segment, l *Log, fn func(e *En
 func walkRecords(ctx context.Context, segs []Segment, l *Log, fn func(r *Record) error) error {
 	sc := newScanner(segs, scanOptions{})
 	defer sc.Close()
+	sc.resumeAt(l.resume)
 	for n := int64(0); n < l.Records && sc.Next(); n++ {
 		if err := fn(sc.Record()); err != nil {
 			return err

@@ -296,7 +296,7 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 		return err
 	}
 	own := a.manFile(rel)
-	prevCRC, err := crcAt(a.ctx, st.member)
+	prevCRC, err := crcAt(a.ctx, st.member, act.Offset)
 	if err != nil {
 		return err
 	}
@@ -383,28 +383,31 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 	return nil
 }
 
-// crcAt returns the running CRC after the member's last complete record.
-func crcAt(ctx context.Context, m *inspect.Replica) (uint32, error) {
+// crcAt returns the running CRC after the member's last complete record,
+// which must end at offset end of its last segment. It reads the last
+// segment alone: its opening crc record carries the chain of the segments
+// before it, which the plan's read of the whole log checked.
+func crcAt(ctx context.Context, m *inspect.Replica, end int64) (uint32, error) {
 	segs, _, err := inspect.OpenGroup(m.Group)
 	if err != nil {
 		return 0, err
 	}
-	last := len(segs) - 1
-	var crc uint32
-	var seen bool
-	err = inspect.WalkRaw(ctx, segs, m.Log(), func(r *inspect.RawRecord) error {
-		if r.Segment == last {
-			crc, seen = r.CRC, true
-		}
-		return nil
-	})
+	if len(segs) == 0 {
+		return 0, errors.New("the member has no segment")
+	}
+	l, err := inspect.ReadLog(ctx, segs[len(segs)-1:])
 	if err != nil {
 		return 0, err
 	}
-	if !seen {
+	switch s := l.Segments[0]; {
+	case l.Stop != nil:
+		return 0, l.Stop
+	case s.Records == 0:
 		return 0, errors.New("the member's last segment holds no record")
+	case s.End != end:
+		return 0, &StaleError{Reason: fmt.Sprintf("the member's last segment ends at offset %d, not %d", s.End, end)}
 	}
-	return crc, nil
+	return l.FinalCRC, nil
 }
 
 // appendEntries copies the donor's entry records from..to, byte for byte.
