@@ -193,6 +193,9 @@ type logBuilder struct {
 	save       saveTracker
 	// enti and lastEnt follow SegmentSummary.Enti and LastEntryWritten.
 	enti, lastEnt uint64
+	// chain, if set, follows the effective log's entries as they are
+	// read, for the content hashes (see chainBuilder).
+	chain *chainBuilder
 }
 
 // saveTracker follows which writes of etcd's wal.Save, wal.SaveSnapshot
@@ -344,6 +347,9 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 	case EntryRecord:
 		if err := parseEntry(r.Data, &b.e); err != nil {
 			b.fail(r, segPath, "entry record does not decode as raftpb.Entry: "+err.Error(), err)
+			if b.chain != nil {
+				b.chain.bad(&DecodeError{Path: segPath, Segment: r.Segment, Offset: r.Offset, Kind: KindMalformed, Msg: err.Error(), Err: err})
+			}
 			return false
 		}
 		i, t := b.e.Index, b.e.Term
@@ -399,6 +405,9 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 		b.hasEntries = true
 		l.LastIndex, l.LastTerm = i, t
 		b.setTerm(i, t)
+		if b.chain != nil {
+			b.chain.entry(&b.e)
+		}
 	case StateRecord:
 		hs, err := parseHardState(r.Data)
 		if err != nil {
@@ -409,6 +418,12 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 		b.save.record(r, ss, &hs)
 		if l.pending != nil && hs.Commit >= l.pending.snapIndex {
 			l.pending = nil
+			if b.chain != nil {
+				b.chain.drop()
+			}
+		}
+		if b.chain != nil {
+			b.chain.commit(hs.Commit)
 		}
 	case SnapshotRecord:
 		s, err := parseWALSnapshot(r.Data)
@@ -463,6 +478,9 @@ func (b *logBuilder) checkpoint(index uint64) {
 		truncs:     append([]truncation(nil), l.truncs...),
 		runs:       append([]termRun(nil), l.runs...),
 	}
+	if b.chain != nil {
+		b.chain.checkpoint()
+	}
 }
 
 // finish undoes a reset by a snapshot record that nothing after it
@@ -475,7 +493,13 @@ func (b *logBuilder) finish() {
 	}
 	l.pending = nil
 	if c.entriesAfter || (l.HasHardState && l.HardState.Commit >= c.snapIndex) {
+		if b.chain != nil {
+			b.chain.drop()
+		}
 		return
+	}
+	if b.chain != nil {
+		b.chain.restore()
 	}
 	l.FirstIndex, l.LastIndex, l.LastTerm = c.firstIndex, c.lastIndex, c.lastTerm
 	l.truncs, l.runs = c.truncs, c.runs
@@ -487,17 +511,28 @@ func (b *logBuilder) finish() {
 // an error only when ctx is cancelled; decode problems end the scan and are
 // reported in Log.Stop.
 func ReadLog(ctx context.Context, segs []Segment) (*Log, error) {
-	return readLog(ctx, segs, nil)
+	return readLog(ctx, segs, readOptions{})
 }
 
-// readLog is ReadLog telling onRead (if set) how many bytes it read.
-func readLog(ctx context.Context, segs []Segment, onRead func(int)) (*Log, error) {
+// readOptions are what readLog's callers inside the package add to the
+// pass.
+type readOptions struct {
+	// onRead, if set, is told how many bytes the pass read, as it reads.
+	onRead func(int)
+	// chain, if set, is fed the entries as they are read, for the content
+	// hashes (see chainBuilder): the pass is then the only one.
+	chain *chainBuilder
+}
+
+// readLog is ReadLog with opts.
+func readLog(ctx context.Context, segs []Segment, opts readOptions) (*Log, error) {
 	l := &Log{Segments: make([]SegmentSummary, len(segs))}
 	for k, s := range segs {
 		l.Segments[k].Segment = s
 	}
-	b := &logBuilder{l: l}
-	sc := NewScanner(segs, ScanOptions{OnRead: onRead, OnSegmentEnd: func(e SegmentEnd) {
+	b := &logBuilder{l: l, chain: opts.chain}
+	var sc *Scanner
+	sc = NewScanner(segs, ScanOptions{OnRead: traceReads(opts.onRead, &sc), OnSegmentEnd: func(e SegmentEnd) {
 		ss := &l.Segments[e.Segment]
 		ss.Read, ss.End = true, e.Offset
 		if e.ZeroWord {
@@ -581,7 +616,8 @@ func EffectiveEntries(ctx context.Context, segs []Segment, l *Log, fn func(e *En
 // Records streams every record ReadLog read, in order, and stops where
 // ReadLog stopped (so a log that grew in between reads the same).
 func Records(ctx context.Context, segs []Segment, l *Log, fn func(r *Record) error) error {
-	sc := NewScanner(segs, ScanOptions{})
+	var sc *Scanner
+	sc = NewScanner(segs, ScanOptions{OnRead: traceReads(nil, &sc)})
 	defer sc.Close()
 	for n := int64(0); n < l.Records && sc.Next(); n++ {
 		if err := fn(sc.Record()); err != nil {
@@ -598,4 +634,26 @@ func Records(ctx context.Context, segs []Segment, l *Log, fn func(r *Record) err
 		return err
 	}
 	return nil
+}
+
+// segmentReadTrace, when set (by tests), is told of every read a pass over
+// the segments (readLog, Records) makes: the pass's Scanner, the segment's
+// path and the bytes read. A pass reads each segment from its start, in
+// order.
+var segmentReadTrace func(pass *Scanner, path string, n int)
+
+// traceReads returns onRead, or onRead and segmentReadTrace both when a
+// test set the latter.
+func traceReads(onRead func(int), sc **Scanner) func(int) {
+	trace := segmentReadTrace
+	if trace == nil {
+		return onRead
+	}
+	return func(n int) {
+		s := *sc
+		trace(s, s.segs[s.si].Path, n)
+		if onRead != nil {
+			onRead(n)
+		}
+	}
 }

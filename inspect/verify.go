@@ -185,10 +185,25 @@ func (e *verifyNoVerdict) Unwrap() error { return e.err }
 // cancelled; an I/O or permission error yields a report with status
 // "unknown" and Err set.
 func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, error) {
+	rep, _, err := verifyGroup(ctx, g, opts, nil)
+	return rep, err
+}
+
+// hashSpec asks verifyGroup for the content-hash chain: r indexes per
+// hash, payloads of a bundle without data when redacted.
+type hashSpec struct {
+	r        uint64
+	redacted bool
+}
+
+// verifyGroup is Verify, computing the content-hash chain during its pass
+// over the log when hs is set. The chain is returned only when one pass
+// read the whole WAL (the report then holds its Log); nil otherwise.
+func verifyGroup(ctx context.Context, g Group, opts VerifyOptions, hs *hashSpec) (*GroupReport, *chainBuilder, error) {
 	var v *verifier
 	var err error
 	for try := 0; ; try++ {
-		v = &verifier{g: g, opts: opts, rep: &GroupReport{Name: g.Name, WALDir: g.WALDir, SnapDir: g.SnapDir}, replays: map[int]*verifyReplay{}, torn: -1}
+		v = &verifier{g: g, opts: opts, rep: &GroupReport{Name: g.Name, WALDir: g.WALDir, SnapDir: g.SnapDir}, replays: map[int]*verifyReplay{}, torn: -1, hash: hs}
 		err = v.run(ctx)
 		// A live server purges old segments and snapshot files: one
 		// listed but gone when opened is read again from a new listing.
@@ -201,12 +216,12 @@ func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, err
 		break
 	}
 	if cerr := ctx.Err(); cerr != nil {
-		return nil, cerr
+		return nil, nil, cerr
 	}
 	if err != nil {
 		var nv *verifyNoVerdict
 		if !errors.As(err, &nv) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-			return nil, err
+			return nil, nil, err
 		}
 		v.rep.Err = err.Error()
 	}
@@ -214,8 +229,9 @@ func Verify(ctx context.Context, g Group, opts VerifyOptions) (*GroupReport, err
 	if len(v.parts) == 1 && v.parts[0].first == 0 && len(v.parts[0].segs) == len(v.segs) {
 		// One pass read the whole WAL: what ReadLog would return.
 		v.rep.log, v.rep.segs = v.parts[0].log, v.segs
+		return v.rep, v.chain, nil
 	}
-	return v.rep, nil
+	return v.rep, nil, nil
 }
 
 // listSegmentsStable lists the WAL directory until two listings in a row
@@ -250,8 +266,12 @@ type verifyPart struct {
 }
 
 type verifier struct {
-	g     Group
-	opts  VerifyOptions
+	g    Group
+	opts VerifyOptions
+	// hash, if set, asks for the content-hash chain, computed in chain
+	// during the first part's pass.
+	hash  *hashSpec
+	chain *chainBuilder
 	rep   *GroupReport
 	segs  []Segment
 	snaps []SnapFile
@@ -457,7 +477,12 @@ func (v *verifier) readParts(ctx context.Context) error {
 		if f := v.opts.OnBytes; f != nil {
 			onRead = func(n int) { f(int64(n)) }
 		}
-		l, err := readLog(ctx, v.segs[start:], onRead)
+		ro := readOptions{onRead: onRead}
+		if start == 0 && v.hash != nil {
+			v.chain = newChainBuilder(v.hash.r, v.hash.redacted)
+			ro.chain = v.chain
+		}
+		l, err := readLog(ctx, v.segs[start:], ro)
 		if err != nil {
 			return err
 		}
