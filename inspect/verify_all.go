@@ -28,49 +28,8 @@ func VerifyAll(ctx context.Context, groups []Group, opts VerifyOptions) (*Report
 	}
 	par = max(1, min(par, len(groups)))
 	rep := &Report{SchemaVersion: ReportSchemaVersion, Groups: make([]*GroupReport, len(groups))}
-	sizes := make([]int64, len(groups))
-	var prog Progress
-	prog.Groups = len(groups)
-	for k, g := range groups {
-		sizes[k] = verifyWALBytes(g)
-		prog.BytesTotal += sizes[k]
-	}
-	var mu sync.Mutex
-	partial := make([]int64, len(groups)) // bytes read of unfinished groups
-	var lastDrawn int64
-	report := func(k int) {
-		if opts.Progress == nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if k >= 0 {
-			prog.GroupsDone++
-			prog.BytesRead += sizes[k] - partial[k]
-			partial[k] = 0
-		}
-		opts.Progress(prog)
-	}
-	// progressWithin reports the bytes read inside group k, every 16 MiB.
-	progressWithin := func(k int) func(int64) {
-		if opts.Progress == nil {
-			return nil
-		}
-		return func(n int64) {
-			mu.Lock()
-			defer mu.Unlock()
-			if partial[k]+n > sizes[k] {
-				n = max(sizes[k]-partial[k], 0)
-			}
-			partial[k] += n
-			prog.BytesRead += n
-			if prog.BytesRead-lastDrawn >= 16<<20 {
-				lastDrawn = prog.BytesRead
-				opts.Progress(prog)
-			}
-		}
-	}
-	report(-1)
+	prog := newVerifyProgress(groups, opts.Progress)
+	prog.report(-1)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -84,14 +43,14 @@ func VerifyAll(ctx context.Context, groups []Group, opts VerifyOptions) (*Report
 			defer wg.Done()
 			for k := range work {
 				gopts := opts
-				gopts.OnBytes = progressWithin(k)
+				gopts.OnBytes = prog.within(k)
 				gr, err := Verify(ctx, groups[k], gopts)
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 					continue
 				}
 				rep.Groups[k] = gr
-				report(k)
+				prog.report(k)
 			}
 		}()
 	}
@@ -113,6 +72,65 @@ feed:
 	}
 	rep.summarize()
 	return rep, nil
+}
+
+// verifyProgress follows VerifyAll's progress and calls fn (if set) with
+// it, never two calls at once.
+type verifyProgress struct {
+	fn    func(Progress)
+	mu    sync.Mutex
+	prog  Progress
+	sizes []int64 // each group's WAL bytes
+	// partial holds the bytes read of unfinished groups; lastDrawn the
+	// BytesRead last reported from within a group.
+	partial   []int64
+	lastDrawn int64
+}
+
+func newVerifyProgress(groups []Group, fn func(Progress)) *verifyProgress {
+	p := &verifyProgress{fn: fn, sizes: make([]int64, len(groups)), partial: make([]int64, len(groups))}
+	p.prog.Groups = len(groups)
+	for k, g := range groups {
+		p.sizes[k] = verifyWALBytes(g)
+		p.prog.BytesTotal += p.sizes[k]
+	}
+	return p
+}
+
+// report reports that group k is done (k < 0: the start).
+func (p *verifyProgress) report(k int) {
+	if p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k >= 0 {
+		p.prog.GroupsDone++
+		p.prog.BytesRead += p.sizes[k] - p.partial[k]
+		p.partial[k] = 0
+	}
+	p.fn(p.prog)
+}
+
+// within returns the OnBytes for group k: it reports the bytes read
+// inside the group, every 16 MiB (nil when nothing is reported).
+func (p *verifyProgress) within(k int) func(int64) {
+	if p.fn == nil {
+		return nil
+	}
+	return func(n int64) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.partial[k]+n > p.sizes[k] {
+			n = max(p.sizes[k]-p.partial[k], 0)
+		}
+		p.partial[k] += n
+		p.prog.BytesRead += n
+		if p.prog.BytesRead-p.lastDrawn >= 16<<20 {
+			p.lastDrawn = p.prog.BytesRead
+			p.fn(p.prog)
+		}
+	}
 }
 
 // verifyWALBytes sums the sizes of a group's segments (0 when they cannot

@@ -35,72 +35,99 @@ func (v *verifier) segStates() []segState {
 func (v *verifier) checkSegments() error {
 	states := v.segStates()
 	explained := map[int]bool{}
-	for abs, seg := range v.segs {
-		st := states[abs]
-		isLast := abs == len(v.segs)-1
-		if st.stop != nil && v.crcRecordDamaged[abs] == st.stop {
-			continue
-		}
-		if st.stop != nil && !(st.stop.Kind == KindCRCChain && v.chainBreaks[abs] == st.stop) {
-			if err := v.classifyStop(abs, st.stop); err != nil {
-				return err
-			}
-			continue
-		}
-		if !st.sum.Read {
-			continue
-		}
-		size, end := seg.Size, st.sum.End
-		if size == 0 {
-			v.add(CodeEmptySegment, seg.Path, -1, 0, fmt.Sprintf("segment %s is empty (0 bytes)", seg.Name))
-			continue
-		}
-		_, nextBreaks := v.chainBreaks[abs+1]
-		if end >= size && isLast {
-			v.judgeSegmentEnd(st.sum)
-			continue
-		}
-		if end >= size {
-			if !isLast && nextBreaks && !verifyCutLooksComplete(st.sum, v.segs[abs+1]) {
-				explained[abs+1] = true
-				v.add(CodeSegmentTruncated, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s ends at offset %d after entry %d, but the next segment %s is named for index %d and its opening crc record does not continue the CRC chain: records at the end of %s are missing", seg.Name, end, st.sum.LastEntry, v.segs[abs+1].Name, v.segs[abs+1].Index, seg.Name))
-			}
-			continue
-		}
-		tail, err := verifyScanTail(seg.Path, end+frameHeader, size)
-		if err != nil {
-			return &verifyNoVerdict{err}
-		}
-		if isLast && tail.nonZero < 0 && st.sum.Records > 0 {
-			v.judgeZeroTailSize(st.sum)
-		}
-		switch {
-		case st.sum.Records == 0 && tail.nonZero < 0:
-			v.add(CodeEmptySegment, seg.Path, -1, 0, fmt.Sprintf("segment %s holds no record: all its %d bytes are zero", seg.Name, size))
-		case tail.recAt >= 0 && isLast && (v.live || verifyWordChanged(seg.Path, end)):
-			v.add(CodeWriteInProgress, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s: the log read ended at offset %d, and records were appended there while it was read (a live server at work)", seg.Name, end))
-		case tail.recAt >= 0 && isLast && tail.nonZero >= (end/minSectorSize+1)*minSectorSize && unsyncedSuffix(seg.Path, tail.recAt, size):
-			// Whole sectors lost from the last write: see writermodel.go.
-			v.torn = v.add(CodeTornTail, seg.Path, end, 0, fmt.Sprintf("segment %s: the log ends at a zero length word at offset %d, and %s at offset %d up to the end of the log: the rest of the last write, of which the crash lost a sector before it was synced (etcd stops at the zeros and zeroes what follows when it next opens the WAL for writing)", seg.Name, end, verifyRecordsPhrase(tail), tail.recAt))
-		case tail.recAt >= 0:
-			msg := fmt.Sprintf("segment %s: a zero length word at offset %d ends the log in this segment, but %s at offset %d: the records in between were zeroed", seg.Name, end, verifyRecordsPhrase(tail), tail.recAt)
-			if nextBreaks {
-				explained[abs+1] = true
-				msg += ", and the next segment's crc record does not continue the CRC chain"
-			}
-			if isLast {
-				msg += "; etcd would stop at the zeros and drop everything after them"
-			}
-			v.add(CodeZeroedRegion, seg.Path, end, verifyNextIndex(st.sum), msg)
-		case !isLast && nextBreaks:
-			explained[abs+1] = true
-			v.add(CodeZeroedRegion, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s ends early: zeros from offset %d to its end (%d bytes), and the next segment %s does not continue the CRC chain, so records at the end of %s were lost", seg.Name, end, size-end, v.segs[abs+1].Name, seg.Name))
-		case isLast && tail.nonZero >= 0 && v.live:
-			v.add(CodeWriteInProgress, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s: the log ends at offset %d and bytes that are not yet a record follow at offset %d while a live process holds the WAL: a write in progress", seg.Name, end, tail.nonZero))
-		case isLast && tail.nonZero >= 0:
-			v.torn = v.add(CodeTornTail, seg.Path, end, 0, fmt.Sprintf("segment %s: the log ends at offset %d, but non-zero bytes follow at offset %d that do not decode as records: the residue of a torn write (etcd zeroes it when it next opens the WAL for writing)", seg.Name, end, tail.nonZero))
+	for abs := range v.segs {
+		if err := v.checkSegmentEnd(abs, states[abs], explained); err != nil {
+			return err
 		}
 	}
+	v.checkSegmentHeaders(states)
+	v.reportChainBreaks(explained)
+	return nil
+}
+
+// checkSegmentEnd classifies how segment abs ends (st is what the pass
+// that read it learned): at a decode error (classifyStop), at the end of
+// the file, or at a zero length word, where judgeZeroTail looks at what
+// lies beyond. explained collects the segments whose broken CRC chain a
+// finding here explains.
+func (v *verifier) checkSegmentEnd(abs int, st segState, explained map[int]bool) error {
+	seg := v.segs[abs]
+	isLast := abs == len(v.segs)-1
+	if st.stop != nil && v.crcRecordDamaged[abs] == st.stop {
+		return nil
+	}
+	if st.stop != nil && !(st.stop.Kind == KindCRCChain && v.chainBreaks[abs] == st.stop) {
+		return v.classifyStop(abs, st.stop)
+	}
+	if !st.sum.Read {
+		return nil
+	}
+	size, end := seg.Size, st.sum.End
+	if size == 0 {
+		v.add(CodeEmptySegment, seg.Path, -1, 0, fmt.Sprintf("segment %s is empty (0 bytes)", seg.Name))
+		return nil
+	}
+	_, nextBreaks := v.chainBreaks[abs+1]
+	if end >= size && isLast {
+		v.judgeSegmentEnd(st.sum)
+		return nil
+	}
+	if end >= size {
+		if !isLast && nextBreaks && !verifyCutLooksComplete(st.sum, v.segs[abs+1]) {
+			explained[abs+1] = true
+			v.add(CodeSegmentTruncated, seg.Path, end, verifyNextIndex(st.sum), fmt.Sprintf("segment %s ends at offset %d after entry %d, but the next segment %s is named for index %d and its opening crc record does not continue the CRC chain: records at the end of %s are missing", seg.Name, end, st.sum.LastEntry, v.segs[abs+1].Name, v.segs[abs+1].Index, seg.Name))
+		}
+		return nil
+	}
+	tail, err := verifyScanTail(seg.Path, end+frameHeader, size)
+	if err != nil {
+		return &verifyNoVerdict{err}
+	}
+	if isLast && tail.nonZero < 0 && st.sum.Records > 0 {
+		v.judgeZeroTailSize(st.sum)
+	}
+	v.judgeZeroTail(abs, st.sum, tail, nextBreaks, explained)
+	return nil
+}
+
+// judgeZeroTail judges what follows the zero length word that ends the
+// log of segment abs (sum) at sum.End: nothing but zeros, records (a
+// zeroed region, a torn tail or a write in progress), or other bytes.
+func (v *verifier) judgeZeroTail(abs int, sum SegmentSummary, tail verifyTail, nextBreaks bool, explained map[int]bool) {
+	seg := v.segs[abs]
+	isLast := abs == len(v.segs)-1
+	size, end := seg.Size, sum.End
+	switch {
+	case sum.Records == 0 && tail.nonZero < 0:
+		v.add(CodeEmptySegment, seg.Path, -1, 0, fmt.Sprintf("segment %s holds no record: all its %d bytes are zero", seg.Name, size))
+	case tail.recAt >= 0 && isLast && (v.live || verifyWordChanged(seg.Path, end)):
+		v.add(CodeWriteInProgress, seg.Path, end, verifyNextIndex(sum), fmt.Sprintf("segment %s: the log read ended at offset %d, and records were appended there while it was read (a live server at work)", seg.Name, end))
+	case tail.recAt >= 0 && isLast && tail.nonZero >= (end/minSectorSize+1)*minSectorSize && unsyncedSuffix(seg.Path, tail.recAt, size):
+		// Whole sectors lost from the last write: see writermodel.go.
+		v.torn = v.add(CodeTornTail, seg.Path, end, 0, fmt.Sprintf("segment %s: the log ends at a zero length word at offset %d, and %s at offset %d up to the end of the log: the rest of the last write, of which the crash lost a sector before it was synced (etcd stops at the zeros and zeroes what follows when it next opens the WAL for writing)", seg.Name, end, verifyRecordsPhrase(tail), tail.recAt))
+	case tail.recAt >= 0:
+		msg := fmt.Sprintf("segment %s: a zero length word at offset %d ends the log in this segment, but %s at offset %d: the records in between were zeroed", seg.Name, end, verifyRecordsPhrase(tail), tail.recAt)
+		if nextBreaks {
+			explained[abs+1] = true
+			msg += ", and the next segment's crc record does not continue the CRC chain"
+		}
+		if isLast {
+			msg += "; etcd would stop at the zeros and drop everything after them"
+		}
+		v.add(CodeZeroedRegion, seg.Path, end, verifyNextIndex(sum), msg)
+	case !isLast && nextBreaks:
+		explained[abs+1] = true
+		v.add(CodeZeroedRegion, seg.Path, end, verifyNextIndex(sum), fmt.Sprintf("segment %s ends early: zeros from offset %d to its end (%d bytes), and the next segment %s does not continue the CRC chain, so records at the end of %s were lost", seg.Name, end, size-end, v.segs[abs+1].Name, seg.Name))
+	case isLast && tail.nonZero >= 0 && v.live:
+		v.add(CodeWriteInProgress, seg.Path, end, verifyNextIndex(sum), fmt.Sprintf("segment %s: the log ends at offset %d and bytes that are not yet a record follow at offset %d while a live process holds the WAL: a write in progress", seg.Name, end, tail.nonZero))
+	case isLast && tail.nonZero >= 0:
+		v.torn = v.add(CodeTornTail, seg.Path, end, 0, fmt.Sprintf("segment %s: the log ends at offset %d, but non-zero bytes follow at offset %d that do not decode as records: the residue of a torn write (etcd zeroes it when it next opens the WAL for writing)", seg.Name, end, tail.nonZero))
+	}
+}
+
+// checkSegmentHeaders reports segments that do not open with the crc
+// record and the metadata record etcd writes at the start of each.
+func (v *verifier) checkSegmentHeaders(states []segState) {
 	for abs, st := range states {
 		if !st.sum.Read || st.sum.Records == 0 || (st.stop != nil && st.stop.Offset == 0) || v.chainBreaks[abs] != nil {
 			continue
@@ -114,6 +141,11 @@ func (v *verifier) checkSegments() error {
 			v.add(CodeRecordMalformed, seg.Path, -1, 0, fmt.Sprintf("segment %s: its second record is a %s record, not the metadata record etcd writes after the crc record of every segment (a record's type is not covered by its CRC, so a damaged type byte reads like this)", seg.Name, typ))
 		}
 	}
+}
+
+// reportChainBreaks reports the crc records that do not continue the CRC
+// chain and that no other finding explains.
+func (v *verifier) reportChainBreaks(explained map[int]bool) {
 	for abs, st := range v.chainBreaks {
 		if explained[abs] {
 			continue
@@ -125,7 +157,6 @@ func (v *verifier) checkSegments() error {
 		}
 		v.add(CodeCRCMismatch, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the crc record at offset %d does not continue the CRC chain of the segment before it (%s)", seg.Name, st.Offset, st.Msg))
 	}
-	return nil
 }
 
 // verifyCutLooksComplete tells whether a segment that ends at the end of
