@@ -196,6 +196,12 @@ type logBuilder struct {
 	save       saveTracker
 	// enti and lastEnt follow SegmentSummary.Enti and LastEntryWritten.
 	enti, lastEnt uint64
+	// chain, if set, follows the effective log's entries as they are
+	// read, for the content hashes (see chainBuilder).
+	chain *chainBuilder
+	// resume, if set, starts the pass there instead of at the start of
+	// its first segment (see ResumeAfterDamage).
+	resume *resumePoint
 }
 
 // saveTracker follows which writes of etcd's wal.Save, wal.SaveSnapshot
@@ -347,6 +353,9 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 	case entryRecord:
 		if err := parseEntry(r.Data, &b.e); err != nil {
 			b.fail(r, segPath, "entry record does not decode as raftpb.Entry: "+err.Error(), err)
+			if b.chain != nil {
+				b.chain.bad(&DecodeError{Path: segPath, Segment: r.Segment, Offset: r.Offset, Kind: KindMalformed, Msg: err.Error(), Err: err})
+			}
 			return false
 		}
 		i, t := b.e.Index, b.e.Term
@@ -402,6 +411,9 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 		b.hasEntries = true
 		l.LastIndex, l.LastTerm = i, t
 		b.setTerm(i, t)
+		if b.chain != nil {
+			b.chain.entry(&b.e)
+		}
 	case stateRecord:
 		hs, err := parseHardState(r.Data)
 		if err != nil {
@@ -412,6 +424,12 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 		b.save.record(r, ss, &hs)
 		if l.pending != nil && hs.Commit >= l.pending.snapIndex {
 			l.pending = nil
+			if b.chain != nil {
+				b.chain.drop()
+			}
+		}
+		if b.chain != nil {
+			b.chain.commit(hs.Commit)
 		}
 	case snapshotRecord:
 		s, err := parseWALSnapshot(r.Data)
@@ -466,6 +484,9 @@ func (b *logBuilder) checkpoint(index uint64) {
 		truncs:     append([]truncation(nil), l.truncs...),
 		runs:       append([]termRun(nil), l.runs...),
 	}
+	if b.chain != nil {
+		b.chain.checkpoint()
+	}
 }
 
 // finish undoes a reset by a snapshot record that nothing after it
@@ -478,7 +499,13 @@ func (b *logBuilder) finish() {
 	}
 	l.pending = nil
 	if c.entriesAfter || (l.HasHardState && l.HardState.Commit >= c.snapIndex) {
+		if b.chain != nil {
+			b.chain.drop()
+		}
 		return
+	}
+	if b.chain != nil {
+		b.chain.restore()
 	}
 	l.FirstIndex, l.LastIndex, l.LastTerm = c.firstIndex, c.lastIndex, c.lastTerm
 	l.truncs, l.runs = c.truncs, c.runs
@@ -490,22 +517,31 @@ func (b *logBuilder) finish() {
 // an error only when ctx is cancelled; decode problems end the scan and are
 // reported in Log.Stop.
 func ReadLog(ctx context.Context, segs []Segment) (*Log, error) {
-	return readLog(ctx, segs, nil)
+	return readLog(ctx, segs, readOptions{})
 }
 
-// readLog is ReadLog telling onRead (if set) how many bytes it read.
-func readLog(ctx context.Context, segs []Segment, onRead func(int)) (*Log, error) {
-	return readLogAt(ctx, segs, onRead, nil)
+// readOptions are what readLog's callers inside the package add to the
+// pass.
+type readOptions struct {
+	// onRead, if set, is told how many bytes the pass read, as it reads.
+	onRead func(int)
+	// chain, if set, is fed the entries as they are read, for the content
+	// hashes (see chainBuilder): the pass is then the only one.
+	chain *chainBuilder
+	// resume, if set, starts the pass there instead of at the start of
+	// its first segment (see ResumeAfterDamage).
+	resume *resumePoint
 }
 
-// readLogAt is readLog starting at rp (nil: the start of segs).
-func readLogAt(ctx context.Context, segs []Segment, onRead func(int), rp *resumePoint) (*Log, error) {
-	l := &Log{Segments: make([]SegmentSummary, len(segs)), resume: rp}
+// readLog is ReadLog with opts.
+func readLog(ctx context.Context, segs []Segment, opts readOptions) (*Log, error) {
+	l := &Log{Segments: make([]SegmentSummary, len(segs)), resume: opts.resume}
 	for k, s := range segs {
 		l.Segments[k].Segment = s
 	}
-	b := &logBuilder{l: l}
-	sc := newScanner(segs, scanOptions{OnRead: onRead, OnSegmentEnd: func(e segmentEnd) {
+	b := &logBuilder{l: l, chain: opts.chain}
+	var sc *scanner
+	sc = newScanner(segs, scanOptions{OnRead: traceReads(opts.onRead, &sc), OnSegmentEnd: func(e segmentEnd) {
 		ss := &l.Segments[e.Segment]
 		ss.Read, ss.End = true, e.Offset
 		if e.ZeroWord {
@@ -513,7 +549,7 @@ func readLogAt(ctx context.Context, segs []Segment, onRead func(int), rp *resume
 		}
 	}})
 	defer sc.Close()
-	sc.resumeAt(rp)
+	sc.resumeAt(opts.resume)
 	n := 0
 	for sc.Next() {
 		r := sc.Record()
@@ -590,7 +626,8 @@ func EffectiveEntries(ctx context.Context, segs []Segment, l *Log, fn func(e *En
 // walkRecords streams every record ReadLog read, in order, and stops where
 // ReadLog stopped (so a log that grew in between reads the same).
 func walkRecords(ctx context.Context, segs []Segment, l *Log, fn func(r *Record) error) error {
-	sc := newScanner(segs, scanOptions{})
+	var sc *scanner
+	sc = newScanner(segs, scanOptions{OnRead: traceReads(nil, &sc)})
 	defer sc.Close()
 	sc.resumeAt(l.resume)
 	for n := int64(0); n < l.Records && sc.Next(); n++ {
@@ -608,4 +645,26 @@ func walkRecords(ctx context.Context, segs []Segment, l *Log, fn func(r *Record)
 		return err
 	}
 	return nil
+}
+
+// segmentReadTrace, when set (by tests), is told of every read a pass over
+// the segments (readLog, Records) makes: the pass's scanner, the segment's
+// path and the bytes read. A pass reads each segment from its start, in
+// order.
+var segmentReadTrace func(pass *scanner, path string, n int)
+
+// traceReads returns onRead, or onRead and segmentReadTrace both when a
+// test set the latter.
+func traceReads(onRead func(int), sc **scanner) func(int) {
+	trace := segmentReadTrace
+	if trace == nil {
+		return onRead
+	}
+	return func(n int) {
+		s := *sc
+		trace(s, s.segs[s.si].Path, n)
+		if onRead != nil {
+			onRead(n)
+		}
+	}
 }

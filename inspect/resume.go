@@ -181,7 +181,7 @@ func resumeAt(ctx context.Context, seg Segment, from int64, framed bool) (*Resum
 		rp = &resumePoint{off: r.Found, crc: seed}
 	}
 	r.Offset = rp.off
-	if r.Log, err = readLogAt(ctx, []Segment{seg}, nil, rp); err != nil {
+	if r.Log, err = readLog(ctx, []Segment{seg}, readOptions{resume: rp}); err != nil {
 		return nil, err
 	}
 	return r, nil
