@@ -211,3 +211,26 @@ func BenchmarkWALSaveNoFsync(b *testing.B) {
 	}
 	b.ReportMetric(float64(peak)/1e6, "peak-heap-MB")
 }
+
+// TestWriteBenchSource writes the benchmark source directory to
+// RAFTCTL_BENCH_SOURCE (RAFTCTL_BENCH_MB megabytes, default 50) for
+// whole-process measurements of `raftctl migrate commitlog`; skipped
+// without it. See BENCHMARKS.md.
+func TestWriteBenchSource(t *testing.T) {
+	dir := os.Getenv("RAFTCTL_BENCH_SOURCE")
+	if dir == "" {
+		t.Skip("RAFTCTL_BENCH_SOURCE not set")
+	}
+	mb := int64(50)
+	if s := os.Getenv("RAFTCTL_BENCH_MB"); s != "" {
+		var err error
+		if mb, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fx, err := legacytest.Generate(dir, legacytest.Config{Bytes: mb * 1000 * 1000, Seed: 1, EqualTSEvery: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d records, %d bytes", dir, fx.Count, fx.Bytes)
+}

@@ -1,0 +1,285 @@
+package migrate
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"go.etcd.io/etcd/server/v3/storage/wal"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+)
+
+// saveCall is one Save call of a differential run.
+type saveCall struct {
+	st   *raftpb.HardState
+	ents []*raftpb.Entry
+}
+
+// setWALSegmentSize sets etcd's wal.SegmentSizeBytes for the test. (No test
+// of this package runs in parallel.)
+func setWALSegmentSize(t *testing.T, size int64) {
+	old := wal.SegmentSizeBytes
+	wal.SegmentSizeBytes = size
+	t.Cleanup(func() { wal.SegmentSizeBytes = old })
+}
+
+// writeWithEtcd writes the calls through etcd's wal.Create, Save and Close.
+func writeWithEtcd(t *testing.T, dir string, size int64, md []byte, noSync bool, calls []saveCall) {
+	t.Helper()
+	setWALSegmentSize(t, size)
+	w, err := wal.Create(zap.NewNop(), dir, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if noSync {
+		w.SetUnsafeNoFsync()
+	}
+	for i, c := range calls {
+		if err := w.Save(c.st, c.ents); err != nil {
+			t.Fatalf("etcd Save %d: %v", i, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeWithSegWriter writes the same calls through segWriter.
+func writeWithSegWriter(t *testing.T, dir string, size int64, md []byte, noSync bool, calls []saveCall) {
+	t.Helper()
+	w, err := createSegWriter(dir, size, md, noSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range calls {
+		if err := w.Save(c.st, c.ents); err != nil {
+			t.Fatalf("segWriter Save %d: %v", i, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// compareDirs fails unless a and b hold the same files (names, modes,
+// bytes) and have the same mode. It returns the number of files.
+func compareDirs(t *testing.T, a, b string) int {
+	t.Helper()
+	list := func(dir string) []os.DirEntry {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ents
+	}
+	mode := func(p string) os.FileMode {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode()
+	}
+	if ma, mb := mode(a), mode(b); ma != mb {
+		t.Errorf("directory mode %v (etcd), %v (segWriter)", ma, mb)
+	}
+	ea, eb := list(a), list(b)
+	names := func(es []os.DirEntry) []string {
+		var s []string
+		for _, e := range es {
+			s = append(s, e.Name())
+		}
+		return s
+	}
+	if !slices.Equal(names(ea), names(eb)) {
+		t.Fatalf("files differ:\netcd:      %v\nsegWriter: %v", names(ea), names(eb))
+	}
+	for _, e := range ea {
+		pa, pb := filepath.Join(a, e.Name()), filepath.Join(b, e.Name())
+		if ma, mb := mode(pa), mode(pb); ma != mb {
+			t.Errorf("%s: mode %v (etcd), %v (segWriter)", e.Name(), ma, mb)
+		}
+		da, err := os.ReadFile(pa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := os.ReadFile(pb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(da, db) {
+			i := 0
+			for i < len(da) && i < len(db) && da[i] == db[i] {
+				i++
+			}
+			t.Errorf("%s: %d bytes (etcd), %d bytes (segWriter), first difference at offset %d", e.Name(), len(da), len(db), i)
+		}
+	}
+	return len(ea)
+}
+
+// genCalls makes n Save calls of random batches from seed: normal entries
+// of sizes from empty to beyond etcd's 1 MiB encoder buffer (dataMax caps
+// them), conf changes, nil and empty data, unset fields, HardStates that
+// change term, vote or commit alone, empty and nil HardStates, and calls
+// without entries.
+func genCalls(seed uint64, n int, dataMax int) []saveCall {
+	r := rand.New(rand.NewPCG(seed, 1))
+	sizes := []int{0, 1, 7, 8, 9, 100, 150, 1000, 4095, 4096, 5000, 70 << 10, 130 << 10, 300 << 10, 1100 << 10}
+	index, term, vote := uint64(1), uint64(1), uint64(0)
+	var calls []saveCall
+	for range n {
+		var c saveCall
+		k := r.IntN(40)
+		if r.IntN(8) == 0 {
+			k = 0
+		}
+		for range k {
+			e := &raftpb.Entry{Term: proto.Uint64(term), Index: proto.Uint64(index), Type: raftpb.EntryNormal.Enum()}
+			size := sizes[r.IntN(len(sizes))]
+			if r.IntN(3) != 0 {
+				size = r.IntN(300)
+			}
+			size = min(size, dataMax)
+			switch r.IntN(20) {
+			case 0:
+				e.Data = nil
+			case 1:
+				e.Type = raftpb.EntryConfChange.Enum()
+				cc := &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: proto.Uint64(r.Uint64N(9) + 1)}
+				e.Data, _ = proto.Marshal(cc)
+			case 2:
+				e.Type = nil // unset: etcd writes no field
+			case 3:
+				e.Term = proto.Uint64(0)
+				e.Data = []byte{}
+			default:
+				e.Data = make([]byte, size)
+				for i := range e.Data {
+					e.Data[i] = byte(r.Uint32())
+				}
+			}
+			c.ents = append(c.ents, e)
+			index++
+		}
+		switch r.IntN(10) {
+		case 0:
+			c.st = nil
+		case 1:
+			c.st = &raftpb.HardState{}
+		case 2:
+			term++
+			c.st = &raftpb.HardState{Term: proto.Uint64(term)}
+		case 3:
+			vote = r.Uint64N(5)
+			c.st = &raftpb.HardState{Term: proto.Uint64(term), Vote: proto.Uint64(vote)}
+		default:
+			c.st = &raftpb.HardState{Term: proto.Uint64(term), Vote: proto.Uint64(vote), Commit: proto.Uint64(index - 1)}
+		}
+		calls = append(calls, c)
+	}
+	return calls
+}
+
+// TestSegWriterMatchesEtcd writes the same Save calls through etcd's wal
+// and through segWriter and compares every file byte for byte: segment
+// names (where cuts happen), crc records, preallocated tails, truncated
+// segments, padding and every record.
+func TestSegWriterMatchesEtcd(t *testing.T) {
+	cases := []struct {
+		name    string
+		size    int64
+		md      []byte
+		noSync  bool
+		calls   int
+		dataMax int
+		seed    uint64
+	}{
+		{"4KiB", 4096, nil, true, 300, 300 << 10, 1},
+		{"16KiB-metadata", 16 << 10, []byte("cluster metadata"), true, 300, 1200 << 10, 2},
+		{"64KiB-empty-metadata", 64 << 10, []byte{}, true, 400, 1200 << 10, 3},
+		{"200KiB", 200 << 10, []byte{1, 2, 3}, true, 400, 300, 4},
+		{"1MB", 1000 * 1000, nil, true, 400, 1200 << 10, 5},
+		{"64KiB-fsync", 64 << 10, nil, false, 60, 20 << 10, 6},
+		{"odd-size", 4096*3 + 5, []byte("m"), true, 300, 8 << 10, 7},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			calls := genCalls(c.seed, c.calls, c.dataMax)
+			root := t.TempDir()
+			a, b := filepath.Join(root, "etcd"), filepath.Join(root, "seg")
+			writeWithEtcd(t, a, c.size, c.md, c.noSync, calls)
+			writeWithSegWriter(t, b, c.size, c.md, c.noSync, calls)
+			files := compareDirs(t, a, b)
+			if c.size < 1<<20 && files < 5 {
+				t.Errorf("only %d segments: the case does not exercise cuts", files)
+			}
+		})
+	}
+}
+
+// TestSegWriterMigrationShape is the differential test on what a migration
+// writes: bootstrap conf changes, then 1 MiB batches of legacy-sized
+// entries, each Save with a HardState, in small segments.
+func TestSegWriterMigrationShape(t *testing.T) {
+	for _, size := range []int64{MinSegmentSize, 64 << 10, 1000 * 1000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(size), 2))
+			boot, err := bootstrapEntries([]uint64{1, 2, 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			term := proto.Uint64(3)
+			calls := []saveCall{{st: &raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(3)}, ents: boot}}
+			index := uint64(4)
+			batch := int(batchBytesFor(size))
+			for range 12 {
+				var c saveCall
+				for n := 0; n < batch; {
+					d := make([]byte, 80+r.IntN(113))
+					for i := range d {
+						d[i] = byte(r.Uint32())
+					}
+					c.ents = append(c.ents, &raftpb.Entry{Term: term, Index: proto.Uint64(index), Type: raftpb.EntryNormal.Enum(), Data: d})
+					index++
+					n += len(d)
+				}
+				c.st = &raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(index - 1)}
+				calls = append(calls, c)
+			}
+			root := t.TempDir()
+			a, b := filepath.Join(root, "etcd"), filepath.Join(root, "seg")
+			writeWithEtcd(t, a, size, nil, true, calls)
+			writeWithSegWriter(t, b, size, nil, true, calls)
+			compareDirs(t, a, b)
+		})
+	}
+}
+
+// TestPageModel checks the model of etcd's page writer against its
+// arithmetic on a few sequences that cross the watermark and page edges.
+func TestPageModel(t *testing.T) {
+	var p pageModel
+	p.write(8)
+	p.write(pageBufferMark - 8) // exactly at the mark: still buffered
+	if p.fileOffset != 0 || p.buffered != pageBufferMark {
+		t.Fatalf("at the mark: %+v", p)
+	}
+	p.write(8) // over the mark, page-aligned: flush, then buffer 8
+	if p.fileOffset != pageBufferMark || p.buffered != 8 {
+		t.Fatalf("over the mark: %+v", p)
+	}
+	p.write(pageBufferMark) // slack of the page, flush, whole pages direct, tail buffered
+	if want := int64(2*pageBufferMark) + 0; p.fileOffset+int64(p.buffered) != want+8 || p.fileOffset%pageBytes != 0 {
+		t.Fatalf("large write: %+v", p)
+	}
+	p.flush()
+	if p.buffered != 0 || p.fileOffset != 2*pageBufferMark+8 || p.pageOffset != 8 {
+		t.Fatalf("flush: %+v", p)
+	}
+}
