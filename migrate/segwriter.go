@@ -66,15 +66,16 @@ type segWriter struct {
 	metadata []byte
 	noSync   bool
 
-	dirFile *os.File
-	f       *os.File // the tail segment
-	seq     uint64   // its sequence number
-	written int64    // bytes of the tail written to f
-	buf     []byte   // encoded records not yet written, from offset written
-	crc     uint32   // running CRC-32C
-	enti    uint64   // index of the last entry saved
-	pw      pageModel
-	fp      *segPipeline
+	dirFile  *os.File
+	f        *os.File // the tail segment
+	tailPath string   // its final name
+	seq      uint64   // its sequence number
+	written  int64    // bytes of the tail written to f
+	buf      []byte   // encoded records not yet written, from offset written
+	crc      uint32   // running CRC-32C
+	enti     uint64   // index of the last entry saved
+	pw       pageModel
+	fp       *segPipeline
 
 	// The last non-empty HardState saved: its fields (for raft.MustSync)
 	// and its encoding (written again at the head of each new segment).
@@ -126,7 +127,8 @@ func createSegWriter(dir string, segSize int64, metadata []byte, noSync bool) (*
 	if w.dirFile, err = os.Open(dir); err != nil {
 		return nil, err
 	}
-	if w.f, err = os.OpenFile(filepath.Join(dir, segName(0, 0)), os.O_WRONLY|os.O_CREATE, fileutil.PrivateFileMode); err != nil {
+	w.tailPath = filepath.Join(dir, segName(0, 0))
+	if w.f, err = os.OpenFile(w.tailPath, os.O_WRONLY|os.O_CREATE, fileutil.PrivateFileMode); err != nil {
 		return nil, err
 	}
 	if err := fileutil.Preallocate(w.f, segSize, true); err != nil {
@@ -312,6 +314,7 @@ func (w *segWriter) cut() error {
 	if err := os.Rename(next.Name(), name); err != nil {
 		return w.fail(err)
 	}
+	w.tailPath = name
 	if !w.noSync {
 		if err := w.dirFile.Sync(); err != nil {
 			return w.fail(err)

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"go.etcd.io/etcd/pkg/v3/ioutil"
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
@@ -130,7 +132,13 @@ func compareDirs(t *testing.T, a, b string) int {
 // without entries.
 func genCalls(seed uint64, n int, dataMax int) []saveCall {
 	r := rand.New(rand.NewPCG(seed, 1))
-	sizes := []int{0, 1, 7, 8, 9, 100, 150, 1000, 4095, 4096, 5000, 70 << 10, 130 << 10, 300 << 10, 1100 << 10}
+	// Entry data are slices of one random pool.
+	pool := make([]byte, 2<<20)
+	var cs [32]byte
+	binary.LittleEndian.PutUint64(cs[:], seed)
+	rand.NewChaCha8(cs).Read(pool)
+	sizes := []int{0, 1, 7, 8, 9, 100, 150, 1000, 4095, 4096, 5000}
+	big := []int{70 << 10, 130 << 10, 300 << 10, 1100 << 10}
 	index, term, vote := uint64(1), uint64(1), uint64(0)
 	var calls []saveCall
 	for range n {
@@ -141,9 +149,12 @@ func genCalls(seed uint64, n int, dataMax int) []saveCall {
 		}
 		for range k {
 			e := &raftpb.Entry{Term: proto.Uint64(term), Index: proto.Uint64(index), Type: raftpb.EntryNormal.Enum()}
-			size := sizes[r.IntN(len(sizes))]
-			if r.IntN(3) != 0 {
-				size = r.IntN(300)
+			size := r.IntN(300)
+			switch r.IntN(60) {
+			case 0:
+				size = big[r.IntN(len(big))]
+			case 1, 2, 3, 4, 5, 6:
+				size = sizes[r.IntN(len(sizes))]
 			}
 			size = min(size, dataMax)
 			switch r.IntN(20) {
@@ -159,10 +170,8 @@ func genCalls(seed uint64, n int, dataMax int) []saveCall {
 				e.Term = proto.Uint64(0)
 				e.Data = []byte{}
 			default:
-				e.Data = make([]byte, size)
-				for i := range e.Data {
-					e.Data[i] = byte(r.Uint32())
-				}
+				off := r.IntN(len(pool) - size + 1)
+				e.Data = pool[off : off+size : off+size]
 			}
 			c.ents = append(c.ents, e)
 			index++
@@ -258,6 +267,54 @@ func TestSegWriterMigrationShape(t *testing.T) {
 			writeWithSegWriter(t, b, size, nil, true, calls)
 			compareDirs(t, a, b)
 		})
+	}
+}
+
+// countWriter counts the bytes written to it.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// TestPageModelMatchesPageWriter drives etcd's ioutil.PageWriter and the
+// model with the same random writes and flushes, from random page offsets,
+// and compares the bytes that reached the file after every call (what
+// etcd's Seek(0, io.SeekCurrent) sees, which decides the cuts).
+func TestPageModelMatchesPageWriter(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	buf := make([]byte, 600<<10)
+	for run := range 200 {
+		start := r.IntN(3 * pageBytes)
+		var cw countWriter
+		pw := ioutil.NewPageWriter(&cw, pageBytes, start)
+		p := pageModel{pageOffset: start}
+		for call := range 300 {
+			var n int
+			switch r.IntN(10) {
+			case 0:
+				n = r.IntN(len(buf))
+			case 1:
+				n = pageBytes - (start+int(p.fileOffset)+p.buffered)%pageBytes // exactly the slack
+			case 2:
+				n = pageBufferMark - p.buffered + r.IntN(3) - 1 // around the mark
+			default:
+				n = r.IntN(400)
+			}
+			n = max(n, 0)
+			if r.IntN(25) == 0 {
+				if err := pw.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				p.flush()
+			} else {
+				if _, err := pw.Write(buf[:n]); err != nil {
+					t.Fatal(err)
+				}
+				p.write(n)
+			}
+			if cw.n != p.fileOffset {
+				t.Fatalf("run %d call %d (write %d): PageWriter wrote %d bytes through, the model %d", run, call, n, cw.n, p.fileOffset)
+			}
+		}
 	}
 }
 
