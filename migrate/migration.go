@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/raftctl/raftctl/inspect"
 	"github.com/raftctl/raftctl/migrate/commitlog"
 )
 
@@ -134,6 +135,7 @@ func (m *migration) build(ctx context.Context) error {
 		}
 		synced <- syncPath(tmp)
 	}()
+	defer readBackDone.Delete(walDir)
 	got, rerr := readBackFunc(walDir)
 	if err := <-synced; err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -290,6 +292,28 @@ func (m *migration) writeSegments(ctx context.Context, walDir string) error {
 	term := proto.Uint64(o.Term)
 	normal := raftpb.EntryNormal.Enum()
 	bg := newBackgroundSync()
+	// Each complete segment is read back on another goroutine while the
+	// next one is written (see readBack).
+	done := make(chan string, 64)
+	readBackc := make(chan readBackResult, 1)
+	go func() {
+		rb := newReadBacker(ctx)
+		var err error
+		for path := range done {
+			if err != nil {
+				continue
+			}
+			var seg inspect.Segment
+			if seg, err = segmentAt(path); err == nil {
+				err = rb.segment(seg)
+			}
+		}
+		r := readBackResult{err: err}
+		if err == nil {
+			r.s, r.err = rb.finish(walDir)
+		}
+		readBackc <- r
+	}()
 	writeErr := func() error {
 		w, err := createSegWriter(walDir, o.SegmentSize, nil, true)
 		if err != nil {
@@ -313,12 +337,25 @@ func (m *migration) writeSegments(ctx context.Context, walDir string) error {
 			}
 			if w.tailPath != tail {
 				bg.sync(tail)
+				done <- tail
 			}
 		}
-		return w.Close()
+		if err := w.Close(); err != nil {
+			return err
+		}
+		done <- w.tailPath
+		return nil
 	}()
+	if writeErr != nil {
+		cancel()
+	}
+	close(done)
+	rb := <-readBackc
 	if err := bg.wait(); err != nil && writeErr == nil {
 		writeErr = err
+	}
+	if writeErr == nil {
+		readBackDone.Store(walDir, rb)
 	}
 	if writeErr != nil {
 		cancel()
