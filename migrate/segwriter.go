@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 	"go.etcd.io/raft/v3/raftpb"
@@ -351,35 +352,57 @@ func (w *segWriter) appendRecord(typ int64, data []byte) {
 // Data: e marshalled} with e's fields in field order (Type 1, Term 2,
 // Index 3, Data 4), each present when set.
 func (w *segWriter) appendEntry(e *raftpb.Entry) {
-	var hb [4 * (1 + binary.MaxVarintLen64)]byte
-	h := hb[:0]
+	m := 0 // the entry's protobuf size
 	if e.Type != nil {
-		h = append(h, 0x08)
-		h = protowire.AppendVarint(h, uint64(int64(*e.Type)))
+		m += 1 + protowire.SizeVarint(uint64(int64(*e.Type)))
 	}
 	if e.Term != nil {
-		h = append(h, 0x10)
-		h = protowire.AppendVarint(h, *e.Term)
+		m += 1 + protowire.SizeVarint(*e.Term)
 	}
 	if e.Index != nil {
-		h = append(h, 0x18)
-		h = protowire.AppendVarint(h, *e.Index)
+		m += 1 + protowire.SizeVarint(*e.Index)
 	}
-	m := len(h)
 	if e.Data != nil {
-		h = append(h, 0x22)
-		h = protowire.AppendVarint(h, uint64(len(e.Data)))
-		m = len(h) + len(e.Data)
+		m += 1 + protowire.SizeVarint(uint64(len(e.Data))) + len(e.Data)
 	}
-	w.crc = crc32.Update(crc32.Update(w.crc, castagnoli, h), castagnoli, e.Data)
-	n := 2 + 1 + protowire.SizeVarint(uint64(w.crc)) + 1 + protowire.SizeVarint(uint64(m)) + m
-	b, pad := w.frame(n)
-	b = append(b, 0x08, byte(recEntry), 0x10)
-	b = protowire.AppendVarint(b, uint64(w.crc))
-	b = append(b, 0x1a)
-	b = protowire.AppendVarint(b, uint64(m))
-	b = append(b, h...)
-	b = append(b, e.Data...)
+	// The entry is encoded where it follows the longest crc varint, its
+	// CRC computed there in one piece, and it moves back by the bytes the
+	// crc varint does not need (1 time in 16).
+	const maxCRC = 5
+	start := len(w.buf)
+	at := start + 8 + 2 + 1 + maxCRC + 1 + protowire.SizeVarint(uint64(m))
+	b := slices.Grow(w.buf, at-start+m+8)[:at]
+	if e.Type != nil {
+		b = protowire.AppendVarint(append(b, 0x08), uint64(int64(*e.Type)))
+	}
+	if e.Term != nil {
+		b = protowire.AppendVarint(append(b, 0x10), *e.Term)
+	}
+	if e.Index != nil {
+		b = protowire.AppendVarint(append(b, 0x18), *e.Index)
+	}
+	if e.Data != nil {
+		b = protowire.AppendVarint(append(b, 0x22), uint64(len(e.Data)))
+		b = append(b, e.Data...)
+	}
+	w.crc = crc32.Update(w.crc, castagnoli, b[at:])
+	if shift := maxCRC - protowire.SizeVarint(uint64(w.crc)); shift > 0 {
+		copy(b[at-shift:], b[at:])
+		b = b[:len(b)-shift]
+		at -= shift
+	}
+	n := len(b) - start - 8
+	pad := (8 - n%8) % 8
+	word := uint64(n)
+	if pad != 0 {
+		word |= uint64(0x80|pad) << 56
+	}
+	w.pw.write(8)
+	w.pw.write(n + pad)
+	h := binary.LittleEndian.AppendUint64(b[:start], word)
+	h = append(h, 0x08, byte(recEntry), 0x10)
+	h = protowire.AppendVarint(h, uint64(w.crc))
+	protowire.AppendVarint(append(h, 0x1a), uint64(m)) // ends at at
 	w.buf = appendZeros(b, pad)
 }
 
