@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"go.etcd.io/etcd/pkg/v3/ioutil"
@@ -25,7 +26,7 @@ type saveCall struct {
 
 // setWALSegmentSize sets etcd's wal.SegmentSizeBytes for the test. (No test
 // of this package runs in parallel.)
-func setWALSegmentSize(t *testing.T, size int64) {
+func setWALSegmentSize(t testing.TB, size int64) {
 	old := wal.SegmentSizeBytes
 	wal.SegmentSizeBytes = size
 	t.Cleanup(func() { wal.SegmentSizeBytes = old })
@@ -339,4 +340,193 @@ func TestPageModel(t *testing.T) {
 	if p.buffered != 0 || p.fileOffset != 2*pageBufferMark+8 || p.pageOffset != 8 {
 		t.Fatalf("flush: %+v", p)
 	}
+}
+
+// TestSegWriterCreateExisting: like wal.Create, an existing directory is
+// refused and left alone.
+func TestSegWriterCreateExisting(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x"), []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := createSegWriter(dir, 4096, nil, true); err == nil {
+		w.Abort()
+		t.Fatal("created a WAL in an existing directory")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "x")); err != nil || string(b) != "keep" {
+		t.Fatalf("existing file changed: %q %v", b, err)
+	}
+}
+
+// TestReadBackJoinsSegments: the read-back reads segment by segment and
+// joins them; a segment that is consistent on its own but belongs to
+// another WAL (its CRC chain starts elsewhere), a missing segment and a
+// stray file are all refused, and the intact WAL is accepted.
+func TestReadBackJoinsSegments(t *testing.T) {
+	root := t.TempDir()
+	write := func(name string, md []byte) string {
+		dir := filepath.Join(root, name)
+		boot, err := bootstrapEntries([]uint64{1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := createSegWriter(dir, 8192, md, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		term := proto.Uint64(1)
+		if err := w.Save(&raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(1)}, boot); err != nil {
+			t.Fatal(err)
+		}
+		index := uint64(2)
+		for range 40 {
+			var ents []*raftpb.Entry
+			for range 10 {
+				ents = append(ents, &raftpb.Entry{Term: term, Index: proto.Uint64(index), Type: raftpb.EntryNormal.Enum(), Data: bytes.Repeat([]byte{byte(index)}, 300)})
+				index++
+			}
+			if err := w.Save(&raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(index - 1)}, ents); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	a, b := write("a", []byte("metadata a")), write("b", []byte("metadata b"))
+	s, err := readBack(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.entries != 400 || s.lastIndex != 401 || len(s.members) != 1 || s.state.GetCommit() != 401 {
+		t.Fatalf("intact WAL read back as %+v", s)
+	}
+	ents, err := os.ReadDir(a)
+	if err != nil || len(ents) < 4 {
+		t.Fatalf("%d segments, %v", len(ents), err)
+	}
+	seg := ents[2].Name()
+	swap := func(from, to string) {
+		t.Helper()
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Segment 2 of b has the same name, indexes and entries, but a chain
+	// that starts from b's metadata.
+	swap(filepath.Join(b, seg), filepath.Join(a, seg))
+	if _, err := readBack(a); err == nil {
+		t.Error("a segment of another WAL was accepted")
+	} else {
+		t.Logf("foreign segment: %v", err)
+	}
+	swap(filepath.Join(b, seg), filepath.Join(b, seg+".keep"))
+	if err := os.Remove(filepath.Join(b, seg)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readBack(b); err == nil {
+		t.Error("a WAL without its segment 2 was accepted")
+	} else {
+		t.Logf("missing segment: %v", err)
+	}
+	if err := os.Rename(filepath.Join(b, seg+".keep"), filepath.Join(b, seg)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readBack(b); err != nil {
+		t.Fatalf("b restored: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(b, "0.tmp"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readBack(b); err == nil {
+		t.Error("a stray file was accepted")
+	}
+}
+
+// BenchmarkWriters writes the same batches, already in memory, through
+// etcd's wal (Create, Save, Close) and through segWriter, neither
+// fsyncing: RAFTCTL_BENCH_MB megabytes (default 50) of 80 to 192-byte
+// entries (the legacy records' sizes) in migrate's 1 MiB batches, each Save
+// with a HardState, 64 MB segments.
+//
+//	RAFTCTL_BENCH_MB=500 go test -run '^$' -bench Writers -benchtime 3x ./migrate/
+func BenchmarkWriters(b *testing.B) {
+	mb := int64(50)
+	if s := os.Getenv("RAFTCTL_BENCH_MB"); s != "" {
+		var err error
+		if mb, err = strconv.ParseInt(s, 10, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	pool := make([]byte, 1<<20)
+	rand.NewChaCha8([32]byte{1}).Read(pool)
+	term := proto.Uint64(1)
+	boot, err := bootstrapEntries([]uint64{1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls := []saveCall{{st: &raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(1)}, ents: boot}}
+	index := uint64(2)
+	var total int64
+	for total < mb*1000*1000 {
+		var c saveCall
+		for n := 0; n < 1<<20; {
+			size := 80 + r.IntN(113)
+			off := r.IntN(len(pool) - size)
+			c.ents = append(c.ents, &raftpb.Entry{Term: term, Index: proto.Uint64(index), Type: raftpb.EntryNormal.Enum(), Data: pool[off : off+size]})
+			index++
+			n += size
+			total += int64(size)
+		}
+		c.st = &raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(index - 1)}
+		calls = append(calls, c)
+	}
+	b.Run("etcd", func(b *testing.B) {
+		setWALSegmentSize(b, DefaultSegmentSize)
+		b.SetBytes(total)
+		for b.Loop() {
+			b.StopTimer()
+			dir := filepath.Join(b.TempDir(), "wal")
+			b.StartTimer()
+			w, err := wal.Create(zap.NewNop(), dir, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			w.SetUnsafeNoFsync()
+			for _, c := range calls {
+				if err := w.Save(c.st, c.ents); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("segWriter", func(b *testing.B) {
+		b.SetBytes(total)
+		for b.Loop() {
+			b.StopTimer()
+			dir := filepath.Join(b.TempDir(), "wal")
+			b.StartTimer()
+			w, err := createSegWriter(dir, DefaultSegmentSize, nil, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range calls {
+				if err := w.Save(c.st, c.ents); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
