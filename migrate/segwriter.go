@@ -121,7 +121,7 @@ func createSegWriter(dir string, segSize int64, metadata []byte, noSync bool) (*
 	ok := false
 	defer func() {
 		if !ok {
-			w.closeFiles()
+			w.Abort()
 		}
 	}()
 	var err error
