@@ -319,25 +319,30 @@ func (m *migration) writeSegments(ctx context.Context, walDir string) error {
 		if err != nil {
 			return err
 		}
-		hs := &raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(uint64(len(boot)))}
-		if err := w.Save(hs, boot); err != nil {
-			w.Abort()
-			return err
-		}
-		for b := range full {
-			last := b.index[b.n-1]
-			hs := &raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: &last}
+		// save is w.Save; a segment it completes (cut) is synced and read
+		// back in the background.
+		save := func(hs *raftpb.HardState, ents []*raftpb.Entry) error {
 			tail := w.tailPath
-			err := w.Save(hs, b.entries(term, normal))
-			p.maybe(b.bytesRead, b.records)
-			free <- b
-			if err != nil {
+			if err := w.Save(hs, ents); err != nil {
 				w.Abort()
 				return err
 			}
 			if w.tailPath != tail {
 				bg.sync(tail)
 				done <- tail
+			}
+			return nil
+		}
+		if err := save(&raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(uint64(len(boot)))}, boot); err != nil {
+			return err
+		}
+		for b := range full {
+			last := b.index[b.n-1]
+			err := save(&raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: &last}, b.entries(term, normal))
+			p.maybe(b.bytesRead, b.records)
+			free <- b
+			if err != nil {
+				return err
 			}
 		}
 		if err := w.Close(); err != nil {

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -529,4 +530,25 @@ func BenchmarkWriters(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCommitlogCutInBootstrap: enough members that the bootstrap Save alone
+// fills a segment; the segment it completes is read back like the others.
+func TestCommitlogCutInBootstrap(t *testing.T) {
+	src := generate(t, 50)
+	var members []uint64
+	for i := range 5000 {
+		members = append(members, uint64(i+1))
+	}
+	res, err := Commitlog(context.Background(), CommitlogOptions{Source: src, Out: t.TempDir(), Name: "g", Members: members, SegmentSize: MinSegmentSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs, err := os.ReadDir(filepath.Join(res.Output, "wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Segments < 2 || len(segs) != res.Segments || segs[1].Name() != segName(1, 5001) {
+		t.Fatalf("%d segments %v: the bootstrap did not cut after index 5000", res.Segments, segs)
+	}
 }
