@@ -80,9 +80,9 @@ type segWriter struct {
 
 	// The last non-empty HardState saved: its fields (for raft.MustSync)
 	// and its encoding (written again at the head of each new segment).
-	hasState                bool
-	stTerm, stVote, stCommt uint64
-	state                   []byte
+	hasState       bool
+	stTerm, stVote uint64
+	state          []byte
 
 	err error
 }
@@ -174,7 +174,7 @@ func (w *segWriter) Save(st *raftpb.HardState, ents []*raftpb.Entry) error {
 	if !isEmptyState(st) {
 		w.state = appendHardState(w.state[:0], st)
 		w.hasState = true
-		w.stTerm, w.stVote, w.stCommt = st.GetTerm(), st.GetVote(), st.GetCommit()
+		w.stTerm, w.stVote = st.GetTerm(), st.GetVote()
 		w.appendRecord(recState, w.state)
 	}
 	if w.pw.fileOffset < w.segSize {
