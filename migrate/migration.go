@@ -265,8 +265,10 @@ func syncWALDir(dir string) (int, error) {
 // memory is pipelineDepth batches.
 //
 // Every Save carries HardState{Term, Commit: last index saved}, so any prefix
-// of the WAL is a consistent Raft state. Nothing is fsynced here (see build:
-// everything is synced once before the directory is made visible).
+// of the WAL is a consistent Raft state. Each segment, once complete, is
+// fsynced in the background and read back on a third goroutine (readBacker);
+// readBack(walDir) then returns that read-back's result. Every file is
+// synced once more before the directory is made visible (see build).
 func (m *migration) writeSegments(ctx context.Context, walDir string) error {
 	o := m.opts
 	boot, err := bootstrapEntries(o.Members)
@@ -359,11 +361,7 @@ func (m *migration) writeSegments(ctx context.Context, walDir string) error {
 	if err := bg.wait(); err != nil && writeErr == nil {
 		writeErr = err
 	}
-	if writeErr == nil {
-		readBackDone.Store(walDir, rb)
-	}
 	if writeErr != nil {
-		cancel()
 		for range full { // let the producer finish
 		}
 		<-prodErr
@@ -372,6 +370,7 @@ func (m *migration) writeSegments(ctx context.Context, walDir string) error {
 	if err := <-prodErr; err != nil {
 		return err
 	}
+	readBackDone.Store(walDir, rb)
 	p.final(m.bytesRead, m.res.Records)
 	return nil
 }
