@@ -24,8 +24,8 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Convert legacy storage into Raft WAL segments",
-		Long: `Convert legacy storage formats into Raft groups written with etcd's wal
-package, that a raft node restarts from.
+		Long: `Convert legacy storage formats into Raft groups in etcd's WAL format (byte
+for byte what etcd's wal package writes), that a raft node restarts from.
 
 ` + exitStatusHelp(),
 		Args: cobra.NoArgs,
@@ -84,7 +84,7 @@ dropped). raftctl wal dump --decoder dgraph shows the postings.
 
 Everything is checked before the first byte is written: flags, group names
 unique across the SRC_DIRs, no existing output, every SRC_DIR listed. Each
-group is then written with etcd's wal package into a hidden directory beside
+group is then written in etcd's WAL format into a hidden directory beside
 DATA_DIR/<name>, fsynced, read back through raftctl's reader and compared
 with the source (record count and a checksum of every entry); only when all
 groups are verified are they renamed into place. An existing group is never

@@ -10,11 +10,13 @@ package migrate_test
 //
 //	RAFTCTL_BENCH_MB=500 go test -run '^$' -bench . -benchtime 3x -timeout 30m ./migrate/
 //
-// BenchmarkCommitlog is the whole durable migration (read, decode, write,
-// fsync, read back and verify, rename). BenchmarkWALSaveNoFsync is the
-// baseline: the same entries, already in memory, written with wal.Save in
-// the same batches after SetUnsafeNoFsync. Both report MB/s of legacy bytes
-// and the peak live heap sampled during the run (peak-heap-MB).
+// BenchmarkCommitlog is the whole durable migration (read, decode, write
+// with segWriter, fsync, read back and verify, rename). BenchmarkWALSaveNoFsync
+// is the baseline: the same entries, already in memory, written with etcd's
+// wal.Save in the same batches after SetUnsafeNoFsync. Both report MB/s of
+// legacy bytes and the peak live heap sampled during the run
+// (peak-heap-MB). BenchmarkWriters (segwriter_test.go) compares the two
+// writers alone on the same batches.
 
 import (
 	"context"
@@ -210,4 +212,27 @@ func BenchmarkWALSaveNoFsync(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(peak)/1e6, "peak-heap-MB")
+}
+
+// TestWriteBenchSource writes the benchmark source directory to
+// RAFTCTL_BENCH_SOURCE (RAFTCTL_BENCH_MB megabytes, default 50) for
+// whole-process measurements of `raftctl migrate commitlog`; skipped
+// without it. See BENCHMARKS.md.
+func TestWriteBenchSource(t *testing.T) {
+	dir := os.Getenv("RAFTCTL_BENCH_SOURCE")
+	if dir == "" {
+		t.Skip("RAFTCTL_BENCH_SOURCE not set")
+	}
+	mb := int64(50)
+	if s := os.Getenv("RAFTCTL_BENCH_MB"); s != "" {
+		var err error
+		if mb, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fx, err := legacytest.Generate(dir, legacytest.Config{Bytes: mb * 1000 * 1000, Seed: 1, EqualTSEvery: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d records, %d bytes", dir, fx.Count, fx.Bytes)
 }

@@ -1,5 +1,6 @@
-// Package migrate converts legacy storage into Raft group directories
-// written with etcd's wal package, and verifies what it wrote.
+// Package migrate converts legacy storage into Raft group directories in
+// the format of etcd's wal package (byte for byte what it writes), and
+// verifies what it wrote.
 //
 // It never prints, exits or reads configuration: callers pass options and get
 // a [Result] (and optional progress and per-record callbacks). Legacy readers
@@ -8,9 +9,15 @@
 //
 // # Limitations
 //
-//   - The read-back streams the output through raftctl's reader
-//     (inspect.ReadLog and EffectiveEntries) in two passes; etcd's own
-//     wal.ReadAll and a restarted raft node check the output in the tests.
+//   - The WAL is written by segWriter, which writes byte for byte what
+//     etcd's wal package (wal.Create, Save, Close) writes for the same
+//     calls, segment cuts included, without its per-record costs; a
+//     differential test holds it to etcd's writer.
+//   - The read-back streams each segment through raftctl's reader
+//     (inspect.ReadLog and Records, two passes) as soon as it is complete,
+//     while the next one is written, and joins the segments (CRC chain,
+//     contiguous indexes); etcd's own wal.ReadAll and a restarted raft node
+//     check the output in the tests.
 //   - A migration is all or nothing: there is no resume. An interrupted run
 //     leaves a hidden ".<name>.migrate-<pid>-*" directory only if the
 //     process dies (cancellation removes it); the next run reports it
@@ -244,8 +251,9 @@ func (r *Report) Written() []string {
 //     the output directories are reported (Report.Leftovers).
 //  2. Build, source by source: the group is written in a hidden directory
 //     beside its final name (".<Name>.migrate-<pid>-*"), every segment file
-//     and directory is fsynced, the WAL is read back and compared with the
-//     source (count and checksum, index, term and HardState). A dry run
+//     and directory is fsynced, the WAL is read back (each segment once
+//     complete) and compared with the source (count and checksum, index,
+//     term and HardState). A dry run
 //     reads and decodes every source and stops here, having written
 //     nothing.
 //  3. Publish: each hidden directory is renamed into place (without

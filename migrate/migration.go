@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/raftctl/raftctl/inspect"
 	"github.com/raftctl/raftctl/migrate/commitlog"
 )
 
@@ -109,28 +110,38 @@ func (m *migration) build(ctx context.Context) error {
 	}
 	m.tmp = tmp
 	walDir := filepath.Join(tmp, "wal")
-	if err := m.writeWAL(ctx, walDir); err != nil {
+	if err := m.writeSegments(ctx, walDir); err != nil {
 		return err
 	}
 	// Durability: the WAL was written without per-batch fsyncs (nobody can
-	// see it before the rename), so sync every file and directory now,
-	// once.
-	if m.res.Segments, err = syncWALDir(walDir); err != nil {
+	// see it before the rename; writeSegments started syncing each full
+	// segment), so sync every file and directory now, once, while the WAL
+	// is read back: the one waits for the disk, the other for the CPU.
+	synced := make(chan error, 1)
+	go func() {
+		var err error
+		if m.res.Segments, err = syncWALDir(walDir); err != nil {
+			synced <- err
+			return
+		}
+		snapDir := filepath.Join(tmp, "snap")
+		if err := os.Mkdir(snapDir, 0o700); err != nil {
+			synced <- err
+			return
+		}
+		if err := syncPath(snapDir); err != nil {
+			synced <- err
+			return
+		}
+		synced <- syncPath(tmp)
+	}()
+	defer readBackDone.Delete(walDir)
+	got, rerr := readBackFunc(walDir)
+	if err := <-synced; err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	snapDir := filepath.Join(tmp, "snap")
-	if err := os.Mkdir(snapDir, 0o700); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if err := syncPath(snapDir); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if err := syncPath(tmp); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	got, err := readBackFunc(walDir)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrVerify, err)
+	if rerr != nil {
+		return fmt.Errorf("%w: %w", ErrVerify, rerr)
 	}
 	if err := m.verify(got); err != nil {
 		return err
@@ -244,4 +255,153 @@ func syncWALDir(dir string) (int, error) {
 		}
 	}
 	return segments, syncPath(dir)
+}
+
+// writeSegments creates the WAL at walDir and writes the bootstrap entries
+// and one entry per legacy record, as writeWAL does with etcd's wal package
+// and byte for byte the same (see segWriter), only faster. The source is
+// read, decoded and hashed on a second goroutine (produceBatches) while this
+// one encodes and writes, with batches recycled through bounded channels, so
+// memory is pipelineDepth batches.
+//
+// Every Save carries HardState{Term, Commit: last index saved}, so any prefix
+// of the WAL is a consistent Raft state. Each segment, once complete, is
+// fsynced in the background and read back on a third goroutine (readBacker);
+// readBack(walDir) then returns that read-back's result. Every file is
+// synced once more before the directory is made visible (see build).
+func (m *migration) writeSegments(ctx context.Context, walDir string) error {
+	o := m.opts
+	boot, err := bootstrapEntries(o.Members)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	batchBytes := batchBytesFor(o.SegmentSize)
+	full := make(chan *batch, pipelineDepth)
+	free := make(chan *batch, pipelineDepth)
+	for range pipelineDepth {
+		free <- &batch{data: make([]byte, 0, batchBytes+batchBytes/4)}
+	}
+	prodErr := make(chan error, 1)
+	go func() {
+		defer close(full)
+		prodErr <- m.produceBatches(ctx, batchBytes, full, free)
+	}()
+
+	p := progress{f: o.Progress}
+	term := proto.Uint64(o.Term)
+	normal := raftpb.EntryNormal.Enum()
+	bg := newBackgroundSync()
+	// Each complete segment is read back on another goroutine while the
+	// next one is written (see readBack).
+	done := make(chan string, 64)
+	readBackc := make(chan readBackResult, 1)
+	go func() {
+		rb := newReadBacker(ctx)
+		var err error
+		for path := range done {
+			if err != nil {
+				continue
+			}
+			var seg inspect.Segment
+			if seg, err = segmentAt(path); err == nil {
+				err = rb.segment(seg)
+			}
+		}
+		r := readBackResult{err: err}
+		if err == nil {
+			r.s, r.err = rb.finish(walDir)
+		}
+		readBackc <- r
+	}()
+	writeErr := func() error {
+		w, err := createSegWriter(walDir, o.SegmentSize, nil, true)
+		if err != nil {
+			return err
+		}
+		// save is w.Save; a segment it completes (cut) is synced and read
+		// back in the background.
+		save := func(hs *raftpb.HardState, ents []*raftpb.Entry) error {
+			tail := w.tailPath
+			if err := w.Save(hs, ents); err != nil {
+				w.Abort()
+				return err
+			}
+			if w.tailPath != tail {
+				bg.sync(tail)
+				done <- tail
+			}
+			return nil
+		}
+		if err := save(&raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(uint64(len(boot)))}, boot); err != nil {
+			return err
+		}
+		for b := range full {
+			last := b.index[b.n-1]
+			err := save(&raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: &last}, b.entries(term, normal))
+			p.maybe(b.bytesRead, b.records)
+			free <- b
+			if err != nil {
+				return err
+			}
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+		done <- w.tailPath
+		return nil
+	}()
+	if writeErr != nil {
+		cancel()
+	}
+	close(done)
+	rb := <-readBackc
+	if err := bg.wait(); err != nil && writeErr == nil {
+		writeErr = err
+	}
+	if writeErr != nil {
+		for range full { // let the producer finish
+		}
+		<-prodErr
+		return fmt.Errorf("migrate: writing the WAL: %w", writeErr)
+	}
+	if err := <-prodErr; err != nil {
+		return err
+	}
+	readBackDone.Store(walDir, rb)
+	p.final(m.bytesRead, m.res.Records)
+	return nil
+}
+
+// backgroundSync fsyncs files one after the other on its own goroutine, so
+// that the disk writes a full segment while the next one is encoded and the
+// final sync of the directory finds little left to do.
+type backgroundSync struct {
+	paths chan string
+	done  chan error
+}
+
+func newBackgroundSync() *backgroundSync {
+	s := &backgroundSync{paths: make(chan string, 64), done: make(chan error, 1)}
+	go func() {
+		var first error
+		for p := range s.paths {
+			if err := syncPath(p); err != nil && first == nil {
+				first = err
+			}
+		}
+		s.done <- first
+	}()
+	return s
+}
+
+// sync queues p; it never blocks for long (a queue of 64 segments).
+func (s *backgroundSync) sync(p string) { s.paths <- p }
+
+// wait returns once every queued file is synced, with the first error.
+func (s *backgroundSync) wait() error {
+	close(s.paths)
+	return <-s.done
 }
