@@ -75,6 +75,20 @@ func noVerdict(err error) error {
 // findings is the silent exit 1: the output already shows the problems.
 func findings() error { return &exitError{code: ExitFindings, silent: true} }
 
+// verdictError ends a verify-like command (verify, report): exit 3 with
+// noVerdictErr when something could not be judged, whatever the rest
+// holds; else the silent exit 1 when failing (findings at or above
+// --fail-on); else 0.
+func verdictError(noVerdictErr error, failing bool) error {
+	switch {
+	case noVerdictErr != nil:
+		return &exitError{code: ExitNoVerdict, err: noVerdictErr}
+	case failing:
+		return findings()
+	}
+	return nil
+}
+
 // exitCode maps an error returned by a command to the process's exit code.
 func exitCode(err error) int {
 	if err == nil {
