@@ -116,11 +116,7 @@ type compareSummaryJSON struct {
 }
 
 func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) error {
-	mode, err := g.mode()
-	if err != nil {
-		return err
-	}
-	srcs, cleanup, err := replicaSources(cmd, g, &o.sel, &o.dirs, args, o.summaries)
+	mode, srcs, cleanup, err := readReplicas(cmd, g, &o.sel, &o.dirs, args, o.summaries)
 	if err != nil {
 		return err
 	}
@@ -149,13 +145,18 @@ func (o *compareOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	return nil
 }
 
-// replicaSources opens the replicas of compare and recover plan: the
-// PATHs and --summary files, at least two in all.
-func replicaSources(cmd *cobra.Command, g *globals, sel *selector, dirs *replicaDirs, args, summaries []string) ([]inspect.CompareSource, func(), error) {
-	if len(args)+len(summaries) < 2 {
-		return nil, nil, usageErrorf("requires at least 2 arg(s) (PATHs or --summary files), only received %d", len(args)+len(summaries))
+// readReplicas is the start of compare and recover plan: the output
+// mode and the replicas, the PATHs and --summary files (at least two in
+// all). cleanup releases what opening them took; call it when done.
+func readReplicas(cmd *cobra.Command, g *globals, sel *selector, dirs *replicaDirs, args, summaries []string) (mode format.Mode, srcs []inspect.CompareSource, cleanup func(), err error) {
+	if mode, err = g.mode(); err != nil {
+		return "", nil, nil, err
 	}
-	return compareSources(cmd, g, sel, dirs, args, summaries)
+	if len(args)+len(summaries) < 2 {
+		return "", nil, nil, usageErrorf("requires at least 2 arg(s) (PATHs or --summary files), only received %d", len(args)+len(summaries))
+	}
+	srcs, cleanup, err = compareSources(cmd, g, sel, dirs, args, summaries)
+	return mode, srcs, cleanup, err
 }
 
 // entriesAroundDivergences lists, for each pair of c's replicas that

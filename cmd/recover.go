@@ -93,11 +93,7 @@ means the plan refuses.
 }
 
 func (o *recoverPlanOptions) run(cmd *cobra.Command, g *globals, args []string) error {
-	mode, err := g.mode()
-	if err != nil {
-		return err
-	}
-	srcs, cleanup, err := replicaSources(cmd, g, &o.sel, &o.dirs, args, o.summaries)
+	mode, srcs, cleanup, err := readReplicas(cmd, g, &o.sel, &o.dirs, args, o.summaries)
 	if err != nil {
 		return err
 	}
