@@ -148,7 +148,7 @@ FILE is not a bundle; 3 means it could not be read or DIR written.
 			f, err := os.Open(args[0])
 			if err != nil {
 				if errors.Is(err, os.ErrNotExist) {
-					return &exitError{code: ExitUsage, err: fmt.Errorf("%s: no such file or directory", args[0])}
+					return notFound(args[0])
 				}
 				return describeFSError(err)
 			}

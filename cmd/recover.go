@@ -241,7 +241,7 @@ WARNING: recover changes the member's WAL; stop every member first.
 			}
 			res, err := repair.ApplyRecover(cmd.Context(), &plan, repair.ApplyOptions{BackupDir: o.backupDir, DryRun: o.dryRun})
 			if errors.Is(err, repair.ErrRefused) {
-				return &exitError{code: ExitFindings, err: err}
+				return refused(err)
 			}
 			if err != nil {
 				return changeError(plan.Group.Name, err)

@@ -122,7 +122,7 @@ func readFleetFile(p string) ([]inspect.FleetInput, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: no such file or directory", p)}
+			return nil, notFound(p)
 		}
 		return nil, describeFSError(err)
 	}
