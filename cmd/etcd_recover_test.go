@@ -34,6 +34,9 @@ const envMember = "RAFTCTL_ETCD_MEMBER"
 type memberSpec struct {
 	Name, Dir, Peer, Client, Cluster string
 	ForceNew                         bool
+	// SegmentSize and SnapshotCount, when set, replace 64 KiB and 300.
+	SegmentSize   int64  `json:",omitempty"`
+	SnapshotCount uint64 `json:",omitempty"`
 }
 
 func init() {
@@ -55,6 +58,9 @@ func init() {
 
 func startMember(m memberSpec) (*embed.Etcd, error) {
 	wal.SegmentSizeBytes = 64 * 1024
+	if m.SegmentSize != 0 {
+		wal.SegmentSizeBytes = m.SegmentSize
+	}
 	peer, _ := url.Parse(m.Peer)
 	client, _ := url.Parse(m.Client)
 	cfg := embed.NewConfig()
@@ -68,6 +74,9 @@ func startMember(m memberSpec) (*embed.Etcd, error) {
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.TickMs, cfg.ElectionMs = 20, 200
 	cfg.SnapshotCount, cfg.SnapshotCatchUpEntries = 300, 50
+	if m.SnapshotCount != 0 {
+		cfg.SnapshotCount = m.SnapshotCount
+	}
 	cfg.MaxWalFiles, cfg.MaxSnapFiles = 0, 0
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {

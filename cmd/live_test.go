@@ -463,19 +463,23 @@ func liveRecordAt(path string, off int64) string {
 	if err != nil {
 		return ""
 	}
-	seg := inspect.Segment{Path: path, Name: filepath.Base(path), Size: fi.Size()}
-	sc := inspect.NewScanner([]inspect.Segment{seg}, inspect.ScanOptions{})
-	defer sc.Close()
-	for sc.Next() {
-		rec := sc.Record()
-		if rec.Offset == off {
-			return rec.Type.String()
-		}
-		if rec.Offset > off {
-			break
-		}
+	segs := []inspect.Segment{{Path: path, Name: filepath.Base(path), Size: fi.Size()}}
+	l, err := inspect.ReadLog(context.Background(), segs)
+	if err != nil {
+		return ""
 	}
-	return ""
+	kind := ""
+	stop := errors.New("stop")
+	_ = inspect.WalkRaw(context.Background(), segs, l, func(r *inspect.RawRecord) error {
+		if r.Offset == off {
+			kind = r.Kind.String()
+		}
+		if r.Offset >= off {
+			return stop
+		}
+		return nil
+	})
+	return kind
 }
 
 // liveIsLast tells whether path is still the newest segment.

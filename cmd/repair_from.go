@@ -25,9 +25,10 @@ HardState (term, vote and commit kept). The new WAL is written aside by etcd's
 wal package, read back with etcd's reader, swapped in with one directory
 exchange and verified; the old segments stay in the backup. REPLICA is a data
 directory holding one group, or several matched by name. Refused when the
-replica does not prove the entries, disagrees with the member, belongs to
-another cluster, or when the damage is in the last segment (the member's
-newest HardState cannot be read). --from-wal-dir DIR and --from-snap-dir DIR
+replica does not prove the entries, disagrees with the member or belongs to
+another cluster. Damage in the last segment is read past when records that
+chain by CRC follow it (their HardState must agree with the member's earlier
+ones and with the replica); refused when none do. --from-wal-dir DIR and --from-snap-dir DIR
 place the replica's WAL and snapshots apart from its data directory, as
 --wal-dir and --snap-dir do for the member.`
 

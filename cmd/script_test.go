@@ -1,6 +1,7 @@
 package cmd_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -154,14 +155,15 @@ func recordOffsetFromEnd(ts *testscript.TestScript, path string, n int) int64 {
 func recordFromEnd(ts *testscript.TestScript, path string, n int) (int64, int64) {
 	fi, err := os.Stat(path)
 	ts.Check(err)
-	sc := inspect.NewScanner([]inspect.Segment{{Path: path, Name: filepath.Base(path), Size: fi.Size()}}, inspect.ScanOptions{})
-	defer sc.Close()
+	segs := []inspect.Segment{{Path: path, Name: filepath.Base(path), Size: fi.Size()}}
+	l, err := inspect.ReadLog(context.Background(), segs)
+	ts.Check(err)
 	type pos struct{ off, size int64 }
 	var recs []pos
-	for sc.Next() {
-		r := sc.Record()
-		recs = append(recs, pos{r.Offset, r.FrameSize})
-	}
+	ts.Check(inspect.WalkRaw(context.Background(), segs, l, func(r *inspect.RawRecord) error {
+		recs = append(recs, pos{r.Offset, r.Length})
+		return nil
+	}))
 	if len(recs) < n || n < 1 {
 		ts.Fatalf("%s holds %d records, want at least %d", path, len(recs), n)
 	}

@@ -51,8 +51,8 @@ type and data. Two replicas that hold the same entries have the same hashes;
 compare reports a range with the same terms and different hashes as a safety
 violation (same index and term, different bytes: corruption or a bug).
 
-Each group is read by verify (one pass, memory flat), and once more for the
-content hashes. The output is a few KB per group plus about 60 bytes per
+Each group is read once, by verify's pass (memory flat), which also computes
+the content hashes. The output is a few KB per group plus about 60 bytes per
 --hash-range indexes of log.
 
 -o json writes one JSON document per PATH (schema_version 2, kind

@@ -630,6 +630,10 @@ func (d *dumpWriter) writeEntry(e *inspect.Entry, data string, decoded string) e
 		_, err := d.out.Write(b)
 		return err
 	}
+	if d.mode == format.ModeJSONL {
+		// Straight into the output buffer: encoded once, no copy.
+		b = d.jsonl.Buffer()
+	}
 	b = append(b, `{"group":`...)
 	b = append(b, d.gquote...)
 	b = append(b, `,"kind":"entry","index":`...)
@@ -656,13 +660,13 @@ func (d *dumpWriter) writeEntry(e *inspect.Entry, data string, decoded string) e
 		b = append(b, decoded...) // JSON already (decode)
 	}
 	b = append(b, '}')
-	d.line = b
 	if d.mode == format.ModeJSON {
+		d.line = b
 		d.jsonItemStart()
 		_, err := d.out.Write(b)
 		return err
 	}
-	return d.jsonl.WriteRaw(append(b, '\n'))
+	return d.jsonl.Commit(append(b, '\n'))
 }
 
 // dumpPipe hands the entries of the effective log from the reader to a
@@ -899,59 +903,22 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 		return true, false
 	}
 	if o.raw {
-		sup := l.NewSupersession()
-		var e inspect.Entry
-		err = inspect.Records(ctx, segs, l, func(r *inspect.Record) error {
+		err = inspect.WalkRaw(ctx, segs, l, func(r *inspect.RawRecord) error {
+			if r.Err != nil {
+				return r.Err
+			}
+			it, err := o.rawItem(grp.Name, segs, r, keep, entryItem)
+			if it == nil || err != nil {
+				return err
+			}
+			n++
+			if err := w.write(it); err != nil {
+				return err
+			}
 			if o.limit > 0 && n >= o.limit {
 				return errStopGroup
 			}
-			off := r.Offset
-			it := &dumpItem{Group: grp.Name, Kind: r.Type.String(), File: segs[r.Segment].Name, Offset: &off}
-			switch r.Type {
-			case inspect.EntryRecord:
-				if err := inspect.ParseEntry(r.Data, &e); err != nil {
-					return recordError(segs, r, "entry", err)
-				}
-				if ok, _ := keep(&e); !ok {
-					return nil
-				}
-				ei, err := entryItem(&e)
-				if err != nil {
-					return err
-				}
-				ei.File, ei.Offset = it.File, it.Offset
-				ow := sup.Superseded(r.Seq, e.Index)
-				ei.Overwritten = &ow
-				it = ei
-			case inspect.StateRecord:
-				hs, err := inspect.ParseHardState(r.Data)
-				if err != nil {
-					return recordError(segs, r, "state", err)
-				}
-				vote := hexID(hs.Vote)
-				it.Term, it.Vote, it.Commit = &hs.Term, &vote, &hs.Commit
-			case inspect.SnapshotRecord:
-				s, err := inspect.ParseWALSnapshot(r.Data)
-				if err != nil {
-					return recordError(segs, r, "snapshot", err)
-				}
-				it.Index, it.Term = &s.Index, &s.Term
-			case inspect.CRCRecord:
-				c := r.CRC
-				it.CRC = &c
-			case inspect.MetadataRecord:
-				size := len(r.Data)
-				it.Size = &size
-				if m := inspect.ParseMetadata(r.Data); m.OK {
-					it.MemberID, it.ClusterID = hexID(m.NodeID), hexID(m.ClusterID)
-				}
-				if o.data != "none" {
-					s, _ := format.Payload(r.Data, o.data)
-					it.Data = &s
-				}
-			}
-			n++
-			return w.write(it)
+			return nil
 		})
 	} else {
 		var pipe *dumpPipe
@@ -1023,10 +990,46 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 	return serr
 }
 
-// recordError names the file and offset of a record that does not decode.
-func recordError(segs []inspect.Segment, r *inspect.Record, what string, err error) error {
-	return &inspect.DecodeError{Path: segs[r.Segment].Path, Segment: r.Segment, Offset: r.Offset, Kind: inspect.KindMalformed,
-		Msg: what + " record does not decode: " + err.Error(), Err: err}
+// rawItem is the dump item of a record of --raw; nil for an entry the
+// filters drop.
+func (o *dumpOptions) rawItem(group string, segs []inspect.Segment, r *inspect.RawRecord, keep func(*inspect.Entry) (bool, bool),
+	entryItem func(*inspect.Entry) (*dumpItem, error)) (*dumpItem, error) {
+	off := r.Offset
+	it := &dumpItem{Group: group, Kind: r.Kind.String(), File: segs[r.Segment].Name, Offset: &off}
+	switch it.Kind {
+	case "entry":
+		if ok, _ := keep(r.Entry); !ok {
+			return nil, nil
+		}
+		ei, err := entryItem(r.Entry)
+		if err != nil {
+			return nil, err
+		}
+		ow := r.Overwritten
+		ei.File, ei.Offset, ei.Overwritten = it.File, it.Offset, &ow
+		return ei, nil
+	case "state":
+		hs := *r.State
+		vote := hexID(hs.Vote)
+		it.Term, it.Vote, it.Commit = &hs.Term, &vote, &hs.Commit
+	case "snapshot":
+		s := *r.Snapshot
+		it.Index, it.Term = &s.Index, &s.Term
+	case "crc":
+		c := r.CRC
+		it.CRC = &c
+	case "metadata":
+		size := len(r.Metadata)
+		it.Size = &size
+		if m := inspect.ParseMetadata(r.Metadata); m.OK {
+			it.MemberID, it.ClusterID = hexID(m.NodeID), hexID(m.ClusterID)
+		}
+		if o.data != "none" {
+			s, _ := format.Payload(r.Metadata, o.data)
+			it.Data = &s
+		}
+	}
+	return it, nil
 }
 
 // decode decodes an entry for the writer's mode: text for tables and

@@ -156,8 +156,10 @@ func TestDumpTableFitsTerminal(t *testing.T) {
 
 // TestDumpPipe: the pipe (rendering on a second goroutine) and writeEntry
 // in the reader's goroutine give, byte for byte, what the general path
-// (dumpItem, encoding/json) gives, over many batches, in every mode; a
-// failing writer stops the dump with its error.
+// (dumpItem, encoding/json) gives, over many batches, in every mode, and
+// in JSONL for every payload display and decoder: this ties the
+// hand-built JSONL encoder to the struct tags of the documented contract.
+// A failing writer stops the dump with its error.
 func TestDumpPipe(t *testing.T) {
 	dir, err := fixture.LargeGroup(t.TempDir(), 2, 100) // about 18,000 entries
 	if err != nil {
@@ -184,6 +186,35 @@ func TestDumpPipe(t *testing.T) {
 		for _, how := range []int{renderDirect, renderPipe} {
 			if got := run(how, args...); got != want {
 				t.Errorf("%q: rendering %d differs from the general path (%d and %d bytes)", args, how, len(got), len(want))
+			}
+		}
+	}
+
+	// The JSONL contract on the sample, with its conf changes, empty
+	// entries and metadata, for every payload display and decoder: the
+	// hand-built lines are, byte for byte, encoding/json's of dumpItem.
+	const sample = "../testdata/sample"
+	for _, data := range []string{"base64", "hex", "text", "len", "none"} {
+		for _, dec := range []string{"raft", "none", "etcd"} {
+			args := []string{"-g", "node-1/group-1", "-o", "jsonl", "--data", data, "--decoder", dec}
+			run := func(how int) string {
+				t.Helper()
+				dumpRendering = how
+				defer func() { dumpRendering = renderPipe }()
+				streams, out, errOut := TestStreams()
+				if code := Run(context.Background(), streams, append([]string{"wal", "dump", sample}, args...)); code != ExitOK {
+					t.Fatalf("%q: exit %d: %s", args, code, errOut)
+				}
+				return out.String()
+			}
+			want := run(renderGeneral)
+			if data == "base64" && dec == "raft" && (!strings.Contains(want, `"decoded":{"op":"conf-change"`) || !strings.Contains(want, `"kind":"metadata"`)) {
+				t.Fatalf("%q: the sample lacks conf changes or metadata:\n%s", args, want)
+			}
+			for _, how := range []int{renderDirect, renderPipe} {
+				if got := run(how); got != want {
+					t.Errorf("%q: rendering %d differs from encoding/json:\n%s\nwant:\n%s", args, how, got, want)
+				}
 			}
 		}
 	}

@@ -24,15 +24,20 @@ func base64Word(x uint64) uint64 {
 }
 
 // appendBase64 appends the standard base64 encoding of src (padded) to dst,
-// as base64.StdEncoding.AppendEncode does, about three times as fast: each
-// six bytes of input become eight characters of output with four lookups
-// of a pair table and one store, four such words a round; the last few
-// bytes go through encoding/base64.
+// as base64.StdEncoding.AppendEncode does, several times as fast: with
+// AVX2, 24 bytes of input become 32 characters per round (base64AVX2);
+// without, and for what is left, each six bytes of input become eight
+// characters of output with four lookups of a pair table and one store,
+// four such words a round; the last few bytes go through encoding/base64.
 func appendBase64(dst, src []byte) []byte {
 	n := base64.StdEncoding.EncodedLen(len(src))
 	dst = slices.Grow(dst, n)
 	out := dst[len(dst) : len(dst)+n]
 	in, o := src, out
+	if hasBase64AVX2 && len(in) >= 28 {
+		k := base64AVX2(o, in)
+		in, o = in[k:], o[k/3*4:]
+	}
 	for len(in) >= 26 && len(o) >= 32 { // the last load reads in[18:26]
 		x0 := binary.BigEndian.Uint64(in[0:])
 		x1 := binary.BigEndian.Uint64(in[6:])

@@ -188,20 +188,53 @@ func TestAppendPayloadCut(t *testing.T) {
 	}
 }
 
-// TestAppendBase64MatchesEncodingBase64: the pair-table encoder gives
-// encoding/base64's bytes for every length around its eight-byte steps.
+// TestAppendBase64MatchesEncodingBase64: the AVX2 and the pair-table
+// encoders give encoding/base64's bytes for every length around their
+// 24- and eight-byte steps, at every alignment, for every index of the
+// alphabet.
 func TestAppendBase64MatchesEncodingBase64(t *testing.T) {
+	defer func(on bool) { hasBase64AVX2 = on }(hasBase64AVX2)
 	rng := rand.New(rand.NewPCG(11, 12))
-	for n := range 600 {
-		src := make([]byte, n)
-		for i := range src {
-			src[i] = byte(rng.IntN(256))
-		}
-		want := base64.StdEncoding.EncodeToString(src)
-		if got := appendBase64([]byte("p"), src); string(got) != "p"+want {
-			t.Fatalf("appendBase64(%x) = %q, want %q", src, got[1:], want)
+	buf := make([]byte, 700)
+	for i := range buf {
+		buf[i] = byte(rng.IntN(256))
+	}
+	// Every 6-bit index in every position of a 24-byte round: the bytes of
+	// 0..255 three times over, shifted.
+	all := make([]byte, 0, 800)
+	for k := range 3 {
+		for v := range 256 {
+			all = append(all, byte(v+k))
 		}
 	}
+	for _, avx := range []bool{false, hasBase64AVX2} {
+		hasBase64AVX2 = avx
+		check := func(src []byte) {
+			t.Helper()
+			want := base64.StdEncoding.EncodeToString(src)
+			if got := appendBase64([]byte("p"), src); string(got) != "p"+want {
+				t.Fatalf("avx2 %v: appendBase64(%x) = %q, want %q", avx, src, got[1:], want)
+			}
+		}
+		for n := range 600 {
+			check(buf[n%32 : n%32+n])
+		}
+		for off := range 3 {
+			check(all[off:])
+		}
+	}
+}
+
+// FuzzBase64: appendBase64 agrees with encoding/base64 for any bytes.
+func FuzzBase64(f *testing.F) {
+	f.Add([]byte("raftctl"), uint8(0))
+	f.Add(bytes.Repeat([]byte{0xff, 0x00, 0x7f}, 40), uint8(5))
+	f.Fuzz(func(t *testing.T, data []byte, off uint8) {
+		src := data[min(int(off), len(data)):]
+		if got, want := string(appendBase64(nil, src)), base64.StdEncoding.EncodeToString(src); got != want {
+			t.Fatalf("appendBase64(%x) = %q, want %q", src, got, want)
+		}
+	})
 }
 
 // TestAppendJSONStringMatchesEncodingJSON: the hand-written quoting gives

@@ -73,11 +73,11 @@ func BenchmarkRead(b *testing.B) {
 			b.ReportAllocs()
 			var n int64
 			for b.Loop() {
-				sc := NewScanner(segs, ScanOptions{})
+				sc := newScanner(segs, scanOptions{})
 				var e Entry
 				n = 0
 				for sc.Next() {
-					if r := sc.Record(); r.Type == EntryRecord {
+					if r := sc.Record(); r.Type == entryRecord {
 						if err := parseEntry(r.Data, &e); err != nil {
 							b.Fatal(err)
 						}
@@ -131,7 +131,7 @@ func BenchmarkRead(b *testing.B) {
 				rec := &walpb.Record{}
 				var err error
 				for err = dec.Decode(rec); err == nil; err = dec.Decode(rec) {
-					if RecordType(rec.GetType()) == EntryRecord {
+					if RecordType(rec.GetType()) == entryRecord {
 						wal.MustUnmarshalEntry(rec.Data)
 					}
 				}

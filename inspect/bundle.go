@@ -370,7 +370,7 @@ func redactSegment(b []byte) (redacted, kept, unparsed int64) {
 		if err != nil {
 			break
 		}
-		if typ == EntryRecord && len(data) > 0 {
+		if typ == entryRecord && len(data) > 0 {
 			var e Entry
 			if parseEntry(data, &e) == nil && len(e.Data) > 0 {
 				if len(e.Data) >= redactMin {

@@ -201,9 +201,9 @@ func (c *Comparison) Candidate(server string) *Candidate {
 // never paired: they are reported apart, with a note. A group found once
 // is a comparison with Single set.
 //
-// Each replica's log is read once by Verify (twice when it is damaged) and
-// once more for its content hashes (see SummarizeHost), replicas in
-// parallel, in memory that does not grow with the log.
+// Each replica's log is read once by Verify (twice when it is damaged),
+// which computes its content hashes as it reads (see SummarizeHost),
+// replicas in parallel, in memory that does not grow with the log.
 func CompareGroups(ctx context.Context, servers []string, groups [][]Group, opts VerifyOptions) ([]*Comparison, error) {
 	srcs := make([]CompareSource, len(servers))
 	for k := range servers {

@@ -171,26 +171,40 @@ type hashChain struct {
 func newHashChain(r uint64) *hashChain { return &hashChain{r: r, d: xxhash.New()} }
 
 func (h *hashChain) add(e *Entry) {
-	if h.open && (e.Index/h.r != h.cur.From/h.r || e.Index != h.cur.To+1) {
+	h.addHashed(hashedEntry{index: e.Index, term: e.Term, typ: e.Type, size: uint64(len(e.Data)), data: dataHash(e.Data, h.redacted)})
+}
+
+// dataHash is the xxhash64 of an entry's data, or, for a bundle without
+// data (redacted), the hash its payload holds.
+func dataHash(data []byte, redacted bool) uint64 {
+	if redacted && len(data) >= redactMin {
+		return binary.BigEndian.Uint64(data)
+	}
+	return xxhash.Sum64(data)
+}
+
+// hashedEntry is what the content hash takes of an entry.
+type hashedEntry struct {
+	index, term, size, data uint64
+	typ                     EntryType
+}
+
+// addHashed adds the next effective entry, in index order.
+func (h *hashChain) addHashed(e hashedEntry) {
+	if h.open && (e.index/h.r != h.cur.From/h.r || e.index != h.cur.To+1) {
 		h.close()
 	}
 	if !h.open {
 		h.d.Reset()
-		h.cur = ContentHash{From: e.Index}
+		h.cur = ContentHash{From: e.index}
 		h.open = true
 	}
-	h.cur.To = e.Index
-	binary.LittleEndian.PutUint64(h.header[0:], e.Index)
-	binary.LittleEndian.PutUint64(h.header[8:], e.Term)
-	binary.LittleEndian.PutUint64(h.header[16:], uint64(int64(e.Type)))
-	binary.LittleEndian.PutUint64(h.header[24:], uint64(len(e.Data)))
-	var dh uint64
-	if h.redacted && len(e.Data) >= redactMin {
-		dh = binary.BigEndian.Uint64(e.Data)
-	} else {
-		dh = xxhash.Sum64(e.Data)
-	}
-	binary.LittleEndian.PutUint64(h.header[32:], dh)
+	h.cur.To = e.index
+	binary.LittleEndian.PutUint64(h.header[0:], e.index)
+	binary.LittleEndian.PutUint64(h.header[8:], e.term)
+	binary.LittleEndian.PutUint64(h.header[16:], uint64(int64(e.typ)))
+	binary.LittleEndian.PutUint64(h.header[24:], e.size)
+	binary.LittleEndian.PutUint64(h.header[32:], e.data)
 	_, _ = h.d.Write(h.header[:])
 }
 
@@ -203,7 +217,9 @@ func (h *hashChain) close() {
 }
 
 // HashEntries computes a log's content-hash chain, reading the segments a
-// second time (EffectiveEntries). r is the number of indexes per hash;
+// second time (EffectiveEntries). summary and compare hash during the pass
+// that reads the log (chainBuilder) and call it only when that pass could
+// not (see chainBuilder.spilled). r is the number of indexes per hash;
 // redacted says the payloads are those of a bundle without data.
 func HashEntries(ctx context.Context, segs []Segment, l *Log, r uint64, redacted bool) ([]ContentHash, error) {
 	if r == 0 {
@@ -254,8 +270,9 @@ type SummaryOptions struct {
 // opts.Verify.Parallel (or the CPUs) at a time, in the order of groups. It returns an error only when ctx is cancelled; a
 // group without a verdict has status "unknown" and Err set.
 //
-// Each group is read by Verify (one pass, a second over the tail), and
-// once more for the content hashes; memory does not grow with the log.
+// Each group is read by Verify (one pass, a second look past the end of
+// the records), which computes the content hashes as it reads; memory does
+// not grow with the log.
 func SummarizeHost(ctx context.Context, path string, groups []Group, opts SummaryOptions) (*HostSummary, error) {
 	hr := opts.HashRange
 	if hr == 0 {
@@ -287,8 +304,13 @@ func SummarizeHost(ctx context.Context, path string, groups []Group, opts Summar
 
 // summarizeGroup verifies g and summarises it; it also returns the log
 // read (nil when the group could not be read).
+//
+// The content hashes are computed during the pass that reads the log
+// (chainBuilder); only when that pass cannot (see chainBuilder) is the
+// log read a second time for them.
 func summarizeGroup(ctx context.Context, g Group, hr uint64, vopts VerifyOptions) (*FleetGroup, *Log, error) {
-	rep, err := Verify(ctx, g, vopts)
+	redacted := RestoredWithoutData(g.Dir)
+	rep, chain, err := verifyGroup(ctx, g, vopts, &hashSpec{r: hr, redacted: redacted})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -298,7 +320,8 @@ func summarizeGroup(ctx context.Context, g Group, hr uint64, vopts VerifyOptions
 	if l == nil {
 		// Verify read the WAL in parts (it is damaged), or not at all:
 		// read it once the way every other command does.
-		gs, err := Summarize(ctx, g)
+		chain = newChainBuilder(hr, redacted)
+		gs, err := summarize(ctx, g, chain)
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				return nil, nil, cerr
@@ -342,7 +365,11 @@ func summarizeGroup(ctx context.Context, g Group, hr uint64, vopts VerifyOptions
 		}
 	}
 	fg.Backend = ReadBackend(g.SnapDir)
-	hashes, err := HashEntries(ctx, segs, l, hr, RestoredWithoutData(g.Dir))
+	hashes, spilled, err := chain.result()
+	if spilled {
+		hashSecondPasses.Add(1)
+		hashes, err = HashEntries(ctx, segs, l, hr, redacted)
+	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, nil, cerr

@@ -7,7 +7,7 @@ import (
 )
 
 // TestScannerReadsSegmentAsOpened: a live writer appends to the last
-// segment while a Scanner reads it. The Scanner takes the file's size when
+// segment while a scanner reads it. The scanner takes the file's size when
 // it opens it and must read the segment as it was then: the records that
 // were complete at open, and a clean end at that size. Today it reads on
 // past that size (fill reads until EOF) and then judges the next frame
@@ -32,7 +32,7 @@ func TestScannerReadsSegmentAsOpened(t *testing.T) {
 		t.Fatal(err)
 	}
 	var offs []int64
-	sc := NewScanner(segs[:1], ScanOptions{})
+	sc := newScanner(segs[:1], scanOptions{})
 	for sc.Next() {
 		offs = append(offs, sc.Record().Offset)
 	}
@@ -47,7 +47,7 @@ func TestScannerReadsSegmentAsOpened(t *testing.T) {
 		t.Fatal(err)
 	}
 	seg := Segment{Path: live, Name: segs[0].Name, Seq: segs[0].Seq, Index: segs[0].Index, Size: half, Canonical: true}
-	sc = NewScanner([]Segment{seg}, ScanOptions{BufferSize: 256})
+	sc = newScanner([]Segment{seg}, scanOptions{BufferSize: 256})
 	if !sc.Next() {
 		t.Fatalf("first record: %v", sc.Err())
 	}

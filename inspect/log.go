@@ -134,6 +134,9 @@ type Log struct {
 
 	truncs []truncation
 	runs   []termRun
+	// resume is where a pass that resumed after damage started reading
+	// (ResumeAfterDamage); nil for a pass from the start of its segments.
+	resume *resumePoint
 	// pending is the log as it was before the newest reset by a snapshot
 	// record, while no later HardState has committed that snapshot (see
 	// logBuilder.resetForSnapshot); nil otherwise.
@@ -193,6 +196,12 @@ type logBuilder struct {
 	save       saveTracker
 	// enti and lastEnt follow SegmentSummary.Enti and LastEntryWritten.
 	enti, lastEnt uint64
+	// chain, if set, follows the effective log's entries as they are
+	// read, for the content hashes (see chainBuilder).
+	chain *chainBuilder
+	// resume, if set, starts the pass there instead of at the start of
+	// its first segment (see ResumeAfterDamage).
+	resume *resumePoint
 }
 
 // saveTracker follows which writes of etcd's wal.Save, wal.SaveSnapshot
@@ -219,13 +228,13 @@ func (t *saveTracker) record(r *Record, ss *SegmentSummary, hs *HardState) {
 	afterMeta := t.afterMeta
 	t.afterMeta = false
 	switch r.Type {
-	case EntryRecord:
+	case entryRecord:
 		if !t.inBatch {
 			t.begin(r.Offset, ss)
 			t.inBatch = true
 		}
 		t.batchEnd = end
-	case StateRecord:
+	case stateRecord:
 		changed := hs != nil && (hs.Term != t.hsTerm || hs.Vote != t.hsVote)
 		switch {
 		case t.inBatch:
@@ -249,10 +258,10 @@ func (t *saveTracker) record(r *Record, ss *SegmentSummary, hs *HardState) {
 		if hs != nil {
 			t.hsTerm, t.hsVote = hs.Term, hs.Vote
 		}
-	case SnapshotRecord:
+	case snapshotRecord:
 		t.close()
 		t.synced = end
-	case MetadataRecord:
+	case metadataRecord:
 		t.close()
 		t.afterMeta = true
 	default:
@@ -334,16 +343,19 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			ss.Enti, ss.LastEntryWritten = b.enti, b.lastEnt
 		}
 	}
-	if r.Type == EntryRecord && b.save.inBatch && r.Segment == b.save.seg {
+	if r.Type == entryRecord && b.save.inBatch && r.Segment == b.save.seg {
 		// The hot path: one more entry of the same wal.Save.
 		b.save.batchEnd = r.Offset + r.FrameSize
-	} else if r.Type != StateRecord {
+	} else if r.Type != stateRecord {
 		b.save.record(r, ss, nil)
 	}
 	switch r.Type {
-	case EntryRecord:
+	case entryRecord:
 		if err := parseEntry(r.Data, &b.e); err != nil {
 			b.fail(r, segPath, "entry record does not decode as raftpb.Entry: "+err.Error(), err)
+			if b.chain != nil {
+				b.chain.bad(&DecodeError{Path: segPath, Segment: r.Segment, Offset: r.Offset, Kind: KindMalformed, Msg: err.Error(), Err: err})
+			}
 			return false
 		}
 		i, t := b.e.Index, b.e.Term
@@ -399,7 +411,10 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 		b.hasEntries = true
 		l.LastIndex, l.LastTerm = i, t
 		b.setTerm(i, t)
-	case StateRecord:
+		if b.chain != nil {
+			b.chain.entry(&b.e)
+		}
+	case stateRecord:
 		hs, err := parseHardState(r.Data)
 		if err != nil {
 			b.fail(r, segPath, "state record does not decode as raftpb.HardState: "+err.Error(), err)
@@ -409,8 +424,14 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 		b.save.record(r, ss, &hs)
 		if l.pending != nil && hs.Commit >= l.pending.snapIndex {
 			l.pending = nil
+			if b.chain != nil {
+				b.chain.drop()
+			}
 		}
-	case SnapshotRecord:
+		if b.chain != nil {
+			b.chain.commit(hs.Commit)
+		}
+	case snapshotRecord:
 		s, err := parseWALSnapshot(r.Data)
 		if err != nil {
 			b.fail(r, segPath, "snapshot record does not decode as walpb.Snapshot: "+err.Error(), err)
@@ -433,13 +454,13 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 			l.runs = append(l.runs[:0], termRun{start: s.Index, term: s.Term})
 			b.hasEntries = false
 		}
-	case MetadataRecord:
+	case metadataRecord:
 		if l.Metadata == nil {
 			l.Metadata = append([]byte{}, r.Data...)
 		} else if !bytes.Equal(l.Metadata, r.Data) {
 			l.MetadataConflict = true
 		}
-	case CRCRecord:
+	case crcRecord:
 	default:
 		b.fail(r, segPath, "unexpected record type "+r.Type.String(), nil)
 		return false
@@ -463,6 +484,9 @@ func (b *logBuilder) checkpoint(index uint64) {
 		truncs:     append([]truncation(nil), l.truncs...),
 		runs:       append([]termRun(nil), l.runs...),
 	}
+	if b.chain != nil {
+		b.chain.checkpoint()
+	}
 }
 
 // finish undoes a reset by a snapshot record that nothing after it
@@ -475,7 +499,13 @@ func (b *logBuilder) finish() {
 	}
 	l.pending = nil
 	if c.entriesAfter || (l.HasHardState && l.HardState.Commit >= c.snapIndex) {
+		if b.chain != nil {
+			b.chain.drop()
+		}
 		return
+	}
+	if b.chain != nil {
+		b.chain.restore()
 	}
 	l.FirstIndex, l.LastIndex, l.LastTerm = c.firstIndex, c.lastIndex, c.lastTerm
 	l.truncs, l.runs = c.truncs, c.runs
@@ -487,17 +517,31 @@ func (b *logBuilder) finish() {
 // an error only when ctx is cancelled; decode problems end the scan and are
 // reported in Log.Stop.
 func ReadLog(ctx context.Context, segs []Segment) (*Log, error) {
-	return readLog(ctx, segs, nil)
+	return readLog(ctx, segs, readOptions{})
 }
 
-// readLog is ReadLog telling onRead (if set) how many bytes it read.
-func readLog(ctx context.Context, segs []Segment, onRead func(int)) (*Log, error) {
-	l := &Log{Segments: make([]SegmentSummary, len(segs))}
+// readOptions are what readLog's callers inside the package add to the
+// pass.
+type readOptions struct {
+	// onRead, if set, is told how many bytes the pass read, as it reads.
+	onRead func(int)
+	// chain, if set, is fed the entries as they are read, for the content
+	// hashes (see chainBuilder): the pass is then the only one.
+	chain *chainBuilder
+	// resume, if set, starts the pass there instead of at the start of
+	// its first segment (see ResumeAfterDamage).
+	resume *resumePoint
+}
+
+// readLog is ReadLog with opts.
+func readLog(ctx context.Context, segs []Segment, opts readOptions) (*Log, error) {
+	l := &Log{Segments: make([]SegmentSummary, len(segs)), resume: opts.resume}
 	for k, s := range segs {
 		l.Segments[k].Segment = s
 	}
-	b := &logBuilder{l: l}
-	sc := NewScanner(segs, ScanOptions{OnRead: onRead, OnSegmentEnd: func(e SegmentEnd) {
+	b := &logBuilder{l: l, chain: opts.chain}
+	var sc *scanner
+	sc = newScanner(segs, scanOptions{OnRead: traceReads(opts.onRead, &sc), OnSegmentEnd: func(e segmentEnd) {
 		ss := &l.Segments[e.Segment]
 		ss.Read, ss.End = true, e.Offset
 		if e.ZeroWord {
@@ -505,6 +549,7 @@ func readLog(ctx context.Context, segs []Segment, onRead func(int)) (*Log, error
 		}
 	}})
 	defer sc.Close()
+	sc.resumeAt(opts.resume)
 	n := 0
 	for sc.Next() {
 		r := sc.Record()
@@ -528,29 +573,29 @@ func readLog(ctx context.Context, segs []Segment, onRead func(int)) (*Log, error
 	return l, nil
 }
 
-// Supersession tells, record by record in log order, whether an entry
+// supersession tells, record by record in log order, whether an entry
 // record is replaced by a later one. Use one per pass; ask in increasing
 // record order.
-type Supersession struct {
+type supersession struct {
 	truncs    []truncation
 	suffixMin []uint64
 	k         int
 }
 
-// NewSupersession prepares a Supersession for a second pass over l.
-func (l *Log) NewSupersession() *Supersession {
+// newSupersession prepares a supersession for a second pass over l.
+func (l *Log) newSupersession() *supersession {
 	m := make([]uint64, len(l.truncs)+1)
 	m[len(l.truncs)] = ^uint64(0)
 	for k := len(l.truncs) - 1; k >= 0; k-- {
 		m[k] = min(m[k+1], l.truncs[k].index)
 	}
-	return &Supersession{truncs: l.truncs, suffixMin: m}
+	return &supersession{truncs: l.truncs, suffixMin: m}
 }
 
-// Superseded reports whether the entry with index i in record seq is
+// superseded reports whether the entry with index i in record seq is
 // replaced by a later record (overwritten at the same or a lower index, or
 // dropped for a snapshot ahead of it).
-func (s *Supersession) Superseded(seq int64, i uint64) bool {
+func (s *supersession) superseded(seq int64, i uint64) bool {
 	for s.k < len(s.truncs) && s.truncs[s.k].seq <= seq {
 		s.k++
 	}
@@ -562,27 +607,29 @@ func (s *Supersession) Superseded(seq int64, i uint64) bool {
 // uses what ReadLog learned, so it visits exactly the records ReadLog
 // read. fn's Entry aliases the read buffer and is valid during the call.
 func EffectiveEntries(ctx context.Context, segs []Segment, l *Log, fn func(e *Entry, r *Record) error) error {
-	sup := l.NewSupersession()
+	sup := l.newSupersession()
 	var e Entry
-	return Records(ctx, segs, l, func(r *Record) error {
-		if r.Type != EntryRecord {
+	return walkRecords(ctx, segs, l, func(r *Record) error {
+		if r.Type != entryRecord {
 			return nil
 		}
 		if err := parseEntry(r.Data, &e); err != nil {
 			return &DecodeError{Path: segs[r.Segment].Path, Segment: r.Segment, Offset: r.Offset, Kind: KindMalformed, Msg: err.Error(), Err: err}
 		}
-		if sup.Superseded(r.Seq, e.Index) {
+		if sup.superseded(r.Seq, e.Index) {
 			return nil
 		}
 		return fn(&e, r)
 	})
 }
 
-// Records streams every record ReadLog read, in order, and stops where
+// walkRecords streams every record ReadLog read, in order, and stops where
 // ReadLog stopped (so a log that grew in between reads the same).
-func Records(ctx context.Context, segs []Segment, l *Log, fn func(r *Record) error) error {
-	sc := NewScanner(segs, ScanOptions{})
+func walkRecords(ctx context.Context, segs []Segment, l *Log, fn func(r *Record) error) error {
+	var sc *scanner
+	sc = newScanner(segs, scanOptions{OnRead: traceReads(nil, &sc)})
 	defer sc.Close()
+	sc.resumeAt(l.resume)
 	for n := int64(0); n < l.Records && sc.Next(); n++ {
 		if err := fn(sc.Record()); err != nil {
 			return err
@@ -598,4 +645,26 @@ func Records(ctx context.Context, segs []Segment, l *Log, fn func(r *Record) err
 		return err
 	}
 	return nil
+}
+
+// segmentReadTrace, when set (by tests), is told of every read a pass over
+// the segments (readLog, Records) makes: the pass's scanner, the segment's
+// path and the bytes read. A pass reads each segment from its start, in
+// order.
+var segmentReadTrace func(pass *scanner, path string, n int)
+
+// traceReads returns onRead, or onRead and segmentReadTrace both when a
+// test set the latter.
+func traceReads(onRead func(int), sc **scanner) func(int) {
+	trace := segmentReadTrace
+	if trace == nil {
+		return onRead
+	}
+	return func(n int) {
+		s := *sc
+		trace(s, s.segs[s.si].Path, n)
+		if onRead != nil {
+			onRead(n)
+		}
+	}
 }

@@ -13,25 +13,25 @@ type RecordType int64
 
 // The record types etcd's wal package writes.
 const (
-	MetadataRecord RecordType = 1
-	EntryRecord    RecordType = 2
-	StateRecord    RecordType = 3
-	CRCRecord      RecordType = 4
-	SnapshotRecord RecordType = 5
+	metadataRecord RecordType = 1
+	entryRecord    RecordType = 2
+	stateRecord    RecordType = 3
+	crcRecord      RecordType = 4
+	snapshotRecord RecordType = 5
 )
 
 // String names a record type as raftctl's JSON does.
 func (t RecordType) String() string {
 	switch t {
-	case MetadataRecord:
+	case metadataRecord:
 		return "metadata"
-	case EntryRecord:
+	case entryRecord:
 		return "entry"
-	case StateRecord:
+	case stateRecord:
 		return "state"
-	case CRCRecord:
+	case crcRecord:
 		return "crc"
-	case SnapshotRecord:
+	case snapshotRecord:
 		return "snapshot"
 	}
 	return fmt.Sprintf("type-%d", int64(t))
@@ -46,8 +46,8 @@ const minSectorSize = 512
 // frameHeader is the size of the length word in front of every record.
 const frameHeader = 8
 
-// DefaultBufferSize is the read buffer a Scanner reuses for all segments.
-const DefaultBufferSize = 1 << 20
+// defaultBufferSize is the read buffer a scanner reuses for all segments.
+const defaultBufferSize = 1 << 20
 
 // Record is one decoded WAL record. Data aliases the scanner's buffer and
 // is valid only until the next call to Next.
@@ -82,8 +82,8 @@ type Record struct {
 	Seq int64
 }
 
-// SegmentEnd describes where and why reading of one segment stopped.
-type SegmentEnd struct {
+// segmentEnd describes where and why reading of one segment stopped.
+type segmentEnd struct {
 	Segment int
 	// Offset is where the log ends in this segment: the end of the last
 	// complete record.
@@ -97,37 +97,37 @@ type SegmentEnd struct {
 	Records int64
 }
 
-// ScanOptions tune a Scanner.
-type ScanOptions struct {
-	// BufferSize is the reused read buffer's size (DefaultBufferSize if 0).
+// scanOptions tune a scanner.
+type scanOptions struct {
+	// BufferSize is the reused read buffer's size (defaultBufferSize if 0).
 	BufferSize int
 	// NoChain disables the check that every crc record continues the chain
 	// (etcd's ReadAll and Verify perform it; the bare decoder does not).
 	NoChain bool
 	// OnSegmentEnd, if set, is called when a segment is left cleanly.
-	OnSegmentEnd func(SegmentEnd)
+	OnSegmentEnd func(segmentEnd)
 	// OnRead, if set, is told how many bytes each read from a file
 	// returned (for progress reports).
 	OnRead func(n int)
-	// MaxRecord caps the size of one record (DefaultMaxRecord if 0): a
+	// MaxRecord caps the size of one record (defaultMaxRecord if 0): a
 	// length word above it is never allocated for. etcd has no such cap
 	// and would try to allocate it; raft never writes records this large.
 	MaxRecord int64
 }
 
-// DefaultMaxRecord is the largest record a Scanner reads (1 GiB).
-const DefaultMaxRecord = 1 << 30
+// defaultMaxRecord is the largest record a scanner reads (1 GiB).
+const defaultMaxRecord = 1 << 30
 
-// Scanner streams the records of a list of segments with the exact
+// scanner streams the records of a list of segments with the exact
 // semantics of etcd's wal decoder: a zero length word or the end of a file
 // moves on to the next segment; a frame that does not fit in the file, or
 // whose bytes hold an all-zero sector, is a torn write; a record whose CRC
 // fails is an error. It reads through one reused buffer and copies nothing.
 //
-// A Scanner never writes, never locks and never panics on any input.
-type Scanner struct {
+// A scanner never writes, never locks and never panics on any input.
+type scanner struct {
 	segs  []Segment
-	opts  ScanOptions
+	opts  scanOptions
 	si    int
 	f     *os.File
 	size  int64
@@ -170,40 +170,40 @@ type OddFrame struct {
 }
 
 // Odd returns the first length word with bits etcd never sets, if any.
-func (s *Scanner) Odd() OddFrame { return s.odd }
+func (s *scanner) Odd() OddFrame { return s.odd }
 
-// NewScanner returns a Scanner over segs, read in the given order.
-func NewScanner(segs []Segment, opts ScanOptions) *Scanner {
+// newScanner returns a scanner over segs, read in the given order.
+func newScanner(segs []Segment, opts scanOptions) *scanner {
 	if opts.BufferSize <= 0 {
-		opts.BufferSize = DefaultBufferSize
+		opts.BufferSize = defaultBufferSize
 	}
 	if opts.MaxRecord <= 0 {
-		opts.MaxRecord = DefaultMaxRecord
+		opts.MaxRecord = defaultMaxRecord
 	}
-	return &Scanner{segs: segs, opts: opts, buf: make([]byte, opts.BufferSize+opts.BufferSize/4)}
+	return &scanner{segs: segs, opts: opts, buf: make([]byte, opts.BufferSize+opts.BufferSize/4)}
 }
 
 // Record returns the record found by the last successful Next.
-func (s *Scanner) Record() *Record { return &s.rec }
+func (s *scanner) Record() *Record { return &s.rec }
 
 // Err returns the error that stopped the scan, nil at a clean end. A torn
 // write is reported as a *DecodeError of kind KindTorn: callers decide
 // whether that is the end of the log (it is, on the last segment, for
 // etcd) or a finding.
-func (s *Scanner) Err() error { return s.err }
+func (s *scanner) Err() error { return s.err }
 
 // CRC returns the running CRC after the last record read.
-func (s *Scanner) CRC() uint32 { return s.crc }
+func (s *scanner) CRC() uint32 { return s.crc }
 
 // SegmentIndex returns the index of the segment being read.
-func (s *Scanner) SegmentIndex() int { return s.si }
+func (s *scanner) SegmentIndex() int { return s.si }
 
 // Offset returns the offset just past the last complete record in the
 // current segment (etcd's LastOffset).
-func (s *Scanner) Offset() int64 { return s.off }
+func (s *scanner) Offset() int64 { return s.off }
 
 // Close releases the open file, if any.
-func (s *Scanner) Close() error {
+func (s *scanner) Close() error {
 	s.settle()
 	if s.f != nil {
 		f := s.f
@@ -217,7 +217,7 @@ func (s *Scanner) Close() error {
 	return nil
 }
 
-func (s *Scanner) fail(kind ErrorKind, off int64, format string, args ...any) bool {
+func (s *scanner) fail(kind ErrorKind, off int64, format string, args ...any) bool {
 	p := ""
 	if s.si < len(s.segs) {
 		p = s.segs[s.si].Path
@@ -228,7 +228,7 @@ func (s *Scanner) fail(kind ErrorKind, off int64, format string, args ...any) bo
 	return false
 }
 
-func (s *Scanner) open() bool {
+func (s *scanner) open() bool {
 	seg := s.segs[s.si]
 	f, err := seg.file, error(nil)
 	if f == nil {
@@ -252,9 +252,9 @@ func (s *Scanner) open() bool {
 	return true
 }
 
-func (s *Scanner) endSegment(zero bool) {
+func (s *scanner) endSegment(zero bool) {
 	if s.opts.OnSegmentEnd != nil {
-		s.opts.OnSegmentEnd(SegmentEnd{Segment: s.si, Offset: s.off, Size: s.size, ZeroWord: zero, Records: s.nrecs})
+		s.opts.OnSegmentEnd(segmentEnd{Segment: s.si, Offset: s.off, Size: s.size, ZeroWord: zero, Records: s.nrecs})
 	}
 	s.Close()
 	s.si++
@@ -272,7 +272,7 @@ func (s *Scanner) endSegment(zero bool) {
 // nothing. The spare buffer keeps a headroom in front of where the read
 // lands; the bytes of a record that straddles the two chunks are copied
 // there, so the common case copies only that straddling record.
-func (s *Scanner) fill(n int) error {
+func (s *scanner) fill(n int) error {
 	for s.w-s.r < n && !s.eof {
 		if s.pend != nil {
 			if err := s.take(n); err != nil {
@@ -312,7 +312,7 @@ func (s *Scanner) fill(n int) error {
 }
 
 // got accounts for a read of m bytes at pos that ended with err.
-func (s *Scanner) got(m int, err error) error {
+func (s *scanner) got(m int, err error) error {
 	s.pos += int64(m)
 	if s.opts.OnRead != nil && m > 0 {
 		s.opts.OnRead(m)
@@ -337,13 +337,13 @@ type readResult struct {
 
 // headroom is the part of a spare buffer kept free in front of a
 // background read for the start of a record that straddles two chunks.
-func (s *Scanner) headroom() int { return s.opts.BufferSize / 4 }
+func (s *scanner) headroom() int { return s.opts.BufferSize / 4 }
 
 // prefetch starts reading the next chunk of the file into the spare buffer,
 // unless the file has been read to the size it had at open. The same
 // goroutine frames the chunk and computes the CRC chain over its records
 // (crcAhead), which Next then takes instead of computing it.
-func (s *Scanner) prefetch() {
+func (s *scanner) prefetch() {
 	if s.eof || s.pend != nil || s.pos >= s.size {
 		return
 	}
@@ -383,7 +383,7 @@ func (s *Scanner) prefetch() {
 // unread ones; then it starts the next read unless n bytes are still
 // beyond reach of one chunk (a record larger than the buffer is read in
 // the caller's goroutine).
-func (s *Scanner) take(n int) error {
+func (s *scanner) take(n int) error {
 	res := <-s.pend
 	s.pend = nil
 	s.ahead = res.ahead
@@ -493,7 +493,7 @@ func (a *crcAhead) frame(b []byte, off int64, hints *[]crcHint) {
 		if int64(l) < 0 {
 			padBytes = int64((l >> 56) & 0x7)
 		}
-		if recBytes > DefaultBufferSize {
+		if recBytes > defaultBufferSize {
 			a.on = false
 			break
 		}
@@ -508,7 +508,7 @@ func (a *crcAhead) frame(b []byte, off int64, hints *[]crcHint) {
 			break
 		}
 		pre := a.crc
-		if typ == CRCRecord {
+		if typ == crcRecord {
 			a.crc = crc
 		} else {
 			a.crc = crc32.Update(a.crc, crcTable, data)
@@ -529,7 +529,7 @@ func (a *crcAhead) frame(b []byte, off int64, hints *[]crcHint) {
 // at the current offset with total bytes, if its chain starts from the CRC
 // the scan has reached. The bytes are the same ones Next would decode (the
 // read filled the very buffer Next reads), so the record is the same.
-func (s *Scanner) hint(total int64) (crcHint, bool) {
+func (s *scanner) hint(total int64) (crcHint, bool) {
 	for s.hinti < len(s.hints) && s.hints[s.hinti].off < s.off {
 		s.hinti++
 	}
@@ -545,7 +545,7 @@ func (s *Scanner) hint(total int64) (crcHint, bool) {
 
 // settle waits for a background read still in flight, so that the spare
 // buffer can be reused or the scan can end.
-func (s *Scanner) settle() {
+func (s *scanner) settle() {
 	if s.pend != nil {
 		<-s.pend
 		s.pend = nil
@@ -554,126 +554,173 @@ func (s *Scanner) settle() {
 
 // Next decodes the next record. It returns false at the end of the log or
 // on an error (see Err).
-func (s *Scanner) Next() bool {
+func (s *scanner) Next() bool {
 	if s.done {
 		return false
 	}
 	for {
-		if s.f == nil {
-			if s.si >= len(s.segs) {
-				s.done = true
-				return false
-			}
-			if !s.open() {
-				return false
-			}
-		}
-		if s.w-s.r < frameHeader {
-			if err := s.fill(frameHeader); err != nil {
-				return s.fail(KindIO, s.off, "read: %v", err)
-			}
-		}
-		avail := s.w - s.r
-		if avail == 0 {
-			s.endSegment(false)
+		l, st := s.lengthWord()
+		switch st {
+		case wordFailed:
+			return false
+		case wordSegmentEnd:
 			continue
 		}
-		if avail < frameHeader {
-			return s.fail(KindTorn, s.off, "file ends %d bytes into a length word (want 8 bytes)", avail)
+		recBytes, total, ok := s.frame(l)
+		if !ok {
+			return false
 		}
-		l := binary.LittleEndian.Uint64(s.buf[s.r:])
-		if l == 0 {
-			s.endSegment(true)
-			continue
+		return s.decode(recBytes, total)
+	}
+}
+
+// wordState is what lengthWord found.
+type wordState int
+
+const (
+	wordOK wordState = iota
+	// wordSegmentEnd: the segment ended (end of file or a zero length
+	// word); the scan moves on to the next one.
+	wordSegmentEnd
+	// wordFailed: the scan ended, cleanly or with Err set.
+	wordFailed
+)
+
+// lengthWord opens the next segment if needed and reads the length word
+// of the next frame: etcd's decoder moves on to the next segment at the end
+// of a file or at a zero length word.
+func (s *scanner) lengthWord() (uint64, wordState) {
+	if s.f == nil {
+		if s.si >= len(s.segs) {
+			s.done = true
+			return 0, wordFailed
 		}
-		recBytes := int64(l &^ (uint64(0xff) << 56))
-		var padBytes int64
-		if int64(l) < 0 {
-			padBytes = int64((l >> 56) & 0x7)
+		if !s.open() {
+			return 0, wordFailed
 		}
-		if top := l >> 56; top != 0 && (top&0xf8 != 0x80 || top&7 == 0) && s.odd.Word == 0 {
-			// etcd ignores these bits as it reads, and so does the
-			// scan; but no writer sets them (see OddFrame).
-			s.odd = OddFrame{Segment: s.si, Offset: s.off, Word: l}
+	}
+	if s.w-s.r < frameHeader {
+		if err := s.fill(frameHeader); err != nil {
+			s.fail(KindIO, s.off, "read: %v", err)
+			return 0, wordFailed
 		}
-		if limit := s.size - s.off - padBytes; recBytes > limit {
-			return s.fail(KindTorn, s.off, "record length %d (+%d padding) exceeds the %d bytes left in the file", recBytes, padBytes, s.size-s.off-frameHeader)
+	}
+	avail := s.w - s.r
+	if avail == 0 {
+		s.endSegment(false)
+		return 0, wordSegmentEnd
+	}
+	if avail < frameHeader {
+		s.fail(KindTorn, s.off, "file ends %d bytes into a length word (want 8 bytes)", avail)
+		return 0, wordFailed
+	}
+	l := binary.LittleEndian.Uint64(s.buf[s.r:])
+	if l == 0 {
+		s.endSegment(true)
+		return 0, wordSegmentEnd
+	}
+	return l, wordOK
+}
+
+// frame checks the frame that length word l announces against the file
+// and brings all of it into the buffer: a frame that does not fit in the
+// file is a torn write, one above MaxRecord is malformed unless its first
+// sector is zero.
+func (s *scanner) frame(l uint64) (recBytes int64, total int, ok bool) {
+	recBytes = int64(l &^ (uint64(0xff) << 56))
+	var padBytes int64
+	if int64(l) < 0 {
+		padBytes = int64((l >> 56) & 0x7)
+	}
+	if top := l >> 56; top != 0 && (top&0xf8 != 0x80 || top&7 == 0) && s.odd.Word == 0 {
+		// etcd ignores these bits as it reads, and so does the
+		// scan; but no writer sets them (see OddFrame).
+		s.odd = OddFrame{Segment: s.si, Offset: s.off, Word: l}
+	}
+	if limit := s.size - s.off - padBytes; recBytes > limit {
+		return 0, 0, s.fail(KindTorn, s.off, "record length %d (+%d padding) exceeds the %d bytes left in the file", recBytes, padBytes, s.size-s.off-frameHeader)
+	}
+	if recBytes > s.opts.MaxRecord {
+		// Look at the first sector only: zeros on the last segment are
+		// a torn write to etcd; anything else is a length word no
+		// writer produced.
+		if err := s.fill(frameHeader + minSectorSize); err != nil {
+			return 0, 0, s.fail(KindIO, s.off, "read: %v", err)
 		}
-		if recBytes > s.opts.MaxRecord {
-			// Look at the first sector only: zeros on the last segment are
-			// a torn write to etcd; anything else is a length word no
-			// writer produced.
-			if err := s.fill(frameHeader + minSectorSize); err != nil {
-				return s.fail(KindIO, s.off, "read: %v", err)
-			}
-			n := int(minSectorSize - (s.off+frameHeader)%minSectorSize) // to the sector's end
-			if s.isTorn(s.buf[s.r+frameHeader : min(s.w, s.r+frameHeader+n)]) {
-				return s.fail(KindTorn, s.off, "record length %d holds an all-zero sector (torn write)", recBytes)
-			}
-			return s.fail(KindMalformed, s.off, "record length %d exceeds raftctl's limit of %d bytes", recBytes, s.opts.MaxRecord)
+		n := int(minSectorSize - (s.off+frameHeader)%minSectorSize) // to the sector's end
+		if s.isTorn(s.buf[s.r+frameHeader : min(s.w, s.r+frameHeader+n)]) {
+			return 0, 0, s.fail(KindTorn, s.off, "record length %d holds an all-zero sector (torn write)", recBytes)
 		}
-		total := int(frameHeader + recBytes + padBytes)
+		return 0, 0, s.fail(KindMalformed, s.off, "record length %d exceeds raftctl's limit of %d bytes", recBytes, s.opts.MaxRecord)
+	}
+	total = int(frameHeader + recBytes + padBytes)
+	if s.w-s.r < total {
+		if err := s.fill(total); err != nil {
+			return 0, 0, s.fail(KindIO, s.off, "read: %v", err)
+		}
 		if s.w-s.r < total {
-			if err := s.fill(total); err != nil {
-				return s.fail(KindIO, s.off, "read: %v", err)
-			}
-			if s.w-s.r < total {
-				return s.fail(KindTorn, s.off, "file ends inside a record of %d bytes", recBytes)
-			}
+			return 0, 0, s.fail(KindTorn, s.off, "file ends inside a record of %d bytes", recBytes)
 		}
-		frame := s.buf[s.r+frameHeader : s.r+total]
-		var (
-			typ  RecordType
-			crc  uint32
-			data []byte
-			err  error
-		)
-		h, hinted := s.hint(int64(total))
+	}
+	return recBytes, total, true
+}
+
+// decode decodes the frame of total bytes at the scan's position (taking
+// what the framing beside the read decoded, see hint), checks its CRC
+// against the chain and makes it the current record.
+func (s *scanner) decode(recBytes int64, total int) bool {
+	frame := s.buf[s.r+frameHeader : s.r+total]
+	var (
+		typ  RecordType
+		crc  uint32
+		data []byte
+		err  error
+	)
+	h, hinted := s.hint(int64(total))
+	if hinted {
+		typ, crc = h.typ, h.stored
+		if h.dataLen >= 0 {
+			data = frame[h.dataOff : int(h.dataOff)+int(h.dataLen)]
+		}
+	} else {
+		typ, crc, data, err = parseRecord(frame[:recBytes])
+	}
+	if err != nil {
+		if s.isTorn(frame) {
+			return s.fail(KindTorn, s.off, "record of %d bytes holds an all-zero sector (torn write)", recBytes)
+		}
+		return s.fail(KindMalformed, s.off, "record does not decode as walpb.Record: %v", err)
+	}
+	if typ != crcRecord {
 		if hinted {
-			typ, crc = h.typ, h.stored
-			if h.dataLen >= 0 {
-				data = frame[h.dataOff : int(h.dataOff)+int(h.dataLen)]
-			}
+			s.crc = h.crc
 		} else {
-			typ, crc, data, err = parseRecord(frame[:recBytes])
+			s.crc = crc32.Update(s.crc, crcTable, data)
 		}
-		if err != nil {
+		if crc != s.crc {
 			if s.isTorn(frame) {
 				return s.fail(KindTorn, s.off, "record of %d bytes holds an all-zero sector (torn write)", recBytes)
 			}
-			return s.fail(KindMalformed, s.off, "record does not decode as walpb.Record: %v", err)
+			return s.fail(KindCRC, s.off, "CRC mismatch: record says %08x, data gives %08x", crc, s.crc)
 		}
-		if typ != CRCRecord {
-			if hinted {
-				s.crc = h.crc
-			} else {
-				s.crc = crc32.Update(s.crc, crcTable, data)
-			}
-			if crc != s.crc {
-				if s.isTorn(frame) {
-					return s.fail(KindTorn, s.off, "record of %d bytes holds an all-zero sector (torn write)", recBytes)
-				}
-				return s.fail(KindCRC, s.off, "CRC mismatch: record says %08x, data gives %08x", crc, s.crc)
-			}
-		} else {
-			if !s.opts.NoChain && s.crc != 0 && crc != s.crc {
-				return s.fail(KindCRCChain, s.off, "CRC chain broken: crc record says %08x, the chain so far gives %08x", crc, s.crc)
-			}
-			s.crc = crc
+	} else {
+		if !s.opts.NoChain && s.crc != 0 && crc != s.crc {
+			return s.fail(KindCRCChain, s.off, "CRC chain broken: crc record says %08x, the chain so far gives %08x", crc, s.crc)
 		}
-		s.rec = Record{Type: typ, CRC: crc, Data: data, Segment: s.si, Offset: s.off, FrameSize: int64(total), Seq: s.seq}
-		s.r += total
-		s.off += int64(total)
-		s.seq++
-		s.nrecs++
-		return true
+		s.crc = crc
 	}
+	s.rec = Record{Type: typ, CRC: crc, Data: data, Segment: s.si, Offset: s.off, FrameSize: int64(total), Seq: s.seq}
+	s.r += total
+	s.off += int64(total)
+	s.seq++
+	s.nrecs++
+	return true
 }
 
 // isTorn mirrors etcd's decoder.isTornEntry: on the last segment only, a
 // frame whose bytes contain an all-zero 512-byte sector chunk is a torn
 // write.
-func (s *Scanner) isTorn(frame []byte) bool {
+func (s *scanner) isTorn(frame []byte) bool {
 	if s.si != len(s.segs)-1 {
 		return false
 	}

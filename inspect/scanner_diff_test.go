@@ -64,7 +64,7 @@ func etcdOutcome(t testing.TB, segs []Segment) outcome {
 			o.kind, o.offset = KindMalformed, dec.LastOffset()
 			return o
 		}
-		if RecordType(rec.GetType()) == CRCRecord {
+		if RecordType(rec.GetType()) == crcRecord {
 			if c := dec.LastCRC(); c != 0 && rec.Validate(c) != nil {
 				o.kind, o.offset = KindCRCChain, dec.LastOffset()
 				return o
@@ -77,11 +77,11 @@ func etcdOutcome(t testing.TB, segs []Segment) outcome {
 	}
 }
 
-// ourOutcome decodes segs with raftctl's Scanner, using a small buffer so
+// ourOutcome decodes segs with raftctl's scanner, using a small buffer so
 // that records cross buffer boundaries.
 func ourOutcome(t testing.TB, segs []Segment, bufSize int) outcome {
 	t.Helper()
-	sc := NewScanner(segs, ScanOptions{BufferSize: bufSize})
+	sc := newScanner(segs, scanOptions{BufferSize: bufSize})
 	defer sc.Close()
 	var o outcome
 	for sc.Next() {
@@ -121,7 +121,7 @@ func compareOutcomes(t testing.TB, label string, segs []Segment) {
 	want := etcdOutcome(t, segs)
 	// 64 makes nearly every record straddle two chunks; 512 and 4096 let
 	// the CRCs computed beside the background reads serve most records.
-	for _, bs := range []int{64, 512, 4096, DefaultBufferSize} {
+	for _, bs := range []int{64, 512, 4096, defaultBufferSize} {
 		got := ourOutcome(t, segs, bs)
 		if got.kind != want.kind || got.offset != want.offset || len(got.types) != len(want.types) {
 			t.Fatalf("%s (buffer %d): raftctl %v, etcd %v", label, bs, got, want)
@@ -259,12 +259,12 @@ func TestScannerCRCAhead(t *testing.T) {
 	})
 	segs := listSegs(t, base)
 	compareOutcomes(t, "undamaged", segs)
-	sc := NewScanner(segs, ScanOptions{BufferSize: 4096})
+	sc := newScanner(segs, scanOptions{BufferSize: 4096})
 	defer sc.Close()
 	var n, crcs int64
 	for sc.Next() {
 		n++
-		if sc.Record().Type == CRCRecord {
+		if sc.Record().Type == crcRecord {
 			crcs++
 		}
 	}
@@ -303,7 +303,7 @@ func TestScannerHugeLengthWord(t *testing.T) {
 			t.Skipf("sparse files: %v", err)
 		}
 		f.Close()
-		sc := NewScanner([]Segment{{Path: p, Name: filepath.Base(p), Size: 1<<40 + 64}}, ScanOptions{})
+		sc := newScanner([]Segment{{Path: p, Name: filepath.Base(p), Size: 1<<40 + 64}}, scanOptions{})
 		for sc.Next() {
 		}
 		de, ok := AsDecodeError(sc.Err())

@@ -46,11 +46,16 @@ func OpenGroup(g Group) (segs []Segment, ignored []string, err error) {
 // Summarize reads a group's WAL once and counts its snapshot files. A
 // decode error does not fail it (Log.Stop holds it); I/O errors do.
 func Summarize(ctx context.Context, g Group) (*GroupSummary, error) {
+	return summarize(ctx, g, nil)
+}
+
+// summarize is Summarize feeding chain (if set) during its pass.
+func summarize(ctx context.Context, g Group, chain *chainBuilder) (*GroupSummary, error) {
 	segs, ignored, err := OpenGroup(g)
 	if err != nil {
 		return nil, err
 	}
-	l, err := ReadLog(ctx, segs)
+	l, err := readLog(ctx, segs, readOptions{chain: chain})
 	if err != nil {
 		return nil, err
 	}

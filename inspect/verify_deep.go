@@ -48,41 +48,81 @@ var errVerifyDeep = errors.New("deep: storage refused an entry")
 // the entries after the snapshot; then raft.NewRawNode and one Ready.
 // Raft's refusal, error or panic becomes a raft-restart finding.
 func (v *verifier) deep(ctx context.Context, usable *SnapFile) error {
-	p := v.parts[0]
-	ms := raft.NewMemoryStorage()
-	var snapIndex uint64
-	id := uint64(1)
-	where := "an empty storage"
+	st, err := v.deepStorage(usable)
+	if err != nil || st == nil {
+		return err
+	}
+	next, err := v.deepAppend(ctx, st)
+	if err != nil || next == 0 {
+		return err
+	}
+	msg := verifyRestart(&raft.Config{
+		ID:              st.id,
+		ElectionTick:    10,
+		HeartbeatTick:   1,
+		Storage:         st.ms,
+		MaxSizePerMsg:   math.MaxUint64,
+		MaxInflightMsgs: 256,
+		Applied:         st.snapIndex,
+		Logger:          verifyRaftLogger{},
+	})
+	if msg != "" {
+		v.add(CodeRaftRestart, v.g.WALDir, -1, 0, fmt.Sprintf("raft refuses to restart from %s, the HardState %+v and %d entries: %s", st.where, v.view.hs, next-1-st.snapIndex, msg))
+	}
+	return nil
+}
+
+// deepStart is the storage deep restarts raft from.
+type deepStart struct {
+	ms        *raft.MemoryStorage
+	snapIndex uint64
+	id        uint64
+	// where names the snapshot, for findings.
+	where string
+}
+
+// deepStorage builds a MemoryStorage holding the usable snapshot (nil for
+// none) and the HardState. It returns nil when the snapshot cannot be
+// used (a raft-restart finding says why).
+func (v *verifier) deepStorage(usable *SnapFile) (*deepStart, error) {
+	st := &deepStart{ms: raft.NewMemoryStorage(), id: 1, where: "an empty storage"}
 	if usable != nil {
 		s, err := snap.Read(zap.NewNop(), usable.Path)
 		if err != nil && isNotExist(err) {
 			// Purged by a live server since it was listed: Verify
 			// starts again from a fresh listing.
-			return &verifyNoVerdict{err}
+			return nil, &verifyNoVerdict{err}
 		}
 		if err != nil {
 			v.add(CodeRaftRestart, usable.Path, -1, usable.Index, fmt.Sprintf("snapshot file %s could not be read for the restart: %v", usable.Name, err))
-			return nil
+			return nil, nil
 		}
-		if err := ms.ApplySnapshot(s); err != nil {
+		if err := st.ms.ApplySnapshot(s); err != nil {
 			v.add(CodeRaftRestart, usable.Path, -1, usable.Index, fmt.Sprintf("raft's MemoryStorage refuses snapshot %s: %v", usable.Name, err))
-			return nil
+			return nil, nil
 		}
-		snapIndex = s.GetMetadata().GetIndex()
+		st.snapIndex = s.GetMetadata().GetIndex()
 		if voters := s.GetMetadata().GetConfState().GetVoters(); len(voters) > 0 {
-			id = voters[0]
+			st.id = voters[0]
 		}
-		where = "snapshot " + usable.Name
+		st.where = "snapshot " + usable.Name
 	}
 	if v.view.hasHS {
 		hs := v.view.hs
-		_ = ms.SetHardState(&raftpb.HardState{Term: proto.Uint64(hs.Term), Vote: proto.Uint64(hs.Vote), Commit: proto.Uint64(hs.Commit)})
+		_ = st.ms.SetHardState(&raftpb.HardState{Term: proto.Uint64(hs.Term), Vote: proto.Uint64(hs.Vote), Commit: proto.Uint64(hs.Commit)})
 	}
+	return st, nil
+}
 
+// deepAppend appends the effective entries after the snapshot to the
+// storage, in batches, and returns the index after the last; 0 when the
+// storage would refuse one (a raft-restart finding says why).
+func (v *verifier) deepAppend(ctx context.Context, st *deepStart) (uint64, error) {
+	p := v.parts[0]
 	const batch = 4096
 	var (
 		ents    = make([]*raftpb.Entry, 0, batch)
-		next    = snapIndex + 1
+		next    = st.snapIndex + 1
 		refused string
 		refFile string
 		refOff  int64 = -1
@@ -92,12 +132,12 @@ func (v *verifier) deep(ctx context.Context, usable *SnapFile) error {
 		if len(ents) == 0 {
 			return nil
 		}
-		err := ms.Append(ents)
+		err := st.ms.Append(ents)
 		ents = ents[:0]
 		return err
 	}
 	err := EffectiveEntries(ctx, p.segs, p.log, func(e *Entry, r *Record) error {
-		if e.Index <= snapIndex {
+		if e.Index <= st.snapIndex {
 			return nil
 		}
 		if e.Index != next {
@@ -119,30 +159,16 @@ func (v *verifier) deep(ctx context.Context, usable *SnapFile) error {
 	}
 	switch {
 	case errors.Is(err, errVerifyDeep):
-		v.add(CodeRaftRestart, refFile, refOff, refIdx, fmt.Sprintf("raft refuses to restart from %s and the log: its storage panics with %q", where, refused))
-		return nil
+		v.add(CodeRaftRestart, refFile, refOff, refIdx, fmt.Sprintf("raft refuses to restart from %s and the log: its storage panics with %q", st.where, refused))
+		return 0, nil
 	case err != nil:
 		var de *DecodeError
 		if errors.As(err, &de) {
-			return &verifyNoVerdict{err}
+			return 0, &verifyNoVerdict{err}
 		}
-		return err
+		return 0, err
 	}
-
-	msg := verifyRestart(&raft.Config{
-		ID:              id,
-		ElectionTick:    10,
-		HeartbeatTick:   1,
-		Storage:         ms,
-		MaxSizePerMsg:   math.MaxUint64,
-		MaxInflightMsgs: 256,
-		Applied:         snapIndex,
-		Logger:          verifyRaftLogger{},
-	})
-	if msg != "" {
-		v.add(CodeRaftRestart, v.g.WALDir, -1, 0, fmt.Sprintf("raft refuses to restart from %s, the HardState %+v and %d entries: %s", where, v.view.hs, next-1-snapIndex, msg))
-	}
-	return nil
+	return next, nil
 }
 
 // verifyRestart creates a RawNode and takes one Ready (which reads the

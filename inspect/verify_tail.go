@@ -141,65 +141,20 @@ func verifyTryRecords(f *os.File, off, size int64) int {
 		n        int
 		first    RecordType
 		clean    bool
-		word     [frameHeader]byte
-		prefix   [3]byte
-		e        Entry
 		frameBuf []byte
 	)
 	for n < verifyMaxProbe {
-		if off+frameHeader > size {
+		typ, crc, data, next, end, ok := verifyReadFrame(f, off, size, &frameBuf)
+		if end {
 			clean = true
 			break
 		}
-		if _, err := f.ReadAt(word[:], off); err != nil {
-			break
-		}
-		w := binary.LittleEndian.Uint64(word[:])
-		if w == 0 {
-			clean = true
-			break
-		}
-		if !verifyPlausibleLength(w, size-off) {
-			break
-		}
-		rec, pad := verifyFrameSize(w)
-		// etcd marshals type, crc and data in that order: check the first
-		// bytes before reading a frame of any size.
-		if _, err := f.ReadAt(prefix[:], off+frameHeader); err != nil {
-			break
-		}
-		if prefix[0] != 0x08 || prefix[1] < byte(MetadataRecord) || prefix[1] > byte(SnapshotRecord) || prefix[2] != 0x10 {
-			break
-		}
-		if int64(cap(frameBuf)) < rec {
-			frameBuf = make([]byte, rec)
-		}
-		frame := frameBuf[:rec]
-		if _, err := f.ReadAt(frame, off+frameHeader); err != nil {
-			break
-		}
-		typ, crc, data, err := parseRecord(frame)
-		if err != nil {
-			break
-		}
-		switch typ {
-		case EntryRecord:
-			err = parseEntry(data, &e)
-		case StateRecord:
-			_, err = parseHardState(data)
-		case SnapshotRecord:
-			_, err = parseWALSnapshot(data)
-		case CRCRecord:
-			if len(data) != 0 {
-				err = io.ErrUnexpectedEOF
-			}
-		}
-		if err != nil {
+		if !ok {
 			break
 		}
 		if n > 0 {
 			want := prev
-			if typ != CRCRecord {
+			if typ != crcRecord {
 				want = crc32.Update(prev, crcTable, data)
 			}
 			if crc != want {
@@ -210,15 +165,74 @@ func verifyTryRecords(f *os.File, off, size int64) int {
 		}
 		prev = crc
 		n++
-		off += frameHeader + rec + pad
+		off = next
 	}
 	switch {
 	case n >= 2:
 		return n
-	case n == 1 && clean && first != CRCRecord:
+	case n == 1 && clean && first != crcRecord:
 		return 1
 	}
 	return 0
+}
+
+// verifyReadFrame reads the frame at off for verifyTryRecords: end is set
+// at a zero length word or the end of the file; ok when a record as etcd
+// writes it is there (its type, crc and data, read into *buf; its payload
+// decodes as its type), next being the offset of the frame after it.
+func verifyReadFrame(f *os.File, off, size int64, buf *[]byte) (typ RecordType, crc uint32, data []byte, next int64, end, ok bool) {
+	var word [frameHeader]byte
+	if off+frameHeader > size {
+		return 0, 0, nil, 0, true, false
+	}
+	if _, err := f.ReadAt(word[:], off); err != nil {
+		return 0, 0, nil, 0, false, false
+	}
+	w := binary.LittleEndian.Uint64(word[:])
+	if w == 0 {
+		return 0, 0, nil, 0, true, false
+	}
+	if !verifyPlausibleLength(w, size-off) {
+		return 0, 0, nil, 0, false, false
+	}
+	rec, pad := verifyFrameSize(w)
+	// etcd marshals type, crc and data in that order: check the first
+	// bytes before reading a frame of any size.
+	var prefix [3]byte
+	if _, err := f.ReadAt(prefix[:], off+frameHeader); err != nil {
+		return 0, 0, nil, 0, false, false
+	}
+	if prefix[0] != 0x08 || prefix[1] < byte(metadataRecord) || prefix[1] > byte(snapshotRecord) || prefix[2] != 0x10 {
+		return 0, 0, nil, 0, false, false
+	}
+	if int64(cap(*buf)) < rec {
+		*buf = make([]byte, rec)
+	}
+	frame := (*buf)[:rec]
+	if _, err := f.ReadAt(frame, off+frameHeader); err != nil {
+		return 0, 0, nil, 0, false, false
+	}
+	typ, crc, data, err := parseRecord(frame)
+	if err != nil {
+		return 0, 0, nil, 0, false, false
+	}
+	var e Entry
+	switch typ {
+	case entryRecord:
+		err = parseEntry(data, &e)
+	case stateRecord:
+		_, err = parseHardState(data)
+	case snapshotRecord:
+		_, err = parseWALSnapshot(data)
+	case crcRecord:
+		if len(data) != 0 {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err != nil {
+		return 0, 0, nil, 0, false, false
+	}
+	return typ, crc, data, off + frameHeader + rec + pad, false, true
 }
 
 // verifyFrameHasZeroSector tells whether the frame at off holds an

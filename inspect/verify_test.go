@@ -126,7 +126,7 @@ type segRecord struct {
 // records lists the records of one segment file.
 func records(t testing.TB, s Segment) []segRecord {
 	t.Helper()
-	sc := NewScanner([]Segment{s}, ScanOptions{})
+	sc := newScanner([]Segment{s}, scanOptions{})
 	defer sc.Close()
 	var out []segRecord
 	var e Entry
@@ -134,12 +134,12 @@ func records(t testing.TB, s Segment) []segRecord {
 		r := sc.Record()
 		sr := segRecord{Type: r.Type, CRC: r.CRC, Offset: r.Offset, Frame: r.FrameSize, DataLen: len(r.Data)}
 		switch r.Type {
-		case EntryRecord:
+		case entryRecord:
 			if err := parseEntry(r.Data, &e); err != nil {
 				t.Fatal(err)
 			}
 			sr.Index, sr.Term = e.Index, e.Term
-		case SnapshotRecord:
+		case snapshotRecord:
 			ws, err := parseWALSnapshot(r.Data)
 			if err != nil {
 				t.Fatal(err)
@@ -227,18 +227,18 @@ func reencode(t testing.TB, g vgroup, edit func(seg int, r *walpb.Record) bool) 
 	t.Helper()
 	var running uint32
 	for k, s := range g.segs(t) {
-		sc := NewScanner([]Segment{s}, ScanOptions{})
+		sc := newScanner([]Segment{s}, scanOptions{})
 		var out []byte
 		for sc.Next() {
 			r := sc.Record()
 			rec := &walpb.Record{Type: proto.Int64(int64(r.Type)), Data: append([]byte(nil), r.Data...)}
-			if r.Type == CRCRecord {
+			if r.Type == crcRecord {
 				rec.Data = nil
 			}
 			if !edit(k, rec) {
 				continue
 			}
-			if RecordType(rec.GetType()) == CRCRecord {
+			if RecordType(rec.GetType()) == crcRecord {
 				rec.Crc = proto.Uint32(running)
 			} else {
 				running = crc32.Update(running, crcTable, rec.Data)
@@ -371,13 +371,13 @@ var verifyCases = []vcase{
 		// Segment 7 holds the snapshot record at 150, where etcd starts
 		// reading: without its opening crc record, reading from it fails.
 		g := manyGroup(t)
-		reencode(t, g, func(seg int, r *walpb.Record) bool { return seg != 7 || RecordType(r.GetType()) != CRCRecord })
+		reencode(t, g, func(seg int, r *walpb.Record) bool { return seg != 7 || RecordType(r.GetType()) != crcRecord })
 		return g
 	}, []string{CodeSegmentHeader}, false},
 	{"crc-mismatch/entry-in-middle-segment", func(t testing.TB) vgroup {
 		g := manyGroup(t)
 		s := g.segs(t)[3]
-		r := firstOf(t, s, EntryRecord)
+		r := firstOf(t, s, entryRecord)
 		mutate(t, s.Path, func(b []byte) []byte { b[r.Offset+r.Frame-9] ^= 0x5a; return b })
 		return g
 	}, []string{CodeCRCMismatch}, false},
@@ -393,7 +393,7 @@ var verifyCases = []vcase{
 		g := manyGroup(t)
 		s := g.segs(t)[4]
 		rs := records(t, s)
-		if rs[0].Type != CRCRecord {
+		if rs[0].Type != crcRecord {
 			t.Fatal("segment does not start with a crc record")
 		}
 		// The crc record is 08 04 10 <varint crc>: change the varint's
@@ -468,7 +468,7 @@ var verifyCases = []vcase{
 
 	{"record-malformed/entry-payload", func(t testing.TB) vgroup {
 		g := newGroup(t, 64*1024, []op{{from: 1, to: 20, term: 1, size: 10, commit: 20}})
-		appendRecord(t, g.segs(t)[0], int64(EntryRecord), []byte{0xff, 0xff, 0xff})
+		appendRecord(t, g.segs(t)[0], int64(entryRecord), []byte{0xff, 0xff, 0xff})
 		return g
 	}, []string{CodeRecordMalformed}, false},
 	{"record-malformed/unknown-type", func(t testing.TB) vgroup {
@@ -487,7 +487,7 @@ var verifyCases = []vcase{
 
 	{"metadata-conflict", func(t testing.TB) vgroup {
 		g := newGroup(t, 64*1024, []op{{from: 1, to: 20, term: 1, size: 10, commit: 20}})
-		appendRecord(t, g.segs(t)[0], int64(MetadataRecord), []byte("another cluster"))
+		appendRecord(t, g.segs(t)[0], int64(metadataRecord), []byte("another cluster"))
 		return g
 	}, []string{CodeMetadataConflict}, false},
 
@@ -529,7 +529,7 @@ var verifyCases = []vcase{
 		// Purge every segment before the one holding the snapshot
 		// record at 100: the log then starts after 101.
 		for _, s := range g.segs(t) {
-			if slices.ContainsFunc(records(t, s), func(r segRecord) bool { return r.Type == SnapshotRecord && r.SnapIndex == 100 }) {
+			if slices.ContainsFunc(records(t, s), func(r segRecord) bool { return r.Type == snapshotRecord && r.SnapIndex == 100 }) {
 				break
 			}
 			os.Remove(s.Path)
@@ -550,7 +550,7 @@ var verifyCases = []vcase{
 	}, []string{CodeSnapshotGap, CodeSnapshotFileMissing, CodeRaftRestart}, true},
 	{"snapshot-record-missing", func(t testing.TB) vgroup {
 		g := newGroup(t, 8*1024, []op{{from: 1, to: 40, term: 1, size: 50, commit: 40}})
-		reencode(t, g, func(seg int, r *walpb.Record) bool { return RecordType(r.GetType()) != SnapshotRecord })
+		reencode(t, g, func(seg int, r *walpb.Record) bool { return RecordType(r.GetType()) != snapshotRecord })
 		return g
 	}, []string{CodeSnapshotRecordMissing}, false},
 	{"clean/reencoded", func(t testing.TB) vgroup {
@@ -592,7 +592,7 @@ var verifyCases = []vcase{
 		g.saveSnap(t, 200, 2)
 		drop := false
 		for _, s := range g.segs(t) {
-			if slices.ContainsFunc(records(t, s), func(r segRecord) bool { return r.Type == EntryRecord && r.Index == 120 }) {
+			if slices.ContainsFunc(records(t, s), func(r segRecord) bool { return r.Type == entryRecord && r.Index == 120 }) {
 				drop = true
 			}
 			if drop {
@@ -748,7 +748,7 @@ func dropNewest(t testing.TB, g vgroup) {
 	t.Helper()
 	segs := g.segs(t)
 	for k := len(segs) - 1; k > 0; k-- {
-		entries := slices.ContainsFunc(records(t, segs[k]), func(r segRecord) bool { return r.Type == EntryRecord })
+		entries := slices.ContainsFunc(records(t, segs[k]), func(r segRecord) bool { return r.Type == entryRecord })
 		if err := os.Remove(segs[k].Path); err != nil {
 			t.Fatal(err)
 		}

@@ -369,12 +369,3 @@ func parseWALSnapshot(b []byte) (WALSnapshot, error) {
 	}
 	return s, nil
 }
-
-// ParseEntry decodes an entry record's data into e; e.Data aliases data.
-func ParseEntry(data []byte, e *Entry) error { return parseEntry(data, e) }
-
-// ParseHardState decodes a state record's data.
-func ParseHardState(data []byte) (HardState, error) { return parseHardState(data) }
-
-// ParseWALSnapshot decodes a snapshot record's data.
-func ParseWALSnapshot(data []byte) (WALSnapshot, error) { return parseWALSnapshot(data) }

@@ -160,7 +160,7 @@ func firstCRCRecord(path string) (uint32, bool) {
 		return 0, false
 	}
 	typ, crc, _, err := parseRecord(b[frameHeader : frameHeader+rec])
-	if err != nil || typ != CRCRecord {
+	if err != nil || typ != crcRecord {
 		return 0, false
 	}
 	return crc, true
@@ -418,7 +418,7 @@ func unsyncedSuffix(path string, off, size int64) bool {
 		if err != nil {
 			return false
 		}
-		if n > 0 && typ != CRCRecord && crc != crc32.Update(prev, crcTable, data) {
+		if n > 0 && typ != crcRecord && crc != crc32.Update(prev, crcTable, data) {
 			return false
 		}
 		prev = crc
@@ -426,7 +426,7 @@ func unsyncedSuffix(path string, off, size int64) bool {
 		switch {
 		case phase == 2:
 			return false
-		case typ == StateRecord:
+		case typ == stateRecord:
 			hs, err := parseHardState(data)
 			if err != nil {
 				return false
@@ -438,9 +438,9 @@ func unsyncedSuffix(path string, off, size int64) bool {
 				phase = 2
 			}
 			hsTerm, hsVote, haveHS = hs.Term, hs.Vote, true
-		case typ == EntryRecord:
+		case typ == entryRecord:
 			phase = 1
-		case typ == SnapshotRecord:
+		case typ == snapshotRecord:
 			phase = 2
 		default:
 			return false

@@ -70,15 +70,15 @@ func readBack(walDir string) (*walSummary, error) {
 			if s.entries > 0 {
 				return fmt.Errorf("conf change at index %d after normal entries", e.Index)
 			}
-			var cc raftpb.ConfChange
-			if err := proto.Unmarshal(e.Data, &cc); err != nil {
+			cc, err := e.ConfChange()
+			if err != nil {
 				return fmt.Errorf("conf change at index %d: %w", e.Index, err)
 			}
-			if cc.GetType() != raftpb.ConfChangeAddNode || e.Term != 1 {
-				return fmt.Errorf("conf change at index %d: %v at term %d, want AddNode at term 1",
-					e.Index, cc.GetType(), e.Term)
+			if cc.Type != "add-node" || e.Term != 1 {
+				return fmt.Errorf("conf change at index %d: %v at term %d, want add-node at term 1",
+					e.Index, cc.Type, e.Term)
 			}
-			s.members = append(s.members, cc.GetNodeId())
+			s.members = append(s.members, cc.NodeID)
 		case inspect.EntryNormal:
 			if s.entries == 0 {
 				s.term = e.Term

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 
-	"go.etcd.io/etcd/server/v3/etcdserver/api/snap"
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
 	"go.etcd.io/raft/v3/raftpb"
@@ -452,15 +451,14 @@ func etcdEntriesAfter(ctx context.Context, st *groupState, snap uint64) (*termRu
 		}
 	}
 	ents := &termRuns{base: snap}
-	var e inspect.Entry
-	err := inspect.Records(ctx, st.segs, st.log, func(r *inspect.Record) error {
-		if r.Segment < start || r.Type != inspect.EntryRecord {
+	err := inspect.WalkRaw(ctx, st.segs, st.log, func(r *inspect.RawRecord) error {
+		if r.Segment < start {
 			return nil
 		}
-		if err := inspect.ParseEntry(r.Data, &e); err != nil {
-			return err
+		if r.Err != nil {
+			return r.Err
 		}
-		if e.Index > snap {
+		if e := r.Entry; e != nil && e.Index > snap {
 			return ents.put(e.Index, e.Term)
 		}
 		return nil
@@ -749,19 +747,11 @@ func writeNewWAL(ctx context.Context, dir string, st *groupState, sref inspect.S
 	if rec == nil {
 		return nil, 0, fmt.Errorf("the WAL has no snapshot record for index %d", sref.Index)
 	}
-	cs := &raftpb.ConfState{}
-	if rec.ConfState != nil {
-		if err := proto.Unmarshal(rec.ConfState, cs); err != nil {
-			return nil, 0, fmt.Errorf("snapshot record's ConfState: %w", err)
-		}
-	} else {
-		// etcd before 3.5 wrote no ConfState in the record: take the
-		// snapshot file's.
-		s, err := snap.Read(zap.NewNop(), snapFile)
-		if err != nil {
-			return nil, 0, err
-		}
-		cs = s.GetMetadata().GetConfState()
+	// etcd before 3.5 wrote no ConfState in the record: then the snapshot
+	// file's.
+	cs, err := rec.RaftConfState(snapFile)
+	if err != nil {
+		return nil, 0, err
 	}
 	if segSize <= 0 {
 		return nil, 0, errors.New("repair: rewrite without a segment size")
@@ -798,11 +788,11 @@ func writeNewWAL(ctx context.Context, dir string, st *groupState, sref inspect.S
 			return fmt.Errorf("entry %d follows %d: the log after the snapshot has a gap", e.Index, next-1)
 		}
 		next++
-		pe := &raftpb.Entry{}
-		if err := proto.Unmarshal(r.Data, pe); err != nil {
+		pe, err := r.RaftEntry()
+		if err != nil {
 			return fmt.Errorf("entry %d: %w", e.Index, err)
 		}
-		entryHash(h, pe.GetIndex(), pe.GetTerm(), int32(pe.GetType()), pe.GetData())
+		entryHash(h, e.Index, e.Term, int32(e.Type), e.Data)
 		count++
 		batch = append(batch, pe)
 		batchBytes += len(r.Data)
@@ -900,16 +890,11 @@ func checkNewWAL(ctx context.Context, dir string, l *inspect.Log, sref inspect.S
 	}
 	h := sha256.New()
 	var n int64
-	var pe raftpb.Entry
-	err = inspect.EffectiveEntries(ctx, segs, nl, func(e *inspect.Entry, r *inspect.Record) error {
+	err = inspect.EffectiveEntries(ctx, segs, nl, func(e *inspect.Entry, _ *inspect.Record) error {
 		if e.Index <= sref.Index {
 			return nil
 		}
-		pe.Reset()
-		if err := proto.Unmarshal(r.Data, &pe); err != nil {
-			return fmt.Errorf("rewritten WAL: entry %d: %w", e.Index, err)
-		}
-		entryHash(h, pe.GetIndex(), pe.GetTerm(), int32(pe.GetType()), pe.GetData())
+		entryHash(h, e.Index, e.Term, int32(e.Type), e.Data)
 		n++
 		return nil
 	})

@@ -68,6 +68,12 @@ type logPart struct {
 	// upTo is the last index this part's entries count for: a later part
 	// that starts lower replaces them (0: no limit).
 	upTo uint64
+	// resumed is set for a part that starts past damage inside the last
+	// segment (inspect.ResumeAfterDamage); segs is then that segment.
+	resumed *inspect.Resumed
+	// damage describes where this part stopped when another part follows
+	// it ("" for the last part).
+	damage string
 }
 
 // fromState is what planFrom read.
@@ -84,13 +90,17 @@ type fromState struct {
 	sum, donorSum []byte
 }
 
-// readParts reads a WAL in parts, resuming after every decode error.
-func readParts(ctx context.Context, segs []inspect.Segment) ([]logPart, error) {
-	var parts []logPart
+// readParts reads a WAL in parts, resuming after every decode error: at
+// the next segment, whose crc record starts the CRC chain afresh, and in
+// the last segment at the first records after the damage whose CRC can be
+// checked (inspect.ResumeAfterDamage). end is the damage that ends the
+// last part when no checkable record follows it (nil when the log ends as
+// the writer leaves it).
+func readParts(ctx context.Context, g inspect.Group, segs []inspect.Segment) (parts []logPart, end *inspect.Finding, err error) {
 	for start := 0; start < len(segs); {
 		l, err := inspect.ReadLog(ctx, segs[start:])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		parts = append(parts, logPart{first: start, segs: segs[start:], log: l})
 		st := l.Stop
@@ -98,8 +108,9 @@ func readParts(ctx context.Context, segs []inspect.Segment) ([]logPart, error) {
 			break
 		}
 		if st.Kind == inspect.KindIO {
-			return nil, st
+			return nil, nil, st
 		}
+		parts[len(parts)-1].damage = stopText(st)
 		abs := start + st.Segment
 		if st.Kind == inspect.KindCRCChain && st.Offset == 0 && abs > start {
 			// Segment abs does not continue the chain (one before it is
@@ -112,6 +123,34 @@ func readParts(ctx context.Context, segs []inspect.Segment) ([]logPart, error) {
 		}
 		start = abs + 1
 	}
+	// Damage inside the last segment: read on past it, as often as it
+	// recurs (each pass starts further into the segment).
+	for {
+		lp := &parts[len(parts)-1]
+		if lp.first+len(lp.log.Segments) != len(segs) {
+			break
+		}
+		r, f, err := inspect.ResumeAfterDamage(ctx, g, lp.log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if r == nil {
+			end = f
+			break
+		}
+		if lp.resumed != nil && r.Offset <= lp.resumed.Offset {
+			return nil, nil, fmt.Errorf("%s: reading past the damage at offset %d did not advance", r.Segment.Path, r.Damage)
+		}
+		how := "a scan for records"
+		if r.Framed {
+			how = "the damaged record's length word"
+		}
+		lp.damage = fmt.Sprintf("%s offset %d: %s (%s); records found again at offset %d by %s, read from offset %d", filepath.Base(f.File), f.Offset, f.Code, f.Message, r.Found, how, r.Offset)
+		parts = append(parts, logPart{first: len(segs) - 1, segs: []inspect.Segment{r.Segment}, log: r.Log, resumed: r})
+		if r.Log.Stop != nil && r.Log.Stop.Kind == inspect.KindIO {
+			return nil, nil, r.Log.Stop
+		}
+	}
 	// A later part whose entries start lower replaces the earlier ones
 	// from there on, as a leader's append would have.
 	for k := range parts {
@@ -121,7 +160,12 @@ func readParts(ctx context.Context, segs []inspect.Segment) ([]logPart, error) {
 			}
 		}
 	}
-	return parts, nil
+	return parts, end, nil
+}
+
+// stopText describes the decode error that ended a pass.
+func stopText(s *inspect.DecodeError) string {
+	return fmt.Sprintf("%s offset %d: %s (%s)", s.Path, s.Offset, s.Kind, s.Msg)
 }
 
 // cleanEnd reports whether a pass read its segments to their end (a torn
@@ -150,8 +194,15 @@ func termAt(parts []logPart, i uint64) (uint64, bool) {
 // in its middle (a CRC mismatch, a zeroed region, a missing or truncated
 // segment) and the donor proves the entries:
 //
-//   - the member's newest HardState can be read (the damage is not in its
-//     last segment), and is kept;
+//   - the member's newest HardState can be read, and is kept: damage in
+//     the last segment is read past when a run of records follows it
+//     whose CRCs can be checked (inspect.ResumeAfterDamage); the
+//     HardState found there must agree with the member's earlier
+//     HardStates and entries (term and commit never fall, the vote
+//     changes only with the term) and with the replica (the entry at its
+//     commit has the same term in both logs). A torn tail at the end of
+//     the log is plain repair's, and damage that no checkable record
+//     follows is refused: the newest HardState may be in it;
 //   - the member has a usable snapshot (a .snap file that decodes, is
 //     recorded in a readable part of its WAL, at or below its commit), or
 //     a WAL that starts at index 0; the donor's log starts at or below it;
@@ -209,19 +260,22 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 	if len(segs) == 0 {
 		return refuse(CodeFromCannot, "the member has no WAL segment")
 	}
-	parts, err := readParts(ctx, segs)
+	parts, endDamage, err := readParts(ctx, member, segs)
 	if err != nil {
 		return nil, nil, err
 	}
 	st := &fromState{segs: segs, parts: parts}
 	last := parts[len(parts)-1]
 	for _, pt := range parts[:len(parts)-1] {
-		s := pt.log.Stop
-		p.Damage = append(p.Damage, fmt.Sprintf("%s offset %d: %s (%s)", s.Path, s.Offset, s.Kind, s.Msg))
+		p.Damage = append(p.Damage, pt.damage)
+	}
+	if endDamage != nil {
+		p.Damage = append(p.Damage, fmt.Sprintf("%s offset %d: %s (%s)", filepath.Base(endDamage.File), endDamage.Offset, endDamage.Code, endDamage.Message))
+		return refuse(CodeFromCannot, "the member's last segment is damaged at %s offset %d (%s) and no run of records whose CRC can be checked follows it: the newest HardState, which a rewrite must keep, may be in the damaged bytes", filepath.Base(endDamage.File), endDamage.Offset, endDamage.Code)
 	}
 	if !cleanEnd(last.log) {
 		s := last.log.Stop
-		p.Damage = append(p.Damage, fmt.Sprintf("%s offset %d: %s (%s)", s.Path, s.Offset, s.Kind, s.Msg))
+		p.Damage = append(p.Damage, stopText(s))
 		return refuse(CodeFromCannot, "the member's last segment is damaged (%s offset %d: %s): the newest HardState, which a rewrite must keep, cannot be read past it", filepath.Base(s.Path), s.Offset, s.Kind)
 	}
 	for _, d := range p.Damage {
@@ -236,6 +290,12 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 	}
 	hs := last.log.HardState
 	p.HardState = hs
+	if last.resumed != nil {
+		if why := resumedHardStateDoubt(parts, hs); why != "" {
+			return refuse(CodeFromCannot, "the HardState read past the damage in the last segment (term %d, vote %d, commit %d) cannot be the member's newest: %s", hs.Term, hs.Vote, hs.Commit, why)
+		}
+		p.note("the member's newest HardState (term %d, vote %d, commit %d) was read past the damage in its last segment, at or after offset %d, in a run of records each checked by the CRC of the one before it", hs.Term, hs.Vote, hs.Commit, last.resumed.Offset)
+	}
 	st.meta = parts[0].log.Metadata
 	for _, pt := range parts {
 		if pt.log.MetadataConflict || (len(pt.log.Metadata) > 0 && string(pt.log.Metadata) != string(st.meta)) {
@@ -245,6 +305,15 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 	// The member's last index is the last part's.
 	lm := last.log.LastIndex
 	p.LastIndex = lm
+	if last.resumed != nil && last.log.FirstIndex == 0 {
+		// Entries written into the damaged bytes after the last entry read
+		// before them are unknown: the member may have acknowledged them.
+		before := uint64(0)
+		for _, pt := range parts[:len(parts)-1] {
+			before = max(before, pt.log.LastIndex)
+		}
+		return refuse(CodeFromCannot, "no entry record can be read after the damage at %s offset %d in the member's last segment, only other records: the damaged bytes may have held entries after index %d that the member acknowledged, so its last index is unknown", filepath.Base(last.resumed.Segment.Path), last.resumed.Damage, before)
+	}
 
 	// The donor: read to its end, same cluster.
 	dsegs, _, err := inspect.OpenGroup(donor)
@@ -325,6 +394,14 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 		}
 	}
 	p.ProvenCommit = proven
+	if last.resumed != nil && hs.Commit > s {
+		// The HardState read past the damage names a committed entry: the
+		// replica must not hold another one there (Raft's log matching).
+		mt, mok := termAt(parts, hs.Commit)
+		if dt, dok := dlog.TermAt(hs.Commit); mok && dok && mt != dt {
+			return refuse(CodeFromConflict, "the member's commit %d, from the HardState read past the damage in its last segment, is an entry of term %d in its log and of term %d in the replica's: two committed entries cannot differ", hs.Commit, mt, dt)
+		}
+	}
 	e := min(lm, proven)
 	p.CopyTo = e
 	// Where the member cannot read its own log.
@@ -580,4 +657,32 @@ func RepairFrom(donor func(inspect.Group) inspect.Group) func(ctx context.Contex
 		out.finish(rep)
 		return out, nil
 	}
+}
+
+// resumedHardStateDoubt checks the HardState read past damage in the last
+// segment against what Raft guarantees of a member's successive
+// HardStates and log: its term never falls, its commit never falls, its
+// vote changes only with its term, and no entry written before it has a
+// higher term. Every HardState and entry in the parts before the last was
+// written before it. It returns why hs cannot be the member's newest
+// HardState ("" when nothing contradicts it).
+func resumedHardStateDoubt(parts []logPart, hs inspect.HardState) string {
+	for _, pt := range parts[:len(parts)-1] {
+		l := pt.log
+		if l.HasHardState {
+			h := l.HardState
+			switch {
+			case h.Term > hs.Term:
+				return fmt.Sprintf("an earlier HardState has the higher term %d", h.Term)
+			case h.Commit > hs.Commit:
+				return fmt.Sprintf("an earlier HardState has the higher commit %d", h.Commit)
+			case h.Term == hs.Term && h.Vote != 0 && h.Vote != hs.Vote:
+				return fmt.Sprintf("an earlier HardState of the same term %d votes for %x, not %x", h.Term, h.Vote, hs.Vote)
+			}
+		}
+		if l.LastTerm > hs.Term {
+			return fmt.Sprintf("an earlier entry (index %d) has the higher term %d", l.LastIndex, l.LastTerm)
+		}
+	}
+	return ""
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.etcd.io/etcd/server/v3/etcdserver/api/snap"
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
 	"go.etcd.io/raft/v3/raftpb"
@@ -210,18 +209,13 @@ func (a *applier) prepareFrom(p *FromPlan, st *fromState) error {
 func (a *applier) writeFromWAL(dir string, p *FromPlan, st *fromState) (err error) {
 	ctx := a.ctx
 	s, e := p.Snapshot.Index, p.CopyTo
-	cs := &raftpb.ConfState{}
-	switch {
-	case st.snap.ConfState != nil:
-		if err := proto.Unmarshal(st.snap.ConfState, cs); err != nil {
-			return fmt.Errorf("snapshot record's ConfState: %w", err)
-		}
-	case s > 0:
-		sn, err := snap.Read(zap.NewNop(), st.snapFi)
-		if err != nil {
-			return err
-		}
-		cs = sn.GetMetadata().GetConfState()
+	snapFile := ""
+	if s > 0 {
+		snapFile = st.snapFi
+	}
+	cs, err := st.snap.RaftConfState(snapFile)
+	if err != nil {
+		return err
 	}
 	segSize := st.segs[len(st.segs)-1].Size
 	walSizeMu.Lock()
@@ -255,8 +249,8 @@ func (a *applier) writeFromWAL(dir string, p *FromPlan, st *fromState) (err erro
 			return fmt.Errorf("entry %d follows %d", ie.Index, next-1)
 		}
 		next++
-		pe := &raftpb.Entry{}
-		if err := proto.Unmarshal(r.Data, pe); err != nil {
+		pe, err := r.RaftEntry()
+		if err != nil {
 			return fmt.Errorf("entry %d: %w", ie.Index, err)
 		}
 		all.Write(r.Data)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -88,6 +90,12 @@ func TestRepairFromMidLogDamage(t *testing.T) {
 }
 
 func repairFromCase(t *testing.T, res *fixture.ClusterResult, member, donor uint64, d damage) {
+	repairFromCaseAt(t, res, member, donor, d, false)
+}
+
+// repairFromCaseAt is repairFromCase; lastSeg damages the member's last
+// segment instead of one in the middle of its log.
+func repairFromCaseAt(t *testing.T, res *fixture.ClusterResult, member, donor uint64, d damage, lastSeg bool) *FromPlan {
 	ctx := context.Background()
 	root := t.TempDir()
 	if err := fixture.CopyDir(res.Dir, filepath.Join(root, "c")); err != nil {
@@ -102,7 +110,9 @@ func repairFromCase(t *testing.T, res *fixture.ClusterResult, member, donor uint
 	if len(nr.Snapshots) > 0 {
 		k = len(segs) - 3
 	}
-	if k <= 0 || k >= len(segs)-1 {
+	if lastSeg {
+		k = len(segs) - 1
+	} else if k <= 0 || k >= len(segs)-1 {
 		t.Fatalf("only %d segments", len(segs))
 	}
 	d.do(t, segs[k])
@@ -166,6 +176,7 @@ func repairFromCase(t *testing.T, res *fixture.ClusterResult, member, donor uint
 		t.Fatal(err)
 	}
 	sameSums(t, "restored member", fileSums(t, mg.Dir), damaged)
+	return p
 }
 
 func verifyFindings(t *testing.T, g inspect.Group) []inspect.Finding {
@@ -228,22 +239,49 @@ func TestRepairFromRefuses(t *testing.T) {
 	if _, err := PlanRepairFrom(ctx, mg, mg); err == nil {
 		t.Fatal("the member as its own replica was accepted")
 	}
-	// Damage in the last segment: the newest HardState cannot be read.
-	last := filepath.Join(root, "last")
-	writeMember(t, last, 1, chunks(2, 600, 2)...)
-	lg := discover(t, last)
-	ls := segPaths(t, lg)
-	midDamages[0].do(t, ls[len(ls)-1])
-	p, err := PlanRepairFrom(ctx, lg, discover(t, same))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Refusals) != 1 || p.Refusals[0].Code != CodeFromCannot {
-		t.Fatalf("damage in the last segment: %+v", p.Plan)
+	// Damage to the last record of the log (its newest HardState), and a
+	// zeroed region that only one record follows: nothing after the
+	// damage can be checked, so the newest HardState is unknown.
+	for _, c := range []struct {
+		name string
+		do   func(t *testing.T, seg string)
+	}{
+		{"last-record", func(t *testing.T, seg string) {
+			r := lastRecord(t, seg)
+			if err := fixture.FlipByte(seg, r.Offset+r.FrameLen-r.Pad-1); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"one-record-after", func(t *testing.T, seg string) {
+			recs, err := fixture.RecordOffsets(seg)
+			if err != nil || len(recs) < 4 {
+				t.Fatalf("%d records, %v", len(recs), err)
+			}
+			a, b := recs[len(recs)-3], recs[len(recs)-1]
+			if err := fixture.ZeroRange(seg, a.Offset, b.Offset-a.Offset); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		last := filepath.Join(root, "last-"+c.name)
+		writeMember(t, last, 1, chunks(2, 600, 2)...)
+		lg := discover(t, last)
+		ls := segPaths(t, lg)
+		c.do(t, ls[len(ls)-1])
+		lastBefore := fileSums(t, last)
+		p, err := PlanRepairFrom(ctx, lg, discover(t, same))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Refusals) != 1 || p.Refusals[0].Code != CodeFromCannot || !strings.Contains(p.Refusals[0].Message, "newest HardState") {
+			t.Fatalf("%s: damage at the end of the last segment: %+v", c.name, p.Plan)
+		}
+		t.Logf("%s refused: %s", c.name, p.Refusals[0].Message)
+		sameSums(t, c.name, fileSums(t, last), lastBefore)
 	}
 	// A member and replica written alike: the repair works, and the
 	// entries are the same bytes.
-	p, err = PlanRepairFrom(ctx, mg, discover(t, same))
+	p, err := PlanRepairFrom(ctx, mg, discover(t, same))
 	if err != nil || len(p.Refusals) != 0 {
 		t.Fatalf("plan %+v %v", p, err)
 	}
@@ -306,5 +344,223 @@ func TestRepairFromStaleAndLocked(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "b1")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a stale apply left its backup directory: %v", err)
+	}
+}
+
+// lastRecord is the last record of a segment.
+func lastRecord(t *testing.T, seg string) fixture.RecordPos {
+	t.Helper()
+	recs, err := fixture.RecordOffsets(seg)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("%s: %d records, %v", seg, len(recs), err)
+	}
+	return recs[len(recs)-1]
+}
+
+// lastSegEntry is an entry record of the last segment, after its last
+// snapshot record, with a HardState, entries and a HardState after it
+// (from the third record on); the middle one of those when there are
+// several.
+func lastSegEntry(t *testing.T, seg string) fixture.RecordPos {
+	t.Helper()
+	recs, err := fixture.RecordOffsets(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cands []int
+	for k, r := range recs {
+		if r.Type == 5 {
+			cands = cands[:0]
+		}
+		if r.Type != 2 || k+3 >= len(recs) {
+			continue
+		}
+		// A HardState, then entries, then a HardState: a later wal.Save
+		// follows the damaged one, so the records after the damage are
+		// not the unsynced rest of the last write (a torn tail).
+		want := []int64{3, 2, 3}
+		for _, a := range recs[k+3:] {
+			if len(want) > 0 && a.Type == want[0] {
+				want = want[1:]
+			}
+		}
+		if len(want) == 0 {
+			cands = append(cands, k)
+		}
+	}
+	if len(cands) == 0 {
+		t.Fatalf("%s: no entry record after the last snapshot record with a later wal.Save after it (%d records)", seg, len(recs))
+	}
+	return recs[cands[len(cands)/2]]
+}
+
+// lastDamages is damage inside the last segment that records, HardStates
+// among them, follow: not the end of the log.
+var lastDamages = []damage{
+	{"crc-mismatch", func(t *testing.T, seg string) {
+		r := lastSegEntry(t, seg)
+		if err := fixture.FlipByte(seg, r.DataOffset()+r.DataLen-2); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{"crc-field", func(t *testing.T, seg string) {
+		// The record's stored CRC, not its data: the chain cannot be
+		// continued from it.
+		r := lastSegEntry(t, seg)
+		if err := fixture.FlipByte(seg, r.DataOffset()+3); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{"zeroed-sector", func(t *testing.T, seg string) {
+		// From a length word on: the log seems to end at a zero word.
+		r := lastSegEntry(t, seg)
+		if err := fixture.ZeroRange(seg, r.Offset, min(512, r.FrameLen+64)); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{"zeroed-inside", func(t *testing.T, seg string) {
+		// A whole sector inside a record: etcd takes it for a torn write.
+		r := lastSegEntry(t, seg)
+		start := (r.DataOffset() + 8 + 511) &^ 511
+		if start >= r.Offset+r.FrameLen {
+			start = (r.DataOffset() + 8) &^ 511
+		}
+		if err := fixture.ZeroRange(seg, start, 512); err != nil {
+			t.Fatal(err)
+		}
+	}},
+}
+
+// TestRepairFromLastSegmentDamage damages the last segment of real raft
+// replicas' WALs where records, HardStates among them, follow the damage
+// (not a torn tail at the end of the log), and repairs the member from a
+// replica: the newest HardState is read past the damage and kept, and the
+// result is what repairFromCase checks (verify clean, etcd's restart path
+// and raft succeed, entries byte-identical to the donor's, restore puts
+// the damage back).
+func TestRepairFromLastSegmentDamage(t *testing.T) {
+	for _, snaps := range []bool{false, true} {
+		src := t.TempDir()
+		opts := fixture.ClusterOptions{Groups: 1, Proposals: 30, SegmentSize: 16 << 10, MaxWALFiles: 1000, MaxSnapFiles: 1000, NoSnapshots: !snaps, SnapshotEvery: 90}
+		res, err := fixture.RaftCluster(filepath.Join(src, "c"), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, member := range []uint64{1, 3} {
+			for _, d := range lastDamages {
+				t.Run(fmt.Sprintf("snapshots=%v/node-%d/%s", snaps, member, d.name), func(t *testing.T) {
+					var hit fixture.RecordPos
+					dd := damage{d.name, func(t *testing.T, seg string) {
+						hit = lastSegEntry(t, seg)
+						d.do(t, seg)
+					}}
+					p := repairFromCaseAt(t, res, member, 2, dd, true)
+					// The damaged entry came from the donor, and the
+					// HardState was read past the damage.
+					if hit.Index <= p.Snapshot.Index || hit.Index > p.CopyTo {
+						t.Fatalf("damaged entry %d is not among those copied (%d..%d)", hit.Index, p.Snapshot.Index+1, p.CopyTo)
+					}
+					if !strings.Contains(strings.Join(p.Notes, "\n"), "read past the damage in its last segment") {
+						t.Fatalf("plan notes: %q", p.Notes)
+					}
+					t.Logf("damage: %q", p.Damage)
+				})
+			}
+		}
+	}
+}
+
+// TestRepairFromTornTailIsNotDamage: a sector lost inside the last write
+// (zeros, then the rest of that wal.Save up to the end of the log) is a
+// torn tail a crash leaves: plain repair's, not read past by repair
+// --from, which finds nothing to do from a replica.
+func TestRepairFromTornTailIsNotDamage(t *testing.T) {
+	root := t.TempDir()
+	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+	writeMember(t, a, 1, chunks(2, 600, 2)...)
+	writeMember(t, b, 2, chunks(2, 600, 2)...)
+	mg := discover(t, a)
+	segs := segPaths(t, mg)
+	last := segs[len(segs)-1]
+	recs, err := fixture.EntryRecords(last)
+	if err != nil || len(recs) < 10 {
+		t.Fatalf("%d entry records, %v", len(recs), err)
+	}
+	r := recs[len(recs)-6]
+	start := (r.Offset + 511) &^ 511
+	if err := fixture.ZeroRange(last, start, 512); err != nil {
+		t.Fatal(err)
+	}
+	fs := verifyFindings(t, mg)
+	if !slices.Contains(codes(fs), inspect.CodeTornTail) || hasError(fs) {
+		t.Fatalf("verify: %v, want a torn tail and no error", codes(fs))
+	}
+	p, err := PlanRepairFrom(context.Background(), mg, discover(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Refusals) != 0 || !p.Empty() || !strings.Contains(strings.Join(p.Notes, "\n"), "nothing to repair from a replica") {
+		t.Fatalf("plan: %+v", p.Plan)
+	}
+}
+
+// TestRepairFromNoEntryAfterDamage: damage to the last entry record of the
+// last segment, followed only by HardStates: the damaged bytes may have
+// held entries the member acknowledged, so its last index is unknown, and
+// repair --from refuses (precisely), changing nothing.
+func TestRepairFromNoEntryAfterDamage(t *testing.T) {
+	root := t.TempDir()
+	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+	spans := append(chunks(2, 600, 2), span{601, 600, 2, 590}, span{601, 600, 2, 595}, span{601, 600, 2, 600})
+	writeMember(t, a, 1, spans...)
+	writeMember(t, b, 2, spans...)
+	mg := discover(t, a)
+	segs := segPaths(t, mg)
+	last := segs[len(segs)-1]
+	recs, err := fixture.EntryRecords(last)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("%d entry records, %v", len(recs), err)
+	}
+	r := recs[len(recs)-1]
+	if err := fixture.FlipByte(last, r.DataOffset()+r.DataLen-2); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSums(t, a)
+	p, err := PlanRepairFrom(context.Background(), mg, discover(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Refusals) != 1 || p.Refusals[0].Code != CodeFromCannot || !strings.Contains(p.Refusals[0].Message, "its last index is unknown") {
+		t.Fatalf("plan: %+v", p.Plan)
+	}
+	t.Logf("refused: %s", p.Refusals[0].Message)
+	sameSums(t, "refused member", fileSums(t, a), before)
+}
+
+// TestResumedHardStateDoubt: a HardState read past damage is refused as
+// the member's newest when an earlier HardState or entry contradicts
+// Raft's order (term and commit never fall, the vote changes only with the
+// term, no earlier entry has a higher term).
+func TestResumedHardStateDoubt(t *testing.T) {
+	earlier := func(hs inspect.HardState, lastTerm uint64) []logPart {
+		return []logPart{{log: &inspect.Log{HardState: hs, HasHardState: true, LastIndex: 50, LastTerm: lastTerm}}, {log: &inspect.Log{}}}
+	}
+	hs := inspect.HardState{Term: 5, Vote: 2, Commit: 40}
+	for _, c := range []struct {
+		name  string
+		parts []logPart
+		doubt bool
+	}{
+		{"consistent", earlier(inspect.HardState{Term: 4, Vote: 1, Commit: 30}, 4), false},
+		{"same term and vote", earlier(inspect.HardState{Term: 5, Vote: 2, Commit: 40}, 5), false},
+		{"no vote yet", earlier(inspect.HardState{Term: 5, Vote: 0, Commit: 35}, 5), false},
+		{"higher term", earlier(inspect.HardState{Term: 6, Vote: 2, Commit: 30}, 5), true},
+		{"higher commit", earlier(inspect.HardState{Term: 5, Vote: 2, Commit: 41}, 5), true},
+		{"other vote", earlier(inspect.HardState{Term: 5, Vote: 3, Commit: 30}, 5), true},
+		{"entry of a higher term", earlier(inspect.HardState{Term: 4, Vote: 1, Commit: 30}, 6), true},
+	} {
+		if why := resumedHardStateDoubt(c.parts, hs); (why != "") != c.doubt {
+			t.Errorf("%s: %q", c.name, why)
+		}
 	}
 }

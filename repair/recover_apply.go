@@ -221,9 +221,16 @@ type recordWriter struct {
 	n   int64
 }
 
-func (rw *recordWriter) write(typ inspect.RecordType, data []byte) error {
+// The record types the recordWriter writes, numbered as etcd's wal package
+// numbers them (walpb.Record.type).
+const (
+	entryType int64 = 2
+	stateType int64 = 3
+)
+
+func (rw *recordWriter) write(typ int64, data []byte) error {
 	rw.crc = crc32.Update(rw.crc, walCRCTable, data)
-	b, err := proto.Marshal(&walpb.Record{Type: proto.Int64(int64(typ)), Crc: proto.Uint32(rw.crc), Data: data})
+	b, err := proto.Marshal(&walpb.Record{Type: proto.Int64(typ), Crc: proto.Uint32(rw.crc), Data: data})
 	if err != nil {
 		return err
 	}
@@ -289,7 +296,7 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 		return err
 	}
 	own := a.manFile(rel)
-	prevCRC, err := crcAt(a.ctx, st.member)
+	prevCRC, err := crcAt(a.ctx, st.member, act.Offset)
 	if err != nil {
 		return err
 	}
@@ -333,7 +340,7 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 	if err != nil {
 		return err
 	}
-	if err := rw.write(inspect.StateRecord, hb); err != nil {
+	if err := rw.write(stateType, hb); err != nil {
 		return err
 	}
 	// Zeros to the old size, as a preallocated segment ends.
@@ -376,28 +383,31 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 	return nil
 }
 
-// crcAt returns the running CRC after the member's last complete record.
-func crcAt(ctx context.Context, m *inspect.Replica) (uint32, error) {
+// crcAt returns the running CRC after the member's last complete record,
+// which must end at offset end of its last segment. It reads the last
+// segment alone: its opening crc record carries the chain of the segments
+// before it, which the plan's read of the whole log checked.
+func crcAt(ctx context.Context, m *inspect.Replica, end int64) (uint32, error) {
 	segs, _, err := inspect.OpenGroup(m.Group)
 	if err != nil {
 		return 0, err
 	}
-	last := len(segs) - 1
-	var crc uint32
-	var seen bool
-	err = inspect.Records(ctx, segs, m.Log(), func(r *inspect.Record) error {
-		if r.Segment == last {
-			crc, seen = r.CRC, true
-		}
-		return nil
-	})
+	if len(segs) == 0 {
+		return 0, errors.New("the member has no segment")
+	}
+	l, err := inspect.ReadLog(ctx, segs[len(segs)-1:])
 	if err != nil {
 		return 0, err
 	}
-	if !seen {
+	switch s := l.Segments[0]; {
+	case l.Stop != nil:
+		return 0, l.Stop
+	case s.Records == 0:
 		return 0, errors.New("the member's last segment holds no record")
+	case s.End != end:
+		return 0, &StaleError{Reason: fmt.Sprintf("the member's last segment ends at offset %d, not %d", s.End, end)}
 	}
-	return crc, nil
+	return l.FinalCRC, nil
 }
 
 // appendEntries copies the donor's entry records from..to, byte for byte.
@@ -419,7 +429,7 @@ func appendEntries(ctx context.Context, rw *recordWriter, d *inspect.Replica, fr
 			return fmt.Errorf("%s: entry %d follows %d", d.Server, e.Index, next-1)
 		}
 		next++
-		return rw.write(inspect.EntryRecord, r.Data)
+		return rw.write(entryType, r.Data)
 	})
 	if err != nil && err != stop {
 		return err
