@@ -118,7 +118,7 @@ func (o *bundleOptions) run(cmd *cobra.Command, g *globals, args []string) error
 		fmt.Fprintf(g.io.ErrOut, "raftctl: warning: %d bytes do not frame as records and are in the bundle as they are (payloads there are not redacted); see the manifest\n", unparsed)
 	}
 	if mode == format.ModeJSON || mode == format.ModeJSONL {
-		return format.WriteJSON(g.io.Out, res)
+		return renderDoc(g, mode, res, []bundleResult{res}, nil)
 	}
 	fmt.Fprintf(g.io.Out, "%s: %d files, %s (from %s)", o.out, len(m.Files), format.Bytes(res.Bytes), format.Bytes(res.SourceBytes))
 	if len(m.Omitted) > 0 {
@@ -148,7 +148,7 @@ FILE is not a bundle; 3 means it could not be read or DIR written.
 			f, err := os.Open(args[0])
 			if err != nil {
 				if errors.Is(err, os.ErrNotExist) {
-					return &exitError{code: ExitUsage, err: fmt.Errorf("%s: no such file or directory", args[0])}
+					return notFound(args[0])
 				}
 				return describeFSError(err)
 			}

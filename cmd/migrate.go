@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -282,8 +281,8 @@ func (o *migrateOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	return migrateOutcome(cmd.Context(), rep, err)
 }
 
-// migrateOutcome is the one place that maps a migration's outcome to the
-// exit status documented in the command's help.
+// migrateOutcome maps a migration's outcome to the exit status
+// documented in the command's help (the error's code: migrateExitCode).
 func migrateOutcome(ctx context.Context, rep *migrate.Report, err error) error {
 	if err == nil {
 		if rep.DryRun {
@@ -297,29 +296,12 @@ func migrateOutcome(ctx context.Context, rep *migrate.Report, err error) error {
 	} else if !rep.DryRun {
 		msg += " (nothing was written)"
 	}
-	code := ExitNoVerdict
-	switch {
-	case ctx.Err() != nil || errors.Is(err, context.Canceled):
-		code = ExitInterrupted
-	case anyIs(err, migrate.ErrInvalidOptions, migrate.ErrExists, commitlog.ErrSelection, commitlog.ErrAmbiguousPrefix, os.ErrNotExist):
-		code = ExitUsage
-	}
+	code := migrateExitCode(ctx, err)
 	var ue *commitlog.UndecidedError
 	if errors.As(err, &ue) {
 		msg += "; decide for each: --include FILE (read it where its last record's timestamp puts it; FILE=HEXTS to place it) or --skip FILE"
 	}
 	return &exitError{code: code, err: errors.New(msg)}
-}
-
-// anyIs reports whether err, or one of the errors joined in it, is one of
-// targets.
-func anyIs(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }
 
 // migrateMessage is err on one line, joined errors separated by "; ".

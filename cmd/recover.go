@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,52 +82,7 @@ means the plan refuses.
 		Example: `  $ raftctl recover plan testdata/sample/node-1/group-1 testdata/sample/node-2/group-1
   $ raftctl recover plan testdata/sample/node-1 testdata/sample/node-4 --group group-3 --member testdata/sample/node-4 -o json`,
 		Args: cobra.ArbitraryArgs,
-		RunE: run(func(cmd *cobra.Command, args []string) error {
-			mode, err := g.mode()
-			if err != nil {
-				return err
-			}
-			if len(args)+len(o.summaries) < 2 {
-				return usageErrorf("requires at least 2 arg(s) (PATHs or --summary files), only received %d", len(args)+len(o.summaries))
-			}
-			srcs, cleanup, err := compareSources(cmd, g, &o.sel, &o.dirs, args, o.summaries)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			plan, err := repair.PlanRecoverSources(cmd.Context(), srcs, repair.RecoverOptions{Member: o.member})
-			if err != nil {
-				var le *repair.LockedError
-				if errors.As(err, &le) {
-					return changeError(le.Path, err)
-				}
-				if plan == nil && !isFSError(err) {
-					return usageErrorf("%v", err)
-				}
-				return describeFSError(err)
-			}
-			if o.planFile != "" {
-				b, err := json.MarshalIndent(plan, "", "  ")
-				if err != nil {
-					return err
-				}
-				if err := os.WriteFile(o.planFile, append(b, '\n'), 0o600); err != nil {
-					return describeFSError(err)
-				}
-			}
-			if mode == format.ModeJSON || mode == format.ModeJSONL {
-				err = format.WriteJSON(g.io.Out, plan)
-			} else {
-				err = renderRecoverPlan(g, plan, o.planFile)
-			}
-			if err != nil {
-				return err
-			}
-			if len(plan.Refusals) > 0 {
-				return findings()
-			}
-			return nil
-		}),
+		RunE: run(func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args) }),
 	}
 	o.sel.addFlags(cmd)
 	o.dirs.addFlags(cmd)
@@ -134,6 +90,51 @@ means the plan refuses.
 	cmd.Flags().StringVar(&o.planFile, "plan-file", "", "write the plan as JSON to this file, for recover apply")
 	cmd.Flags().StringArrayVar(&o.summaries, "summary", nil, "a summary file written by raftctl summary, as a replica (repeatable)")
 	return cmd
+}
+
+func (o *recoverPlanOptions) run(cmd *cobra.Command, g *globals, args []string) error {
+	mode, srcs, cleanup, err := readReplicas(cmd, g, &o.sel, &o.dirs, args, o.summaries)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	plan, err := repair.PlanRecoverSources(cmd.Context(), srcs, repair.RecoverOptions{Member: o.member})
+	if err != nil {
+		var le *repair.LockedError
+		if errors.As(err, &le) {
+			return changeError(le.Path, err)
+		}
+		if plan == nil && !isFSError(err) {
+			return usageErrorf("%v", err)
+		}
+		return describeFSError(err)
+	}
+	if o.planFile != "" {
+		if err := writePlanFile(o.planFile, plan); err != nil {
+			return err
+		}
+	}
+	err = renderDoc(g, mode, plan, []*repair.RecoverPlan{plan}, func() error { return renderRecoverPlan(g, plan, o.planFile) })
+	if err != nil {
+		return err
+	}
+	if len(plan.Refusals) > 0 {
+		return findings()
+	}
+	return nil
+}
+
+// writePlanFile writes the plan to the file p for recover apply, as -o
+// json writes it to stdout (the same encoder: one JSON contract).
+func writePlanFile(p string, plan *repair.RecoverPlan) error {
+	var b bytes.Buffer
+	if err := format.WriteJSON(&b, plan); err != nil {
+		return err
+	}
+	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+		return describeFSError(err)
+	}
+	return nil
 }
 
 // isFSError reports whether err comes from the file system.
@@ -240,13 +241,13 @@ WARNING: recover changes the member's WAL; stop every member first.
 			}
 			res, err := repair.ApplyRecover(cmd.Context(), &plan, repair.ApplyOptions{BackupDir: o.backupDir, DryRun: o.dryRun})
 			if errors.Is(err, repair.ErrRefused) {
-				return &exitError{code: ExitFindings, err: err}
+				return refused(err)
 			}
 			if err != nil {
 				return changeError(plan.Group.Name, err)
 			}
 			if mode == format.ModeJSON || mode == format.ModeJSONL {
-				return format.WriteJSON(g.io.Out, res)
+				return renderDoc(g, mode, res, []*repair.RecoverResult{res}, nil)
 			}
 			w := g.io.Out
 			switch {

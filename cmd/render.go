@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -38,15 +39,35 @@ func renderListV[T any](g *globals, mode format.Mode, version int, key string, r
 		_, err = g.io.Out.Write(out.Bytes())
 		return err
 	case format.ModeJSONL:
-		w := format.NewJSONL(g.io.Out)
-		for _, r := range rows {
-			if err := w.Write(r); err != nil {
-				return err
-			}
-		}
-		return w.Flush()
+		return writeJSONL(g.io.Out, rows)
 	}
 	return table().Render(g.io.Out, mode, format.TableOptions{Width: g.io.Width})
+}
+
+// renderDoc renders a command's result: in JSON the document doc, in
+// JSONL each of lines (doc's groups) on a line of its own, the same
+// struct through the same encoder; any other mode is other's.
+func renderDoc[T any](g *globals, mode format.Mode, doc any, lines []T, other func() error) error {
+	switch mode {
+	case format.ModeJSON:
+		return format.WriteJSON(g.io.Out, doc)
+	case format.ModeJSONL:
+		return writeJSONL(g.io.Out, lines)
+	}
+	return other()
+}
+
+// writeJSONL writes rows to out, one JSON object a line, and stops at the
+// first row that does not encode (what came before it is written).
+func writeJSONL[T any](out io.Writer, rows []T) error {
+	w := format.NewJSONL(out)
+	for _, r := range rows {
+		if err := w.Write(r); err != nil {
+			_ = w.Flush() // the lines before r; err says what went wrong
+			return err
+		}
+	}
+	return w.Flush()
 }
 
 // readGroups is the start of every read-only group command: the output

@@ -3,7 +3,6 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -72,13 +71,9 @@ func (o *reportOptions) run(cmd *cobra.Command, g *globals, args []string) error
 	if err != nil {
 		return err
 	}
-	var failOn inspect.Severity
-	switch o.failOn {
-	case string(inspect.SeverityError), string(inspect.SeverityWarning):
-		failOn = inspect.Severity(o.failOn)
-	case failOnNever:
-	default:
-		return usageErrorf("--fail-on %q: want error, warning or never", o.failOn)
+	failOn, err := parseFailOn(o.failOn)
+	if err != nil {
+		return err
 	}
 	var inputs []inspect.FleetInput
 	for _, p := range args {
@@ -99,38 +94,25 @@ func (o *reportOptions) run(cmd *cobra.Command, g *globals, args []string) error
 	if err != nil {
 		return err
 	}
-	switch mode {
-	case format.ModeJSON:
-		err = format.WriteJSON(g.io.Out, rep)
-	case format.ModeJSONL:
-		w := format.NewJSONL(g.io.Out)
-		for _, gr := range rep.Groups {
-			if err = w.Write(gr); err != nil {
-				break
-			}
+	err = renderDoc(g, mode, rep, rep.Groups, func() error {
+		switch mode {
+		case modeJUnit:
+			return writeReportJUnit(g.io.Out, rep, failOn)
+		case modeMarkdown:
+			return writeReportMarkdown(g.io.Out, rep)
+		case format.ModePlain:
+			return renderReportPlain(g, rep)
 		}
-		if ferr := w.Flush(); err == nil {
-			err = ferr
-		}
-	case modeJUnit:
-		err = writeReportJUnit(g.io.Out, rep, failOn)
-	case modeMarkdown:
-		err = writeReportMarkdown(g.io.Out, rep)
-	case format.ModePlain:
-		err = renderReportPlain(g, rep)
-	default:
-		err = renderReportTable(g, mode, rep)
-	}
+		return renderReportTable(g, mode, rep)
+	})
 	if err != nil {
 		return err
 	}
+	var nvErr error
 	if nv := rep.NoVerdict(); len(nv) > 0 {
-		return &exitError{code: ExitNoVerdict, err: fmt.Errorf("%d replica(s) without a verdict: %s", len(nv), strings.Join(nv, "; "))}
+		nvErr = fmt.Errorf("%d replica(s) without a verdict: %s", len(nv), strings.Join(nv, "; "))
 	}
-	if failOn != "" && rep.Has(failOn) {
-		return findings()
-	}
-	return nil
+	return verdictError(nvErr, failOn != "" && rep.Has(failOn))
 }
 
 // readFleetFile reads every summary and verify report in a file: JSON
@@ -140,7 +122,7 @@ func readFleetFile(p string) ([]inspect.FleetInput, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: no such file or directory", p)}
+			return nil, notFound(p)
 		}
 		return nil, describeFSError(err)
 	}
@@ -200,6 +182,9 @@ func readFleetFile(p string) ([]inspect.FleetInput, error) {
 	return out, nil
 }
 
+// renderReportTable shows one row per group (its replicas' statuses),
+// then each group's problems and divergences, then the summary
+// (renderTableReport, as verify's table).
 func renderReportTable(g *globals, mode format.Mode, rep *inspect.FleetReport) error {
 	sc := g.scheme(mode)
 	t := &format.Table{Headers: []string{"group", "cluster", "replicas", "status", "recommended"},
@@ -211,32 +196,24 @@ func renderReportTable(g *globals, mode format.Mode, rep *inspect.FleetReport) e
 		}
 		t.Rows = append(t.Rows, []string{gr.Name, orDash(gr.ClusterID), fmt.Sprintf("%d (%s)", len(gr.Replicas), strings.Join(reps, " ")), severityCell(sc, gr.Status), orDash(gr.Recommended)})
 	}
-	var buf bytes.Buffer
-	if err := t.Render(&buf, mode, format.TableOptions{Width: g.io.Width}); err != nil {
-		return err
-	}
-	for _, gr := range rep.Groups {
-		if len(gr.Problems) == 0 {
-			continue
-		}
-		fmt.Fprintf(&buf, "\n%s: %s\n", sc.Bold(gr.Name), severityCell(sc, gr.Status))
-		for _, p := range gr.Problems {
-			fmt.Fprintf(&buf, "  %s\n", p)
-		}
-		for _, d := range gr.Divergence {
-			if d.Index != 0 {
-				fmt.Fprintf(&buf, "  %s ~ %s: diverge at index %d (terms %d and %d)\n", d.A, d.B, d.Index, d.TermA, d.TermB)
+	details := func(buf *bytes.Buffer) {
+		for _, gr := range rep.Groups {
+			if len(gr.Problems) == 0 {
+				continue
+			}
+			writeGroupHeading(buf, sc, gr.Name, gr.Status)
+			for _, p := range gr.Problems {
+				fmt.Fprintf(buf, "  %s\n", p)
+			}
+			for _, d := range gr.Divergence {
+				if d.Index != 0 {
+					fmt.Fprintf(buf, "  %s ~ %s: diverge at index %d (terms %d and %d)\n", d.A, d.B, d.Index, d.TermA, d.TermB)
+				}
 			}
 		}
 	}
 	s := rep.Summary
-	fmt.Fprintf(&buf, "\n%d group(s), %d replica(s): %d ok, %d warning, %d error", s.Groups, s.Replicas, s.OK, s.Warning, s.Error)
-	if s.Unknown > 0 {
-		fmt.Fprintf(&buf, ", %d without a verdict", s.Unknown)
-	}
-	buf.WriteString("\n")
-	_, err := g.io.Out.Write(buf.Bytes())
-	return err
+	return renderTableReport(g, mode, t, details, fmt.Sprintf("%d group(s), %d replica(s): %d ok, %d warning, %d error", s.Groups, s.Replicas, s.OK, s.Warning, s.Error), s.Unknown)
 }
 
 // renderReportPlain writes one tab-separated line per replica: group,
@@ -279,20 +256,7 @@ func writeReportJUnit(w io.Writer, rep *inspect.FleetReport, failOn inspect.Seve
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
-	doc := junitSuites{Name: "raftctl report", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	if err := enc.Close(); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return writeJUnitSuite(w, suite)
 }
 
 // mdCell escapes a Markdown table cell.

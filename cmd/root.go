@@ -60,24 +60,12 @@ func Run(ctx context.Context, streams *IOStreams, args []string) int {
 		}
 	}()
 	cmd, err := root.ExecuteContextC(ctx)
-	if err == nil && ctx.Err() != nil {
-		err = &exitError{code: ExitInterrupted, err: errors.New("interrupted")}
-	}
-	if err == nil {
+	if err = runError(ctx, err); err == nil {
 		return ExitOK
-	}
-	if ctx.Err() != nil {
-		err = &exitError{code: ExitInterrupted, err: errors.New("interrupted")}
 	}
 	code := exitCode(err)
 	var ee *exitError
-	isExit := errors.As(err, &ee)
-	if !isExit {
-		// Errors cobra itself returns (unknown command or flag, wrong
-		// number of arguments) are usage errors.
-		code = ExitUsage
-		ee = &exitError{code: code, err: err, usage: true}
-	}
+	errors.As(err, &ee)
 	if !ee.silent {
 		fmt.Fprintf(streams.ErrOut, "raftctl: %s\n", oneLine(err.Error()))
 		if ee.usage && cmd != nil {
@@ -145,7 +133,7 @@ names, optionally under a command's name), which wins over the default.
 	pf.StringVar(&g.dataDir, "data-dir", "", "where to look for groups when no PATH is given")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "no progress line on standard error")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &exitError{code: ExitUsage, err: err, usage: true}
+		return usageError(err)
 	})
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
@@ -209,7 +197,7 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 			// --config or RAFTCTL_CONFIG must be read.
 			missing := errors.As(err, &nf) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission)
 			if explicit || !missing {
-				return &exitError{code: ExitUsage, err: fmt.Errorf("config file %s: %v", path, err), usage: true}
+				return usageErrorf("config file %s: %v", path, err)
 			}
 		} else {
 			g.warnUnknownKeys(cmd.Root())
@@ -238,7 +226,7 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 		for _, env := range envs {
 			if val, ok := g.io.LookupEnv(env); ok {
 				if err := setFlag(f, val, strings.Split(val, ",")); err != nil {
-					ferr = &exitError{code: ExitUsage, err: fmt.Errorf("%s=%q: %v", env, val, err), usage: true}
+					ferr = usageErrorf("%s=%q: %v", env, val, err)
 				}
 				g.origin[f.Name] = env
 				return
@@ -247,7 +235,7 @@ func (g *globals) loadConfig(cmd *cobra.Command) error {
 		for _, key := range keys {
 			if g.v.IsSet(key) {
 				if err := setFlag(f, g.v.GetString(key), g.v.GetStringSlice(key)); err != nil {
-					ferr = &exitError{code: ExitUsage, err: fmt.Errorf("config file %s: %s: %v", g.v.ConfigFileUsed(), key, err), usage: true}
+					ferr = usageErrorf("config file %s: %s: %v", g.v.ConfigFileUsed(), key, err)
 				}
 				g.origin[f.Name] = fmt.Sprintf("config file %s: %s", g.v.ConfigFileUsed(), key)
 				return
@@ -339,11 +327,7 @@ func (g *globals) errScheme() *format.Scheme {
 // exit code (unknown errors could not reach a verdict).
 func run(fn func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		err := fn(cmd, args)
-		if err != nil && cmd.Context().Err() != nil {
-			return &exitError{code: ExitInterrupted, err: errors.New("interrupted")}
-		}
-		return noVerdict(err)
+		return commandError(cmd.Context(), fn(cmd, args))
 	}
 }
 

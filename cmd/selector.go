@@ -93,7 +93,7 @@ func (s *selector) groups(g *globals, args []string) ([]inspect.Group, error) {
 			continue
 		}
 		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
-			return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: no such directory", d), usage: true}
+			return nil, usageErrorf("%s: no such directory", d)
 		}
 	}
 	if len(paths) == 0 && g.dataDir != "" {
@@ -126,7 +126,7 @@ func (s *selector) groups(g *globals, args []string) ([]inspect.Group, error) {
 	}
 	for _, p := range paths {
 		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-			return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: no such file or directory", p)}
+			return nil, notFound(p)
 		}
 	}
 	groups, err := inspect.Discover(paths, inspect.DiscoverOptions{Globs: s.globs})
@@ -134,7 +134,7 @@ func (s *selector) groups(g *globals, args []string) ([]inspect.Group, error) {
 		return nil, describeFSError(err)
 	}
 	if len(groups) == 0 {
-		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("no group under %v matches --group %v", paths, s.globs)}
+		return nil, inputErrorf("no group under %v matches --group %v", paths, s.globs)
 	}
 	return groups, nil
 }

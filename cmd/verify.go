@@ -104,13 +104,18 @@ func (o *verifyOptions) validate() (inspect.Severity, error) {
 	if o.parallel < 0 {
 		return "", usageErrorf("--parallel %d: want 0 (one per CPU) or more", o.parallel)
 	}
-	switch o.failOn {
+	return parseFailOn(o.failOn)
+}
+
+// parseFailOn reads --fail-on: error, warning, or never ("").
+func parseFailOn(s string) (inspect.Severity, error) {
+	switch s {
 	case string(inspect.SeverityError), string(inspect.SeverityWarning):
-		return inspect.Severity(o.failOn), nil
+		return inspect.Severity(s), nil
 	case failOnNever:
 		return "", nil
 	}
-	return "", usageErrorf("--fail-on %q: want error, warning or never", o.failOn)
+	return "", usageErrorf("--fail-on %q: want error, warning or never", s)
 }
 
 func (o *verifyOptions) run(cmd *cobra.Command, g *globals, args []string) error {
@@ -137,29 +142,19 @@ func (o *verifyOptions) run(cmd *cobra.Command, g *globals, args []string) error
 	if err != nil {
 		return err
 	}
-	switch mode {
-	case format.ModeJSON:
-		err = format.WriteJSON(g.io.Out, rep)
-	case format.ModeJSONL:
-		w := format.NewJSONL(g.io.Out)
-		for _, gr := range rep.Groups {
-			if err = w.Write(gr); err != nil {
-				break
-			}
+	err = renderDoc(g, mode, rep, rep.Groups, func() error {
+		switch mode {
+		case modeJUnit:
+			return writeJUnit(g.io.Out, rep, failOn)
+		case format.ModePlain:
+			return renderVerifyPlain(g, rep)
 		}
-		if ferr := w.Flush(); err == nil {
-			err = ferr
-		}
-	case modeJUnit:
-		err = writeJUnit(g.io.Out, rep, failOn)
-	case format.ModePlain:
-		err = renderVerifyPlain(g, rep)
-	default:
-		err = renderVerifyTable(g, mode, rep)
-	}
+		return renderVerifyTable(g, mode, rep)
+	})
 	if err != nil {
 		return err
 	}
+	var nvErr error
 	if nv := rep.NoVerdict(); len(nv) > 0 {
 		names := make([]string, len(nv))
 		for k, gr := range nv {
@@ -168,12 +163,9 @@ func (o *verifyOptions) run(cmd *cobra.Command, g *globals, args []string) error
 				fmt.Fprintf(g.io.ErrOut, "raftctl: group %s: could not reach a verdict: %s\n", gr.Name, gr.Err)
 			}
 		}
-		return &exitError{code: ExitNoVerdict, err: fmt.Errorf("could not reach a verdict for %d group(s): %s (group %s: %s)", len(nv), strings.Join(names, ", "), nv[0].Name, nv[0].Err)}
+		nvErr = fmt.Errorf("could not reach a verdict for %d group(s): %s (group %s: %s)", len(nv), strings.Join(names, ", "), nv[0].Name, nv[0].Err)
 	}
-	if failOn != "" && rep.Has(failOn) {
-		return findings()
-	}
-	return nil
+	return verdictError(nvErr, failOn != "" && rep.Has(failOn))
 }
 
 // verifyProgress keeps one line on stderr up to date.
@@ -275,7 +267,7 @@ func findingWhere(f inspect.Finding) string {
 }
 
 // renderVerifyTable shows one row per group, then every finding with its
-// message and hint, then the summary.
+// message and hint, then the summary (renderTableReport).
 func renderVerifyTable(g *globals, mode format.Mode, rep *inspect.Report) error {
 	sc := g.scheme(mode)
 	t := &format.Table{Headers: []string{"group", "status", "findings"}, Truncatable: []bool{true, false, true}, Key: []bool{true}}
@@ -293,38 +285,61 @@ func renderVerifyTable(g *globals, mode format.Mode, rep *inspect.Report) error 
 		}
 		t.Rows = append(t.Rows, []string{gr.Name, severityCell(sc, gr.Status), strings.Join(codes, " ")})
 	}
-	var buf bytes.Buffer
-	if err := t.Render(&buf, mode, format.TableOptions{Width: g.io.Width}); err != nil {
-		return err
-	}
-	for _, gr := range rep.Groups {
-		if gr.Status == inspect.StatusOK {
-			// Only info: the codes in the table say enough.
-			continue
-		}
-		fmt.Fprintf(&buf, "\n%s: %s\n", sc.Bold(gr.Name), severityCell(sc, gr.Status))
-		if gr.Err != "" {
-			fmt.Fprintf(&buf, "  %s could not reach a verdict: %s\n", sc.Err("unknown"), gr.Err)
-		}
-		for _, f := range gr.Findings {
-			fmt.Fprintf(&buf, "  %s %s  %s", severityCell(sc, string(f.Severity)), sc.Bold(f.Code), findingWhere(f))
-			if f.Index != 0 {
-				fmt.Fprintf(&buf, " index %d", f.Index)
+	details := func(buf *bytes.Buffer) {
+		for _, gr := range rep.Groups {
+			if gr.Status == inspect.StatusOK {
+				// Only info: the codes in the table say enough.
+				continue
 			}
-			fmt.Fprintf(&buf, "\n    %s\n", f.Message)
-			if f.Hint != "" {
-				fmt.Fprintf(&buf, "    %s %s\n", sc.Dim("fix:"), f.Hint)
+			writeGroupHeading(buf, sc, gr.Name, gr.Status)
+			if gr.Err != "" {
+				fmt.Fprintf(buf, "  %s could not reach a verdict: %s\n", sc.Err("unknown"), gr.Err)
+			}
+			for _, f := range gr.Findings {
+				writeFindingDetail(buf, sc, f)
 			}
 		}
 	}
 	s := rep.Summary
-	fmt.Fprintf(&buf, "\n%d group(s): %d ok, %d warning, %d error", s.Groups, s.OK, s.Warning, s.Error)
-	if s.Unknown > 0 {
-		fmt.Fprintf(&buf, ", %d without a verdict", s.Unknown)
+	return renderTableReport(g, mode, t, details, fmt.Sprintf("%d group(s): %d ok, %d warning, %d error", s.Groups, s.OK, s.Warning, s.Error), s.Unknown)
+}
+
+// writeFindingDetail writes a finding in the detail section of the
+// table: severity, code, where, then its message and hint.
+func writeFindingDetail(buf *bytes.Buffer, sc *format.Scheme, f inspect.Finding) {
+	fmt.Fprintf(buf, "  %s %s  %s", severityCell(sc, string(f.Severity)), sc.Bold(f.Code), findingWhere(f))
+	if f.Index != 0 {
+		fmt.Fprintf(buf, " index %d", f.Index)
+	}
+	fmt.Fprintf(buf, "\n    %s\n", f.Message)
+	if f.Hint != "" {
+		fmt.Fprintf(buf, "    %s %s\n", sc.Dim("fix:"), f.Hint)
+	}
+}
+
+// renderTableReport is the -o table layout of verify and report: the
+// table of groups, then details (each group with something to say, under
+// writeGroupHeading), then a blank line and the summary line, with the
+// count of groups or replicas without a verdict when there are any.
+func renderTableReport(g *globals, mode format.Mode, t *format.Table, details func(*bytes.Buffer), summary string, unknown int) error {
+	var buf bytes.Buffer
+	if err := t.Render(&buf, mode, format.TableOptions{Width: g.io.Width}); err != nil {
+		return err
+	}
+	details(&buf)
+	buf.WriteString("\n" + summary)
+	if unknown > 0 {
+		fmt.Fprintf(&buf, ", %d without a verdict", unknown)
 	}
 	buf.WriteString("\n")
 	_, err := g.io.Out.Write(buf.Bytes())
 	return err
+}
+
+// writeGroupHeading opens a group's details: a blank line, then its name
+// in bold and its status.
+func writeGroupHeading(buf *bytes.Buffer, sc *format.Scheme, name, status string) {
+	fmt.Fprintf(buf, "\n%s: %s\n", sc.Bold(name), severityCell(sc, status))
 }
 
 // renderVerifyPlain writes one tab-separated line per finding (group,
@@ -422,7 +437,13 @@ func writeJUnit(w io.Writer, rep *inspect.Report, failOn inspect.Severity) error
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
-	doc := junitSuites{Name: "raftctl verify", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}}
+	return writeJUnitSuite(w, suite)
+}
+
+// writeJUnitSuite writes suite as a JUnit XML document (an XML header,
+// <testsuites> holding the one suite, with its counts), indented.
+func writeJUnitSuite(w io.Writer, suite junitSuite) error {
+	doc := junitSuites{Name: suite.Name, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

@@ -77,18 +77,10 @@ says "unknown" for what it lacks; a development build's version is "(devel)".
 				return err
 			}
 			v := buildVersion(debug.ReadBuildInfo())
-			switch mode {
-			case format.ModeJSON:
-				return format.WriteJSON(g.io.Out, v)
-			case format.ModeJSONL:
-				w := format.NewJSONL(g.io.Out)
-				if err := w.Write(v); err != nil {
-					return err
-				}
-				return w.Flush()
-			}
-			t := &format.Table{Rows: [][]string{{"version", v.Version}, {"commit", v.Commit}, {"go", v.Go}}}
-			return t.Render(g.io.Out, mode, format.TableOptions{Width: g.io.Width})
+			return renderDoc(g, mode, v, []versionInfo{v}, func() error {
+				t := &format.Table{Rows: [][]string{{"version", v.Version}, {"commit", v.Commit}, {"go", v.Go}}}
+				return t.Render(g.io.Out, mode, format.TableOptions{Width: g.io.Width})
+			})
 		}),
 	}
 }

@@ -216,84 +216,30 @@ func (t *Table) renderTable(buf *bytes.Buffer, opts TableOptions) error {
 // the cells of truncatable columns and leaves out Drop columns (see
 // TableOptions.Width), and returns the columns kept, in order.
 func (t *Table) fit(headers []string, rows [][]string, ncols, width int) (keep []int) {
-	widths := make([]int, ncols)
-	floor := make([]int, ncols)
-	for c := range ncols {
-		if headers != nil {
-			widths[c] = displayWidth(headers[c])
-		}
-		floor[c] = max(widths[c], minTruncWidth)
-		for _, r := range rows {
-			widths[c] = max(widths[c], displayWidth(r[c]))
-		}
-	}
-	is := func(flags []bool, c int) bool { return c < len(flags) && flags[c] }
-	dropped := make([]bool, ncols)
-	total := func(target []int) int {
-		n, shown := 0, 0
-		for c, w := range target {
-			if !dropped[c] {
-				n += w
-				shown++
-			}
-		}
-		return n + columnGap*max(shown-1, 0)
-	}
-	// shrink narrows the widest eligible column, repeatedly, until the
-	// table fits or no eligible column can shrink.
-	shrink := func(target []int, eligible func(c int) bool) {
-		for excess := total(target) - width; excess > 0; {
-			widest, next := -1, 0
-			for c := range ncols {
-				if dropped[c] || !eligible(c) || target[c] <= floor[c] {
-					continue
-				}
-				if widest < 0 || target[c] > target[widest] {
-					if widest >= 0 {
-						next = max(next, target[widest])
-					}
-					widest = c
-				} else {
-					next = max(next, target[c])
-				}
-			}
-			if widest < 0 {
-				return // nothing left to shrink
-			}
-			n := min(excess, target[widest]-floor[widest], max(target[widest]-next, 1))
-			target[widest] -= n
-			excess -= n
-		}
-	}
-	other := func(c int) bool { return is(t.Truncatable, c) && !is(t.Key, c) }
-	plan := func() []int {
-		target := append([]int(nil), widths...)
-		shrink(target, other)
-		return target
-	}
-	target := plan()
+	f := newFitter(t, headers, rows, ncols, width)
+	target := f.plan()
 	for _, c := range t.Drop {
-		if total(target) <= width {
+		if f.total(target) <= width {
 			break
 		}
 		if c >= 0 && c < ncols {
-			dropped[c] = true
-			target = plan() // with the room the column leaves, cut less
+			f.dropped[c] = true
+			target = f.plan() // with the room the column leaves, cut less
 		}
 	}
 	// Cut the key columns too, but only if that makes the table fit: a
 	// table left wider than width anyway keeps its names whole.
 	cut := append([]int(nil), target...)
-	shrink(cut, func(c int) bool { return is(t.Truncatable, c) })
-	if total(cut) <= width || !slices.ContainsFunc(t.Key, func(k bool) bool { return k }) {
+	f.shrink(cut, func(c int) bool { return marked(t.Truncatable, c) })
+	if f.total(cut) <= width || !slices.ContainsFunc(t.Key, func(k bool) bool { return k }) {
 		target = cut
 	}
 	for c := range ncols {
-		if dropped[c] {
+		if f.dropped[c] {
 			continue
 		}
 		keep = append(keep, c)
-		if target[c] == widths[c] {
+		if target[c] == f.widths[c] {
 			continue
 		}
 		for _, r := range rows {
@@ -301,6 +247,82 @@ func (t *Table) fit(headers []string, rows [][]string, ncols, width int) (keep [
 		}
 	}
 	return keep
+}
+
+// marked reports whether flags marks column c.
+func marked(flags []bool, c int) bool { return c < len(flags) && flags[c] }
+
+// fitter holds what fit works from: each column's natural width, the
+// width it may not be cut below (its header, and minTruncWidth), and the
+// columns left out so far.
+type fitter struct {
+	t             *Table
+	width         int
+	widths, floor []int
+	dropped       []bool
+}
+
+// newFitter measures the columns of headers and rows.
+func newFitter(t *Table, headers []string, rows [][]string, ncols, width int) *fitter {
+	f := &fitter{t: t, width: width, widths: make([]int, ncols), floor: make([]int, ncols), dropped: make([]bool, ncols)}
+	for c := range ncols {
+		if headers != nil {
+			f.widths[c] = displayWidth(headers[c])
+		}
+		f.floor[c] = max(f.widths[c], minTruncWidth)
+		for _, r := range rows {
+			f.widths[c] = max(f.widths[c], displayWidth(r[c]))
+		}
+	}
+	return f
+}
+
+// total is the table's width with the columns at the target widths (the
+// dropped ones left out) and columnGap between them.
+func (f *fitter) total(target []int) int {
+	n, shown := 0, 0
+	for c, w := range target {
+		if !f.dropped[c] {
+			n += w
+			shown++
+		}
+	}
+	return n + columnGap*max(shown-1, 0)
+}
+
+// shrink narrows the widest eligible column, repeatedly, until the
+// table fits or no eligible column can shrink.
+func (f *fitter) shrink(target []int, eligible func(c int) bool) {
+	for excess := f.total(target) - f.width; excess > 0; {
+		widest, next := -1, 0
+		for c := range target {
+			if f.dropped[c] || !eligible(c) || target[c] <= f.floor[c] {
+				continue
+			}
+			if widest < 0 || target[c] > target[widest] {
+				if widest >= 0 {
+					next = max(next, target[widest])
+				}
+				widest = c
+			} else {
+				next = max(next, target[c])
+			}
+		}
+		if widest < 0 {
+			return // nothing left to shrink
+		}
+		n := min(excess, target[widest]-f.floor[widest], max(target[widest]-next, 1))
+		target[widest] -= n
+		excess -= n
+	}
+}
+
+// plan returns the widths with the truncatable columns that are not keys
+// cut as far as needed (and as they can be) for the columns shown.
+func (f *fitter) plan() []int {
+	target := append([]int(nil), f.widths...)
+	f.shrink(target, func(c int) bool { return marked(f.t.Truncatable, c) && !marked(f.t.Key, c) })
+	return target
 }
 
 // pick returns the elements of s at the indices keep; nil stays nil.

@@ -106,15 +106,56 @@ func WriteBundle(ctx context.Context, w io.Writer, root string, groups []Group, 
 	if now.IsZero() {
 		now = time.Now()
 	}
-	m := &BundleManifest{SchemaVersion: BundleSchemaVersion, Kind: BundleKind, Root: filepath.Base(filepath.Clean(root)), WithData: opts.WithData,
-		Created: now.UTC().Format(time.RFC3339), Files: []BundleFile{}, Dirs: []string{}, Omitted: []string{}}
-	if m.Root == "." || m.Root == "/" || m.Root == "" {
-		m.Root = "data"
-	}
+	m := newBundleManifest(root, opts.WithData, now)
 	base := root
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
 		base = filepath.Dir(root)
 	}
+	names, err := bundleFileNames(m, base, groups)
+	if err != nil {
+		return nil, err
+	}
+	bw, err := newBundleWriter(w, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := bw.writeJSON(BundleManifestName, bundleHeader{SchemaVersion: m.SchemaVersion, Kind: m.Kind, Root: m.Root, WithData: m.WithData, Created: m.Created}); err != nil {
+		return nil, err
+	}
+	var buf []byte
+	for _, p := range names {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if buf, err = bw.addFile(m, base, p, buf); err != nil {
+			return nil, err
+		}
+	}
+	if err := bw.writeJSON(bundleFilesName, bundleFiles{Files: m.Files, Dirs: m.Dirs, Omitted: m.Omitted}); err != nil {
+		return nil, err
+	}
+	if err := bw.close(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// newBundleManifest returns the manifest of a bundle of root, its lists
+// empty: Root is root's base name, or "data" when root has none.
+func newBundleManifest(root string, withData bool, now time.Time) *BundleManifest {
+	m := &BundleManifest{SchemaVersion: BundleSchemaVersion, Kind: BundleKind, Root: filepath.Base(filepath.Clean(root)), WithData: withData,
+		Created: now.UTC().Format(time.RFC3339), Files: []BundleFile{}, Dirs: []string{}, Omitted: []string{}}
+	if m.Root == "." || m.Root == "/" || m.Root == "" {
+		m.Root = "data"
+	}
+	return m
+}
+
+// bundleFileNames lists, sorted and each once, the regular files in the
+// groups' wal and snap directories, and adds those directories (below
+// base, with slashes) to m.Dirs. A directory that does not exist is
+// skipped; one outside base is an error.
+func bundleFileNames(m *BundleManifest, base string, groups []Group) ([]string, error) {
 	files := map[string]bool{}
 	for _, g := range groups {
 		for _, d := range []string{g.WALDir, g.SnapDir} {
@@ -128,12 +169,12 @@ func WriteBundle(ctx context.Context, w io.Writer, root string, groups []Group, 
 				}
 				return nil, err
 			}
-			rel, err := filepath.Rel(base, d)
-			if err != nil || strings.HasPrefix(rel, "..") {
-				return nil, fmt.Errorf("%s is not below %s", d, base)
+			rel, err := bundleRel(base, d)
+			if err != nil {
+				return nil, err
 			}
 			if rel != "." {
-				m.Dirs = append(m.Dirs, filepath.ToSlash(rel))
+				m.Dirs = append(m.Dirs, rel)
 			}
 			for _, de := range des {
 				if de.Type().IsRegular() {
@@ -147,87 +188,114 @@ func WriteBundle(ctx context.Context, w io.Writer, root string, groups []Group, 
 		names = append(names, f)
 	}
 	sort.Strings(names)
+	return names, nil
+}
+
+// bundleRel returns p's path below base, with slashes, or an error when
+// p is not below base.
+func bundleRel(base, p string) (string, error) {
+	rel, err := filepath.Rel(base, p)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return "", fmt.Errorf("%s is not below %s", p, base)
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// bundleWriter is the archive being written: a tar stream in a gzip
+// stream, every entry stamped with the same time.
+type bundleWriter struct {
+	gz  *gzip.Writer
+	tw  *tar.Writer
+	now time.Time
+}
+
+// newBundleWriter starts the archive on w.
+func newBundleWriter(w io.Writer, now time.Time) (*bundleWriter, error) {
 	gz, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
 	if err != nil {
 		return nil, err
 	}
-	tw := tar.NewWriter(gz)
-	writeJSON := func(name string, v any) error {
-		j, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(j)), ModTime: now.UTC(), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
-			return err
-		}
-		_, err = tw.Write(j)
+	return &bundleWriter{gz: gz, tw: tar.NewWriter(gz), now: now.UTC()}, nil
+}
+
+// writeEntry writes one regular file of the archive.
+func (bw *bundleWriter) writeEntry(name string, b []byte, pax map[string]string) error {
+	h := &tar.Header{Name: name, Mode: 0o600, Size: int64(len(b)), ModTime: bw.now, Typeflag: tar.TypeReg, Format: tar.FormatPAX, PAXRecords: pax}
+	if err := bw.tw.WriteHeader(h); err != nil {
 		return err
 	}
-	if err := writeJSON(BundleManifestName, bundleHeader{SchemaVersion: m.SchemaVersion, Kind: m.Kind, Root: m.Root, WithData: m.WithData, Created: m.Created}); err != nil {
-		return nil, err
+	_, err := bw.tw.Write(b)
+	return err
+}
+
+// writeJSON writes v, indented, as the archive's file name.
+func (bw *bundleWriter) writeJSON(name string, v any) error {
+	j, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
 	}
-	var buf []byte
-	for _, p := range names {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rel, err := filepath.Rel(base, p)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			return nil, fmt.Errorf("%s is not below %s", p, base)
-		}
-		rel = filepath.ToSlash(rel)
-		if filepath.Base(p) == "db" && !opts.WithData {
-			m.Omitted = append(m.Omitted, rel)
-			continue
-		}
-		// One file in memory at a time (a WAL segment is 64 MB), in one
-		// buffer reused from file to file.
-		b, err := readFileInto(p, buf)
-		if err != nil {
-			if isNotExist(err) {
-				continue // purged by a live server meanwhile
-			}
-			return nil, err
-		}
-		buf = b[:0]
-		bf := BundleFile{Path: rel, Size: int64(len(b))}
-		if !opts.WithData {
-			switch {
-			case strings.HasSuffix(p, ".snap"):
-				bf.Redacted, bf.Kept = redactSnap(b)
-				if bf.Redacted == 0 && bf.Kept == 0 {
-					bf.Unparsed = int64(len(b))
-				}
-			default:
-				// Segments, and anything else in wal/ and snap/.
-				bf.Redacted, bf.Kept, bf.Unparsed = redactSegment(b)
-			}
-		}
-		end := len(b)
-		for end > 0 && b[end-1] == 0 {
-			end--
-		}
-		bf.Stored = int64(end)
-		m.Files = append(m.Files, bf)
-		h := &tar.Header{Name: path.Join(m.Root, rel), Mode: 0o600, Size: int64(end), ModTime: now.UTC(), Typeflag: tar.TypeReg, Format: tar.FormatPAX,
-			PAXRecords: map[string]string{paxSize: strconv.FormatInt(bf.Size, 10)}}
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(b[:end]); err != nil {
-			return nil, err
-		}
+	return bw.writeEntry(name, j, nil)
+}
+
+// addFile reads the file p (below base) into buf, redacts it unless
+// m.WithData, and writes it without its zero tail under m.Root, its
+// original size in the PAX record paxSize; it records the file in m.Files
+// (or m.Omitted for snap/db without data). A file gone meanwhile (purged
+// by a live server) is skipped. It returns the buffer to reuse.
+func (bw *bundleWriter) addFile(m *BundleManifest, base, p string, buf []byte) ([]byte, error) {
+	rel, err := bundleRel(base, p)
+	if err != nil {
+		return buf, err
 	}
-	if err := writeJSON(bundleFilesName, bundleFiles{Files: m.Files, Dirs: m.Dirs, Omitted: m.Omitted}); err != nil {
-		return nil, err
+	if filepath.Base(p) == "db" && !m.WithData {
+		m.Omitted = append(m.Omitted, rel)
+		return buf, nil
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
+	// One file in memory at a time (a WAL segment is 64 MB), in one
+	// buffer reused from file to file.
+	b, err := readFileInto(p, buf)
+	if err != nil {
+		if isNotExist(err) {
+			return buf, nil // purged by a live server meanwhile
+		}
+		return buf, err
 	}
-	if err := gz.Close(); err != nil {
-		return nil, err
+	bf := BundleFile{Path: rel, Size: int64(len(b))}
+	if !m.WithData {
+		redactFile(p, b, &bf)
 	}
-	return m, nil
+	end := len(b)
+	for end > 0 && b[end-1] == 0 {
+		end--
+	}
+	bf.Stored = int64(end)
+	m.Files = append(m.Files, bf)
+	if err := bw.writeEntry(path.Join(m.Root, rel), b[:end], map[string]string{paxSize: strconv.FormatInt(bf.Size, 10)}); err != nil {
+		return b[:0], err
+	}
+	return b[:0], nil
+}
+
+// redactFile redacts the bytes b of the file p in place, by its kind,
+// and counts what it did in bf.
+func redactFile(p string, b []byte, bf *BundleFile) {
+	if strings.HasSuffix(p, ".snap") {
+		bf.Redacted, bf.Kept = redactSnap(b)
+		if bf.Redacted == 0 && bf.Kept == 0 {
+			bf.Unparsed = int64(len(b))
+		}
+		return
+	}
+	// Segments, and anything else in wal/ and snap/.
+	bf.Redacted, bf.Kept, bf.Unparsed = redactSegment(b)
+}
+
+// close ends the tar stream, then the gzip stream.
+func (bw *bundleWriter) close() error {
+	if err := bw.tw.Close(); err != nil {
+		return err
+	}
+	return bw.gz.Close()
 }
 
 // readFileInto reads the file at p into buf's array when it is large
@@ -330,49 +398,13 @@ func redactSegment(b []byte) (redacted, kept, unparsed int64) {
 // metadata}}), keeping its CRC. It returns 1, 0 when it redacted, 0, 1 when
 // the data is too short, and 0, 0 when the file does not parse.
 func redactSnap(b []byte) (redacted, kept int64) {
-	var outer []byte
-	for rest := b; len(rest) > 0; {
-		num, typ, n, err := consumeTag(rest)
-		if err != nil {
-			return 0, 0
-		}
-		rest = rest[n:]
-		if num == 2 && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(rest)
-			if m < 0 {
-				return 0, 0
-			}
-			outer = v
-			rest = rest[m:]
-			continue
-		}
-		m, err := skipField(num, typ, rest)
-		if err != nil {
-			return 0, 0
-		}
-		rest = rest[m:]
+	outer, ok := lastBytesField(b, 2)
+	if !ok {
+		return 0, 0
 	}
-	var payload []byte
-	for rest := outer; len(rest) > 0; {
-		num, typ, n, err := consumeTag(rest)
-		if err != nil {
-			return 0, 0
-		}
-		rest = rest[n:]
-		if num == 1 && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(rest)
-			if m < 0 {
-				return 0, 0
-			}
-			payload = v
-			rest = rest[m:]
-			continue
-		}
-		m, err := skipField(num, typ, rest)
-		if err != nil {
-			return 0, 0
-		}
-		rest = rest[m:]
+	payload, ok := lastBytesField(outer, 1)
+	if !ok {
+		return 0, 0
 	}
 	switch {
 	case len(payload) >= redactMin:
@@ -382,6 +414,34 @@ func redactSnap(b []byte) (redacted, kept int64) {
 		return 0, 1
 	}
 	return 0, 0
+}
+
+// lastBytesField returns the value of the last bytes-typed field numbered
+// want in the protobuf message msg (a slice of msg, nil when there is
+// none), skipping every other field; ok is false when msg does not parse.
+func lastBytesField(msg []byte, want protowire.Number) (v []byte, ok bool) {
+	for rest := msg; len(rest) > 0; {
+		num, typ, n, err := consumeTag(rest)
+		if err != nil {
+			return nil, false
+		}
+		rest = rest[n:]
+		if num == want && typ == protowire.BytesType {
+			f, m := protowire.ConsumeBytes(rest)
+			if m < 0 {
+				return nil, false
+			}
+			v = f
+			rest = rest[m:]
+			continue
+		}
+		m, err := skipField(num, typ, rest)
+		if err != nil {
+			return nil, false
+		}
+		rest = rest[m:]
+	}
+	return v, true
 }
 
 // redactPayload overwrites payload, a part of msg, with its xxhash64, dots
@@ -486,73 +546,12 @@ func ExtractBundle(ctx context.Context, r io.Reader, dir string) (*BundleManifes
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, "", err
 	}
-	got := map[string][2]int64{} // path below root: stored, size
-	var list *bundleFiles
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, "", err
-		}
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("bundle: %w", err)
-		}
-		if list != nil {
-			return nil, "", fmt.Errorf("bundle: %s after the file list", h.Name)
-		}
-		if h.Name == bundleFilesName {
-			if h.Size > 256<<20 {
-				return nil, "", errors.New("bundle: file list too large")
-			}
-			list = &bundleFiles{}
-			if err := json.NewDecoder(io.LimitReader(tr, h.Size)).Decode(list); err != nil {
-				return nil, "", fmt.Errorf("bundle: file list: %w", err)
-			}
-			continue
-		}
-		rel, ok := strings.CutPrefix(h.Name, m.Root+"/")
-		if !ok || !validBundlePath(rel) || h.Typeflag != tar.TypeReg {
-			return nil, "", fmt.Errorf("bundle: unexpected entry %q", h.Name)
-		}
-		if _, dup := got[rel]; dup {
-			return nil, "", fmt.Errorf("bundle: %s twice", h.Name)
-		}
-		size, err := strconv.ParseInt(h.PAXRecords[paxSize], 10, 64)
-		if err != nil || size < h.Size || size > maxBundleFile {
-			return nil, "", fmt.Errorf("bundle: %s: bad size %q", h.Name, h.PAXRecords[paxSize])
-		}
-		got[rel] = [2]int64{h.Size, size}
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return nil, "", err
-		}
-		out, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err != nil {
-			return nil, "", err
-		}
-		_, err = io.Copy(out, io.LimitReader(tr, h.Size))
-		if err == nil {
-			err = out.Truncate(size)
-		}
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, "", err
-		}
+	got, list, err := extractBundleFiles(ctx, tr, m.Root, root)
+	if err != nil {
+		return nil, "", err
 	}
-	if list == nil {
-		return nil, "", errors.New("bundle: no file list (a truncated archive?)")
-	}
-	if len(list.Files) != len(got) {
-		return nil, "", fmt.Errorf("bundle: %d files, the list names %d", len(got), len(list.Files))
-	}
-	for _, f := range list.Files {
-		if g, ok := got[f.Path]; !ok || g[0] != f.Stored || g[1] != f.Size {
-			return nil, "", fmt.Errorf("bundle: %s does not match the file list", f.Path)
-		}
+	if err := checkBundleList(list, got); err != nil {
+		return nil, "", err
 	}
 	for _, d := range list.Dirs {
 		if !validBundlePath(d) {
@@ -565,15 +564,122 @@ func ExtractBundle(ctx context.Context, r io.Reader, dir string) (*BundleManifes
 	m.Files, m.Dirs, m.Omitted = list.Files, list.Dirs, list.Omitted
 	if !m.WithData {
 		// Mark the tree: its payloads are hashes (RestoredWithoutData).
-		j, err := json.MarshalIndent(m, "", "  ")
-		if err != nil {
-			return nil, "", err
-		}
-		if err := os.WriteFile(filepath.Join(root, BundleMarkerName), append(j, '\n'), 0o600); err != nil {
+		if err := writeBundleMarker(root, m); err != nil {
 			return nil, "", err
 		}
 	}
 	return m, root, nil
+}
+
+// extracted is what a bundle's archive held for one file: the bytes
+// stored and the size restored.
+type extracted struct{ stored, size int64 }
+
+// extractBundleFiles restores every file of the archive after its header
+// under root (the archive's name for it is name/<path>) and reads the
+// file list at its end. It returns what it restored by path and the list,
+// or an error for an entry outside name/, a path twice, a bad size, an
+// entry after the list, or no list at all.
+func extractBundleFiles(ctx context.Context, tr *tar.Reader, name, root string) (map[string]extracted, *bundleFiles, error) {
+	got := map[string]extracted{} // by path below root
+	var list *bundleFiles
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("bundle: %w", err)
+		}
+		if list != nil {
+			return nil, nil, fmt.Errorf("bundle: %s after the file list", h.Name)
+		}
+		if h.Name == bundleFilesName {
+			if list, err = readBundleList(tr, h); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		rel, ok := strings.CutPrefix(h.Name, name+"/")
+		if !ok || !validBundlePath(rel) || h.Typeflag != tar.TypeReg {
+			return nil, nil, fmt.Errorf("bundle: unexpected entry %q", h.Name)
+		}
+		if _, dup := got[rel]; dup {
+			return nil, nil, fmt.Errorf("bundle: %s twice", h.Name)
+		}
+		size, err := strconv.ParseInt(h.PAXRecords[paxSize], 10, 64)
+		if err != nil || size < h.Size || size > maxBundleFile {
+			return nil, nil, fmt.Errorf("bundle: %s: bad size %q", h.Name, h.PAXRecords[paxSize])
+		}
+		got[rel] = extracted{stored: h.Size, size: size}
+		if err := extractBundleFile(tr, h.Size, size, filepath.Join(root, filepath.FromSlash(rel))); err != nil {
+			return nil, nil, err
+		}
+	}
+	if list == nil {
+		return nil, nil, errors.New("bundle: no file list (a truncated archive?)")
+	}
+	return got, list, nil
+}
+
+// readBundleList decodes the file list, the archive entry h (at most
+// 256 MiB).
+func readBundleList(tr *tar.Reader, h *tar.Header) (*bundleFiles, error) {
+	if h.Size > 256<<20 {
+		return nil, errors.New("bundle: file list too large")
+	}
+	list := &bundleFiles{}
+	if err := json.NewDecoder(io.LimitReader(tr, h.Size)).Decode(list); err != nil {
+		return nil, fmt.Errorf("bundle: file list: %w", err)
+	}
+	return list, nil
+}
+
+// extractBundleFile creates the file p (never over an existing one) with
+// the next stored bytes of tr, then extends it to size (a sparse zero
+// tail).
+func extractBundleFile(tr *tar.Reader, stored, size int64, p string) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, io.LimitReader(tr, stored))
+	if err == nil {
+		err = out.Truncate(size)
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// checkBundleList checks that the files restored are exactly those of
+// the list, with its sizes.
+func checkBundleList(list *bundleFiles, got map[string]extracted) error {
+	if len(list.Files) != len(got) {
+		return fmt.Errorf("bundle: %d files, the list names %d", len(got), len(list.Files))
+	}
+	for _, f := range list.Files {
+		if g, ok := got[f.Path]; !ok || g.stored != f.Stored || g.size != f.Size {
+			return fmt.Errorf("bundle: %s does not match the file list", f.Path)
+		}
+	}
+	return nil
+}
+
+// writeBundleMarker writes the manifest m as root's BundleMarkerName.
+func writeBundleMarker(root string, m *BundleManifest) error {
+	j, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(root, BundleMarkerName), append(j, '\n'), 0o600)
 }
 
 // BundleMarkerName is the file ExtractBundle leaves at the root of a tree

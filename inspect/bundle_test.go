@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/raftctl/raftctl/testdata/fixture"
 )
@@ -298,4 +299,36 @@ func FuzzRedactSegment(f *testing.F) {
 			t.Fatal("length changed")
 		}
 	})
+}
+
+// TestLastBytesField: redactSnap's field walk takes the last bytes field
+// of the number asked for, skips the others (of any wire type), reads an
+// absent field as nil, and refuses what does not parse.
+func TestLastBytesField(t *testing.T) {
+	msg := protowire.AppendTag(nil, 1, protowire.VarintType)
+	msg = protowire.AppendVarint(msg, 300)
+	msg = protowire.AppendTag(msg, 2, protowire.BytesType)
+	msg = protowire.AppendBytes(msg, []byte("first"))
+	msg = protowire.AppendTag(msg, 3, protowire.Fixed64Type)
+	msg = protowire.AppendFixed64(msg, 7)
+	msg = protowire.AppendTag(msg, 2, protowire.BytesType)
+	msg = protowire.AppendBytes(msg, []byte("last"))
+	if v, ok := lastBytesField(msg, 2); !ok || string(v) != "last" {
+		t.Errorf("field 2: %q, %v; want \"last\", true", v, ok)
+	}
+	if v, ok := lastBytesField(msg, 4); !ok || v != nil {
+		t.Errorf("absent field 4: %q, %v; want nil, true", v, ok)
+	}
+	if v, ok := lastBytesField(msg, 1); !ok || v != nil {
+		t.Errorf("field 1 is a varint, not bytes: %q, %v; want nil, true", v, ok)
+	}
+	if _, ok := lastBytesField(msg[:len(msg)-2], 2); ok {
+		t.Error("a truncated message parses")
+	}
+	// The value is a slice of msg: redactPayload writes through it.
+	v, _ := lastBytesField(msg, 2)
+	v[0] = 'L'
+	if !bytes.Contains(msg, []byte("Last")) {
+		t.Error("the value does not alias the message")
+	}
 }

@@ -455,61 +455,86 @@ var v2Methods = map[string]bool{"PUT": true, "POST": true, "DELETE": true, "QGET
 //
 // ok is false when b is not such a request.
 func decodeV2Request(b []byte) (*Decoded, bool) {
-	var id uint64
-	var method, path, val string
-	var wrapped []byte
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, false
-		}
-		b = b[n:]
-		switch {
-		case num == 1 && typ == protowire.VarintType:
-			v, k := protowire.ConsumeVarint(b)
-			if k < 0 {
-				return nil, false
-			}
-			id, b = v, b[k:]
-			continue
-		case (num == 2 || num == 3 || num == 4) && typ == protowire.BytesType:
-			v, k := protowire.ConsumeBytes(b)
-			if k < 0 {
-				return nil, false
-			}
-			switch num {
-			case 2:
-				method, wrapped = string(v), v
-			case 3:
-				path = string(v)
-			case 4:
-				val = string(v)
-			}
-			b = b[k:]
-			continue
-		}
-		k := protowire.ConsumeFieldValue(num, typ, b)
-		if k < 0 {
-			return nil, false
-		}
-		b = b[k:]
+	r, ok := parseV2Request(b)
+	if !ok {
+		return nil, false
 	}
-	if !v2Methods[method] || !strings.HasPrefix(path, "/") {
-		if wrapped != nil && method != "" {
+	if !v2Methods[r.method] || !strings.HasPrefix(r.path, "/") {
+		if r.wrapped != nil && r.method != "" {
 			// InternalRaftRequest.V2 (field 2) in etcd 3.4 and 3.5.
-			if d, ok := decodeV2Request(wrapped); ok {
-				if d.ID == "" && id != 0 {
-					d.ID = hexID(id)
+			if d, ok := decodeV2Request(r.wrapped); ok {
+				if d.ID == "" && r.id != 0 {
+					d.ID = hexID(r.id)
 				}
 				return d, true
 			}
 		}
 		return nil, false
 	}
-	d := &Decoded{Op: "v2-request", RequestType: "Request", Method: method, Path: path}
-	if id != 0 {
-		d.ID = hexID(id)
+	d := &Decoded{Op: "v2-request", RequestType: "Request", Method: r.method, Path: r.path}
+	if r.id != 0 {
+		d.ID = hexID(r.id)
 	}
+	describeV2Write(d, r.method, r.path, r.val)
+	return d, true
+}
+
+// v2Request is what decodeV2Request reads of a message: the fields of
+// etcdserverpb.Request {1: ID, 2: Method, 3: Path, 4: Val}; wrapped is
+// field 2's bytes, for the InternalRaftRequest that holds a Request
+// there.
+type v2Request struct {
+	id                uint64
+	method, path, val string
+	wrapped           []byte
+}
+
+// parseV2Request reads fields 1 to 4 of b (the last of each wins) and
+// skips every other; ok is false when b does not parse as protobuf.
+func parseV2Request(b []byte) (r v2Request, ok bool) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return r, false
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			v, k := protowire.ConsumeVarint(b)
+			if k < 0 {
+				return r, false
+			}
+			r.id, b = v, b[k:]
+			continue
+		case (num == 2 || num == 3 || num == 4) && typ == protowire.BytesType:
+			v, k := protowire.ConsumeBytes(b)
+			if k < 0 {
+				return r, false
+			}
+			switch num {
+			case 2:
+				r.method, r.wrapped = string(v), v
+			case 3:
+				r.path = string(v)
+			case 4:
+				r.val = string(v)
+			}
+			b = b[k:]
+			continue
+		}
+		k := protowire.ConsumeFieldValue(num, typ, b)
+		if k < 0 {
+			return r, false
+		}
+		b = b[k:]
+	}
+	return r, true
+}
+
+// describeV2Write names what a v2 write does: the cluster version, a
+// member's attributes or raft attributes (decoded from the JSON value),
+// or any other write (the value's size).
+func describeV2Write(d *Decoded, method, path, val string) {
 	switch {
 	case method == "PUT" && path == "/0/version":
 		d.Op, d.Version = "cluster-version", val
@@ -535,5 +560,4 @@ func decodeV2Request(b []byte) (*Decoded, bool) {
 	default:
 		d.ValueSize = ptr(len(val))
 	}
-	return d, true
 }

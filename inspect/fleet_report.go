@@ -104,109 +104,26 @@ func worse(a, b string) string {
 // returns an error only when ctx is cancelled or a summary's group has no
 // log to compare.
 func BuildFleetReport(ctx context.Context, inputs []FleetInput) (*FleetReport, error) {
-	rep := &FleetReport{SchemaVersion: FleetReportSchemaVersion, Groups: []*FleetReportGroup{}}
-	var srcs []CompareSource
-	byName := map[string]*FleetReportGroup{}
-	var noLog []FleetReportReplica
-	var noLogNames []string
-	for _, in := range inputs {
-		if in.Summary == nil {
-			continue
-		}
-		var gs []*FleetGroup
-		for _, g := range in.Summary.Groups {
-			if g.NoLog {
-				noLog = append(noLog, FleetReportReplica{Server: in.Server, Source: "summary", Status: StatusUnknown, Error: g.Err, Findings: codesAtWarning(g.Findings)})
-				noLogNames = append(noLogNames, g.Name)
-				continue
-			}
-			gs = append(gs, g)
-		}
-		if len(gs) > 0 {
-			srcs = append(srcs, CompareSource{Server: in.Server, Summary: in.Summary, SummaryGroups: gs})
-		}
-	}
+	b := &fleetBuilder{rep: &FleetReport{SchemaVersion: FleetReportSchemaVersion, Groups: []*FleetReportGroup{}}, byName: map[string]*FleetReportGroup{}}
+	srcs, noLog := fleetSummarySources(inputs)
 	if len(srcs) > 0 {
 		comps, err := CompareSources(ctx, srcs, VerifyOptions{})
 		if err != nil {
 			return nil, err
 		}
 		for _, c := range comps {
-			g := &FleetReportGroup{Name: c.Name, ClusterID: c.ClusterID, Replicas: []FleetReportReplica{}, Divergence: c.Pairs,
-				ProvenCommit: c.ProvenCommit, Violations: c.Violations, Recommended: c.Recommended, Reason: c.Reason, Notes: c.Notes}
-			for _, r := range c.Replicas {
-				g.Replicas = append(g.Replicas, FleetReportReplica{Server: r.Server, Source: "summary", MemberID: r.MemberID, Status: r.Status,
-					Findings: r.Findings, LastIndex: r.LastIndex, LastTerm: r.LastTerm, Commit: r.HardState.Commit})
-			}
-			for _, v := range c.Violations {
-				g.Problems = append(g.Problems, "safety violation: "+v)
-			}
-			if !c.Single && c.Recommended == "" && len(c.Violations) == 0 {
-				g.Problems = append(g.Problems, "no replica to recover from: "+c.Reason)
-			}
-			rep.Groups = append(rep.Groups, g)
-			if _, dup := byName[c.Name]; !dup {
-				byName[c.Name] = g
-			}
+			b.addComparison(c)
 		}
 	}
-	group := func(name string) *FleetReportGroup {
-		g, ok := byName[name]
-		if !ok {
-			g = &FleetReportGroup{Name: name, Replicas: []FleetReportReplica{}, Divergence: []Divergence{}, Violations: []string{}, Notes: []string{}}
-			byName[name] = g
-			rep.Groups = append(rep.Groups, g)
-		}
-		return g
+	for _, r := range noLog {
+		g := b.group(r.group)
+		g.Replicas = append(g.Replicas, r.replica)
 	}
-	for k, r := range noLog {
-		g := group(noLogNames[k])
-		g.Replicas = append(g.Replicas, r)
-	}
-	for _, in := range inputs {
-		if in.Verify == nil {
-			continue
-		}
-		for _, gr := range in.Verify.Groups {
-			if gr == nil {
-				continue
-			}
-			g := group(gr.Name)
-			g.Replicas = append(g.Replicas, FleetReportReplica{Server: in.Server, Source: "verify", Status: gr.Status, Error: gr.Err, Findings: codesAtWarning(gr.Findings)})
-		}
-	}
+	b.addVerifyReports(inputs)
+	rep := b.rep
 	for _, g := range rep.Groups {
-		g.Status = StatusOK
-		for _, r := range g.Replicas {
-			g.Status = worse(g.Status, r.Status)
-			if r.Status != StatusOK {
-				why := r.Status
-				if len(r.Findings) > 0 {
-					why += " (" + strings.Join(r.Findings, ", ") + ")"
-				}
-				if r.Error != "" {
-					why += ": " + r.Error
-				}
-				g.Problems = append(g.Problems, r.Server+": "+why)
-			}
-		}
-		if len(g.Violations) > 0 || (g.Recommended == "" && g.Reason != "") {
-			g.Status = worse(g.Status, StatusError)
-		}
-		if g.Problems == nil {
-			g.Problems = []string{}
-		}
-		rep.Summary.Replicas += len(g.Replicas)
-		switch g.Status {
-		case StatusOK:
-			rep.Summary.OK++
-		case StatusWarning:
-			rep.Summary.Warning++
-		case StatusError:
-			rep.Summary.Error++
-		default:
-			rep.Summary.Unknown++
-		}
+		judgeFleetGroup(g)
+		rep.Summary.add(g)
 	}
 	sort.SliceStable(rep.Groups, func(i, j int) bool {
 		if rep.Groups[i].Name != rep.Groups[j].Name {
@@ -216,6 +133,135 @@ func BuildFleetReport(ctx context.Context, inputs []FleetInput) (*FleetReport, e
 	})
 	rep.Summary.Groups = len(rep.Groups)
 	return rep, nil
+}
+
+// noLogReplica is a summary's group without a log: a replica without a
+// verdict, in the group of that name.
+type noLogReplica struct {
+	group   string
+	replica FleetReportReplica
+}
+
+// fleetSummarySources splits the summaries' groups: those with a log,
+// to compare (a CompareSource per host), and those without, in order.
+func fleetSummarySources(inputs []FleetInput) ([]CompareSource, []noLogReplica) {
+	var srcs []CompareSource
+	var noLog []noLogReplica
+	for _, in := range inputs {
+		if in.Summary == nil {
+			continue
+		}
+		var gs []*FleetGroup
+		for _, g := range in.Summary.Groups {
+			if g.NoLog {
+				noLog = append(noLog, noLogReplica{group: g.Name, replica: FleetReportReplica{Server: in.Server, Source: "summary", Status: StatusUnknown, Error: g.Err, Findings: codesAtWarning(g.Findings)}})
+				continue
+			}
+			gs = append(gs, g)
+		}
+		if len(gs) > 0 {
+			srcs = append(srcs, CompareSource{Server: in.Server, Summary: in.Summary, SummaryGroups: gs})
+		}
+	}
+	return srcs, noLog
+}
+
+// fleetBuilder gathers the report's groups; byName is the first group of
+// each name, which replicas without a cluster ID join.
+type fleetBuilder struct {
+	rep    *FleetReport
+	byName map[string]*FleetReportGroup
+}
+
+// addComparison adds the group that compare found, its replicas from the
+// summaries, and its violations and lack of a replica to recover from as
+// problems.
+func (b *fleetBuilder) addComparison(c *Comparison) {
+	g := &FleetReportGroup{Name: c.Name, ClusterID: c.ClusterID, Replicas: []FleetReportReplica{}, Divergence: c.Pairs,
+		ProvenCommit: c.ProvenCommit, Violations: c.Violations, Recommended: c.Recommended, Reason: c.Reason, Notes: c.Notes}
+	for _, r := range c.Replicas {
+		g.Replicas = append(g.Replicas, FleetReportReplica{Server: r.Server, Source: "summary", MemberID: r.MemberID, Status: r.Status,
+			Findings: r.Findings, LastIndex: r.LastIndex, LastTerm: r.LastTerm, Commit: r.HardState.Commit})
+	}
+	for _, v := range c.Violations {
+		g.Problems = append(g.Problems, "safety violation: "+v)
+	}
+	if !c.Single && c.Recommended == "" && len(c.Violations) == 0 {
+		g.Problems = append(g.Problems, "no replica to recover from: "+c.Reason)
+	}
+	b.rep.Groups = append(b.rep.Groups, g)
+	if _, dup := b.byName[c.Name]; !dup {
+		b.byName[c.Name] = g
+	}
+}
+
+// group returns the group named name, added empty when there is none.
+func (b *fleetBuilder) group(name string) *FleetReportGroup {
+	g, ok := b.byName[name]
+	if !ok {
+		g = &FleetReportGroup{Name: name, Replicas: []FleetReportReplica{}, Divergence: []Divergence{}, Violations: []string{}, Notes: []string{}}
+		b.byName[name] = g
+		b.rep.Groups = append(b.rep.Groups, g)
+	}
+	return g
+}
+
+// addVerifyReports adds each verify report's groups as replicas of the
+// groups of the same name.
+func (b *fleetBuilder) addVerifyReports(inputs []FleetInput) {
+	for _, in := range inputs {
+		if in.Verify == nil {
+			continue
+		}
+		for _, gr := range in.Verify.Groups {
+			if gr == nil {
+				continue
+			}
+			g := b.group(gr.Name)
+			g.Replicas = append(g.Replicas, FleetReportReplica{Server: in.Server, Source: "verify", Status: gr.Status, Error: gr.Err, Findings: codesAtWarning(gr.Findings)})
+		}
+	}
+}
+
+// judgeFleetGroup sets a group's status, the worst of its replicas',
+// raised to error by a safety violation or no replica to recover from,
+// and adds each replica that is not ok to its problems.
+func judgeFleetGroup(g *FleetReportGroup) {
+	g.Status = StatusOK
+	for _, r := range g.Replicas {
+		g.Status = worse(g.Status, r.Status)
+		if r.Status != StatusOK {
+			why := r.Status
+			if len(r.Findings) > 0 {
+				why += " (" + strings.Join(r.Findings, ", ") + ")"
+			}
+			if r.Error != "" {
+				why += ": " + r.Error
+			}
+			g.Problems = append(g.Problems, r.Server+": "+why)
+		}
+	}
+	if len(g.Violations) > 0 || (g.Recommended == "" && g.Reason != "") {
+		g.Status = worse(g.Status, StatusError)
+	}
+	if g.Problems == nil {
+		g.Problems = []string{}
+	}
+}
+
+// add counts a judged group's replicas and its status.
+func (s *FleetReportSummary) add(g *FleetReportGroup) {
+	s.Replicas += len(g.Replicas)
+	switch g.Status {
+	case StatusOK:
+		s.OK++
+	case StatusWarning:
+		s.Warning++
+	case StatusError:
+		s.Error++
+	default:
+		s.Unknown++
+	}
 }
 
 // Has reports whether a group's status is at least sev (error or

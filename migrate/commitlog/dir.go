@@ -163,6 +163,46 @@ type candidate struct {
 // error wrapping [ErrSelection]; so is an included file whose last record
 // cannot be found (then give its EndTS).
 func OpenWith(dir string, opts OpenOptions) (*Dir, error) {
+	cands, err := listCandidates(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	prefix := opts.Prefix
+	if prefix == "" {
+		if prefix, err = detectPrefix(dir, cands); err != nil {
+			return nil, err
+		}
+	}
+	sel, err := newSelection(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	l := &lister{d: &Dir{Path: dir, Prefix: prefix}, sel: sel}
+	for _, c := range cands {
+		if err := l.add(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := sel.unused(dir); err != nil {
+		return nil, err
+	}
+	if len(l.undecided) > 0 {
+		return nil, &UndecidedError{Dir: dir, Files: l.undecided}
+	}
+	if !l.found && len(l.d.Files) == 0 {
+		if opts.Prefix != "" {
+			return nil, fmt.Errorf("%w with prefix %q in %s", ErrNoLogs, prefix, dir)
+		}
+		return nil, fmt.Errorf("%w in %s", ErrNoLogs, dir)
+	}
+	l.order()
+	l.d.Warnings = l.ws.list
+	return l.d, nil
+}
+
+// listCandidates walks the tree of dir and returns every *.log file, and
+// every file opts names, in the walk's (lexical) order.
+func listCandidates(dir string, opts OpenOptions) ([]candidate, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
@@ -190,117 +230,142 @@ func OpenWith(dir string, opts OpenOptions) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
-	prefix := opts.Prefix
-	if prefix == "" {
-		if prefix, err = detectPrefix(dir, cands); err != nil {
-			return nil, err
-		}
-	}
+	return cands, nil
+}
 
-	include := map[string]Include{}
-	skip := map[string]bool{}
+// selection is what OpenOptions decide, by path below the directory;
+// lister deletes each entry as it meets its file.
+type selection struct {
+	include map[string]Include
+	skip    map[string]bool
+}
+
+// newSelection indexes opts' Include and Skip; a file named by both is
+// an error wrapping ErrSelection.
+func newSelection(dir string, opts OpenOptions) (*selection, error) {
+	sel := &selection{include: map[string]Include{}, skip: map[string]bool{}}
 	for _, in := range opts.Include {
-		include[cleanRel(in.File)] = in
+		sel.include[cleanRel(in.File)] = in
 	}
 	for _, s := range opts.Skip {
 		s = cleanRel(s)
-		if _, ok := include[s]; ok {
+		if _, ok := sel.include[s]; ok {
 			return nil, fmt.Errorf("%w: %s is both included and skipped", ErrSelection, filepath.Join(dir, s))
 		}
-		skip[s] = true
+		sel.skip[s] = true
 	}
+	return sel, nil
+}
 
-	d := &Dir{Path: dir, Prefix: prefix}
-	var (
-		ws        warnings
-		current   *File
-		undecided []Undecided
-		found     bool // any file of the prefix
-	)
-	for _, c := range cands {
-		k := classify(c.base, prefix)
-		nested := strings.Contains(c.rel, "/")
-		if k.kind == kindCurrent && nested {
-			k = kindInfo{kind: kindUndecided, reason: "a current file in a subdirectory: the original server only replayed " + CurrentName(prefix) + " of the instance directory"}
+// unused returns an error wrapping ErrSelection for a name of Include or
+// Skip that named no file of the tree.
+func (sel *selection) unused(dir string) error {
+	for rel := range sel.include {
+		return fmt.Errorf("%w: no file %s", ErrSelection, filepath.Join(dir, filepath.FromSlash(rel)))
+	}
+	for rel := range sel.skip {
+		return fmt.Errorf("%w: no file %s", ErrSelection, filepath.Join(dir, filepath.FromSlash(rel)))
+	}
+	return nil
+}
+
+// lister builds a Dir from the candidates, one at a time.
+type lister struct {
+	d         *Dir
+	sel       *selection
+	ws        warnings
+	current   *File
+	undecided []Undecided
+	found     bool // any file of the prefix
+}
+
+// add places one candidate: chosen by the selection, ignored, warned
+// about, undecided, the current file or a rotated file.
+func (l *lister) add(c candidate) error {
+	prefix := l.d.Prefix
+	k := classify(c.base, prefix)
+	nested := strings.Contains(c.rel, "/")
+	if k.kind == kindCurrent && nested {
+		k = kindInfo{kind: kindUndecided, reason: "a current file in a subdirectory: the original server only replayed " + CurrentName(prefix) + " of the instance directory"}
+	}
+	if k.kind != kindForeign && k.kind != kindIgnored {
+		l.found = true
+	}
+	in, included := l.sel.include[c.rel]
+	if l.sel.skip[c.rel] || included {
+		delete(l.sel.skip, c.rel)
+		delete(l.sel.include, c.rel)
+		return l.addChosen(c, k, in, included)
+	}
+	switch k.kind {
+	case kindIgnored:
+		return nil
+	case kindForeign:
+		code, msg := CodeUnknownName, "not <prefix>-current.log or <prefix>-<hex end ts>.log; not read"
+		if p, _, ok := splitName(c.base); ok {
+			code, msg = CodeOtherPrefix, fmt.Sprintf("prefix %q, not %q; not read", p, prefix)
 		}
-		if k.kind != kindForeign && k.kind != kindIgnored {
-			found = true
+		l.ws.add(Warning{File: c.rel, Offset: -1, Code: code, Message: msg})
+		return nil
+	}
+	size, err := regularSize(c)
+	if err != nil {
+		return err
+	}
+	switch k.kind {
+	case kindUndecided:
+		if size == 0 {
+			l.ws.add(Warning{File: c.rel, Offset: -1, Code: CodeUndecidedEmpty, Message: k.reason + "; empty, not read"})
+			return nil
 		}
-		in, included := include[c.rel]
-		if skip[c.rel] || included {
-			delete(skip, c.rel)
-			delete(include, c.rel)
-			size, err := regularSize(c)
-			if err != nil {
-				return nil, err
-			}
-			if !included {
-				d.Skipped = append(d.Skipped, Skipped{Name: c.rel, Size: size})
-				continue
-			}
-			if k.kind == kindRotated || k.kind == kindCurrent {
-				return nil, fmt.Errorf("%w: %s is read anyway; --include is for files the original server would refuse or never replay", ErrSelection, c.path)
-			}
-			f := File{Name: c.rel, Size: size, Included: true, EndTS: in.EndTS}
-			if !in.HasEndTS && size > 0 {
-				if f.EndTS, err = lastRecordTS(c.path, size); err != nil {
-					return nil, fmt.Errorf("%w: %s: %w; give its position explicitly", ErrSelection, c.path, err)
-				}
-			}
-			d.Files = append(d.Files, f)
-			continue
+		l.undecided = append(l.undecided, Undecided{Name: c.rel, Size: size, Reason: k.reason})
+	case kindCurrent:
+		l.current = &File{Name: c.rel, Size: size, Current: true}
+	case kindRotated:
+		if nested {
+			l.ws.add(Warning{File: c.rel, Offset: -1, Code: CodeSubdirectory,
+				Message: "a rotated file in a subdirectory; read in its place, as the original server did"})
 		}
-		switch k.kind {
-		case kindIgnored:
-			continue
-		case kindForeign:
-			code, msg := CodeUnknownName, "not <prefix>-current.log or <prefix>-<hex end ts>.log; not read"
-			if p, _, ok := splitName(c.base); ok {
-				code, msg = CodeOtherPrefix, fmt.Sprintf("prefix %q, not %q; not read", p, prefix)
-			}
-			ws.add(Warning{File: c.rel, Offset: -1, Code: code, Message: msg})
-			continue
+		if !k.canonical {
+			l.ws.add(Warning{File: c.rel, Offset: -1, Code: CodeNonCanonicalName,
+				Message: fmt.Sprintf("the writer would have named it %s", RotatedName(prefix, k.endTS))})
 		}
-		size, err := regularSize(c)
-		if err != nil {
-			return nil, err
-		}
-		switch k.kind {
-		case kindUndecided:
-			if size == 0 {
-				ws.add(Warning{File: c.rel, Offset: -1, Code: CodeUndecidedEmpty, Message: k.reason + "; empty, not read"})
-				continue
-			}
-			undecided = append(undecided, Undecided{Name: c.rel, Size: size, Reason: k.reason})
-		case kindCurrent:
-			current = &File{Name: c.rel, Size: size, Current: true}
-		case kindRotated:
-			if nested {
-				ws.add(Warning{File: c.rel, Offset: -1, Code: CodeSubdirectory,
-					Message: "a rotated file in a subdirectory; read in its place, as the original server did"})
-			}
-			if !k.canonical {
-				ws.add(Warning{File: c.rel, Offset: -1, Code: CodeNonCanonicalName,
-					Message: fmt.Sprintf("the writer would have named it %s", RotatedName(prefix, k.endTS))})
-			}
-			d.Files = append(d.Files, File{Name: c.rel, Size: size, EndTS: k.endTS})
+		l.d.Files = append(l.d.Files, File{Name: c.rel, Size: size, EndTS: k.endTS})
+	}
+	return nil
+}
+
+// addChosen places a candidate named by Include (included) or Skip: a
+// skipped file is listed in Dir.Skipped; an included one is read at its
+// EndTS, or at the ts of its last record, unless it is read anyway (an
+// error wrapping ErrSelection).
+func (l *lister) addChosen(c candidate, k kindInfo, in Include, included bool) error {
+	size, err := regularSize(c)
+	if err != nil {
+		return err
+	}
+	if !included {
+		l.d.Skipped = append(l.d.Skipped, Skipped{Name: c.rel, Size: size})
+		return nil
+	}
+	if k.kind == kindRotated || k.kind == kindCurrent {
+		return fmt.Errorf("%w: %s is read anyway; --include is for files the original server would refuse or never replay", ErrSelection, c.path)
+	}
+	f := File{Name: c.rel, Size: size, Included: true, EndTS: in.EndTS}
+	if !in.HasEndTS && size > 0 {
+		if f.EndTS, err = lastRecordTS(c.path, size); err != nil {
+			return fmt.Errorf("%w: %s: %w; give its position explicitly", ErrSelection, c.path, err)
 		}
 	}
-	for rel := range include {
-		return nil, fmt.Errorf("%w: no file %s", ErrSelection, filepath.Join(dir, filepath.FromSlash(rel)))
-	}
-	for rel := range skip {
-		return nil, fmt.Errorf("%w: no file %s", ErrSelection, filepath.Join(dir, filepath.FromSlash(rel)))
-	}
-	if len(undecided) > 0 {
-		return nil, &UndecidedError{Dir: dir, Files: undecided}
-	}
-	if !found && len(d.Files) == 0 {
-		if opts.Prefix != "" {
-			return nil, fmt.Errorf("%w with prefix %q in %s", ErrNoLogs, prefix, dir)
-		}
-		return nil, fmt.Errorf("%w in %s", ErrNoLogs, dir)
-	}
+	l.d.Files = append(l.d.Files, f)
+	return nil
+}
+
+// order sorts the files as the original server read them (by end
+// timestamp, then name; the current file last) and warns about equal end
+// timestamps, a missing current file, and empty or oversize files.
+func (l *lister) order() {
+	d := l.d
 	sort.SliceStable(d.Files, func(i, j int) bool {
 		a, b := d.Files[i], d.Files[j]
 		if a.EndTS != b.EndTS {
@@ -310,27 +375,25 @@ func OpenWith(dir string, opts OpenOptions) (*Dir, error) {
 	})
 	for i := 1; i < len(d.Files); i++ {
 		if d.Files[i].EndTS == d.Files[i-1].EndTS {
-			ws.add(Warning{File: d.Files[i].Name, Offset: -1, Code: CodeDuplicateEndTS,
+			l.ws.add(Warning{File: d.Files[i].Name, Offset: -1, Code: CodeDuplicateEndTS,
 				Message: fmt.Sprintf("same end timestamp as %s; read after it", d.Files[i-1].Name)})
 		}
 	}
-	if current != nil {
-		d.Files = append(d.Files, *current)
+	if l.current != nil {
+		d.Files = append(d.Files, *l.current)
 	} else {
-		ws.add(Warning{Offset: -1, Code: CodeNoCurrent,
-			Message: fmt.Sprintf("no %s; the last rotated file is the last file", CurrentName(prefix))})
+		l.ws.add(Warning{Offset: -1, Code: CodeNoCurrent,
+			Message: fmt.Sprintf("no %s; the last rotated file is the last file", CurrentName(d.Prefix))})
 	}
 	for _, f := range d.Files {
 		if f.Size == 0 && !f.Current {
-			ws.add(Warning{File: f.Name, Offset: -1, Code: CodeEmptyFile, Message: "0-byte rotated file"})
+			l.ws.add(Warning{File: f.Name, Offset: -1, Code: CodeEmptyFile, Message: "0-byte rotated file"})
 		}
 		if f.Size > RotateLimit {
-			ws.add(Warning{File: f.Name, Offset: -1, Code: CodeOversizeFile,
+			l.ws.add(Warning{File: f.Name, Offset: -1, Code: CodeOversizeFile,
 				Message: fmt.Sprintf("%d bytes, above the %d-byte rotation limit", f.Size, RotateLimit)})
 		}
 	}
-	d.Warnings = ws.list
-	return d, nil
 }
 
 // mentions reports whether p is named in Include or Skip (so that a file
