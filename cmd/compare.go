@@ -299,12 +299,18 @@ func compareReplicaTable(sc *format.Scheme, c *inspect.Comparison) *format.Table
 // as it was (the violation line reports the differing bytes).
 func comparePairLine(sc *format.Scheme, p inspect.Divergence) string {
 	switch {
+	case p.BytesDifferFrom != 0:
+		// Checked first: the terms may agree all along, and this is the
+		// one thing honest replicas never show.
+		line := fmt.Sprintf("%s ~ %s: %s at indexes %d..%d (same terms), identical up to %d", p.A, p.B, sc.Err("DIFFERENT BYTES"), p.BytesDifferFrom, p.BytesDifferTo, p.IdenticalUpTo)
+		if p.Index != 0 {
+			line += fmt.Sprintf("; diverge at index %d (terms %d and %d)", p.Index, p.TermA, p.TermB)
+		}
+		return line
 	case p.Index == 0 && p.IdenticalUpTo == 0:
 		return fmt.Sprintf("%s ~ %s: the logs do not overlap", p.A, p.B)
 	case p.Index == 0:
 		return fmt.Sprintf("%s ~ %s: identical up to %d", p.A, p.B, p.IdenticalUpTo)
-	case p.BytesDifferFrom != 0 && p.Index == 0:
-		return fmt.Sprintf("%s ~ %s: %s at indexes %d..%d (same terms), identical up to %d", p.A, p.B, sc.Err("DIFFERENT BYTES"), p.BytesDifferFrom, p.BytesDifferTo, p.IdenticalUpTo)
 	case p.CommittedConflict:
 		return fmt.Sprintf("%s ~ %s: %s at index %d (terms %d and %d), identical up to %d", p.A, p.B, sc.Err("COMMITTED ENTRIES DIFFER"), p.Index, p.TermA, p.TermB, p.IdenticalUpTo)
 	}

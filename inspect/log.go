@@ -199,9 +199,6 @@ type logBuilder struct {
 	// chain, if set, follows the effective log's entries as they are
 	// read, for the content hashes (see chainBuilder).
 	chain *chainBuilder
-	// resume, if set, starts the pass there instead of at the start of
-	// its first segment (see ResumeAfterDamage).
-	resume *resumePoint
 }
 
 // saveTracker follows which writes of etcd's wal.Save, wal.SaveSnapshot
