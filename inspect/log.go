@@ -348,109 +348,11 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 	}
 	switch r.Type {
 	case entryRecord:
-		if err := parseEntry(r.Data, &b.e); err != nil {
-			b.fail(r, segPath, "entry record does not decode as raftpb.Entry: "+err.Error(), err)
-			if b.chain != nil {
-				b.chain.bad(&DecodeError{Path: segPath, Segment: r.Segment, Offset: r.Offset, Kind: KindMalformed, Msg: err.Error(), Err: err})
-			}
-			return false
-		}
-		i, t := b.e.Index, b.e.Term
-		b.enti, b.lastEnt = i, i
-		ss.Enti, ss.LastEntryWritten = i, i
-		if l.pending != nil {
-			l.pending.entriesAfter = true
-		}
-		l.EntryRecords++
-		ss.Entries++
-		if ss.FirstEntry == 0 {
-			ss.FirstEntry = i
-		}
-		ss.LastEntry = i
-		switch {
-		case !b.hasEntries && l.FirstIndex == 0 && l.LastIndex == 0:
-			// The first entry of what is present (older segments may be
-			// purged): anything goes.
-			l.FirstIndex = i
-		case i <= l.LastIndex:
-			if l.FirstIndex != 0 && i <= l.LastIndex {
-				from := i
-				if from < l.FirstIndex {
-					from = l.FirstIndex
-				}
-				l.Overwritten += int64(l.LastIndex - from + 1)
-			}
-			// An overwrite may carry a lower term than the entry it
-			// replaces (a leader elected with an older tail), but never
-			// a lower term than the entry before it.
-			if prev, ok := b.termAt(i - 1); ok && t < prev {
-				b.regression(TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: true, Segment: r.Segment, Offset: r.Offset})
-			}
-			b.truncate(r.Seq, i)
-			if l.FirstIndex == 0 || i < l.FirstIndex {
-				l.FirstIndex = i
-			}
-		default:
-			if i > l.LastIndex+1 {
-				if len(l.Gaps) < maxListed {
-					l.Gaps = append(l.Gaps, Gap{After: l.LastIndex, Next: i, Segment: r.Segment, Offset: r.Offset})
-				} else {
-					l.GapsMore++
-				}
-				b.hole(l.LastIndex+1, i)
-			} else if prev, ok := b.termAt(i - 1); ok && t < prev {
-				b.regression(TermRegression{Index: i, Term: t, PrevTerm: prev, Segment: r.Segment, Offset: r.Offset})
-			}
-			if l.FirstIndex == 0 {
-				l.FirstIndex = i
-			}
-		}
-		b.hasEntries = true
-		l.LastIndex, l.LastTerm = i, t
-		b.setTerm(i, t)
-		if b.chain != nil {
-			b.chain.entry(&b.e)
-		}
+		return b.entry(r, ss, segPath)
 	case stateRecord:
-		hs, err := parseHardState(r.Data)
-		if err != nil {
-			b.fail(r, segPath, "state record does not decode as raftpb.HardState: "+err.Error(), err)
-			return false
-		}
-		l.HardState, l.HasHardState = hs, true
-		b.save.record(r, ss, &hs)
-		if l.pending != nil && hs.Commit >= l.pending.snapIndex {
-			l.pending = nil
-			if b.chain != nil {
-				b.chain.drop()
-			}
-		}
-		if b.chain != nil {
-			b.chain.commit(hs.Commit)
-		}
+		return b.state(r, ss, segPath)
 	case snapshotRecord:
-		s, err := parseWALSnapshot(r.Data)
-		if err != nil {
-			b.fail(r, segPath, "snapshot record does not decode as walpb.Snapshot: "+err.Error(), err)
-			return false
-		}
-		l.Snapshots = append(l.Snapshots, SnapshotRecordAt{WALSnapshot: s, Segment: r.Segment, Offset: r.Offset})
-		b.enti = max(b.enti, s.Index)
-		ss.Enti, ss.LastEntryWritten = b.enti, b.lastEnt
-		if t, ok := b.termAt(s.Index); s.Index > l.LastIndex || (ok && t != s.Term && s.Index > l.HardState.Commit) {
-			// A snapshot ahead of the log, or one that contradicts its
-			// uncommitted tail (sent by a leader): raft's restore drops
-			// the whole log and continues after the snapshot. (raft
-			// ignores a snapshot at or below its commit index, so a
-			// contradiction there is damage, which verify reports.)
-			b.checkpoint(s.Index)
-			if b.hasEntries {
-				b.truncate(r.Seq, 0)
-			}
-			l.FirstIndex, l.LastIndex, l.LastTerm = 0, s.Index, s.Term
-			l.runs = append(l.runs[:0], termRun{start: s.Index, term: s.Term})
-			b.hasEntries = false
-		}
+		return b.snapshot(r, ss, segPath)
 	case metadataRecord:
 		if l.Metadata == nil {
 			l.Metadata = append([]byte{}, r.Data...)
@@ -461,6 +363,133 @@ func (b *logBuilder) add(r *Record, segPath string) bool {
 	default:
 		b.fail(r, segPath, "unexpected record type "+r.Type.String(), nil)
 		return false
+	}
+	return true
+}
+
+// entry adds an entry record: it extends the log, overwrites its tail
+// from a lower index (raft's rule: a later record at an index replaces
+// the entries from there on), or leaves a gap.
+func (b *logBuilder) entry(r *Record, ss *SegmentSummary, segPath string) bool {
+	l := b.l
+	if err := parseEntry(r.Data, &b.e); err != nil {
+		b.fail(r, segPath, "entry record does not decode as raftpb.Entry: "+err.Error(), err)
+		if b.chain != nil {
+			b.chain.bad(&DecodeError{Path: segPath, Segment: r.Segment, Offset: r.Offset, Kind: KindMalformed, Msg: err.Error(), Err: err})
+		}
+		return false
+	}
+	i, t := b.e.Index, b.e.Term
+	b.enti, b.lastEnt = i, i
+	ss.Enti, ss.LastEntryWritten = i, i
+	if l.pending != nil {
+		l.pending.entriesAfter = true
+	}
+	l.EntryRecords++
+	ss.Entries++
+	if ss.FirstEntry == 0 {
+		ss.FirstEntry = i
+	}
+	ss.LastEntry = i
+	switch {
+	case !b.hasEntries && l.FirstIndex == 0 && l.LastIndex == 0:
+		// The first entry of what is present (older segments may be
+		// purged): anything goes.
+		l.FirstIndex = i
+	case i <= l.LastIndex:
+		b.overwrite(r, i, t)
+	default:
+		if i > l.LastIndex+1 {
+			if len(l.Gaps) < maxListed {
+				l.Gaps = append(l.Gaps, Gap{After: l.LastIndex, Next: i, Segment: r.Segment, Offset: r.Offset})
+			} else {
+				l.GapsMore++
+			}
+			b.hole(l.LastIndex+1, i)
+		} else if prev, ok := b.termAt(i - 1); ok && t < prev {
+			b.regression(TermRegression{Index: i, Term: t, PrevTerm: prev, Segment: r.Segment, Offset: r.Offset})
+		}
+		if l.FirstIndex == 0 {
+			l.FirstIndex = i
+		}
+	}
+	b.hasEntries = true
+	l.LastIndex, l.LastTerm = i, t
+	b.setTerm(i, t)
+	if b.chain != nil {
+		b.chain.entry(&b.e)
+	}
+	return true
+}
+
+// overwrite takes entry i of term t, at or below the last index: the
+// entries from i on are replaced.
+func (b *logBuilder) overwrite(r *Record, i, t uint64) {
+	l := b.l
+	if l.FirstIndex != 0 && i <= l.LastIndex {
+		from := max(i, l.FirstIndex)
+		l.Overwritten += int64(l.LastIndex - from + 1)
+	}
+	// An overwrite may carry a lower term than the entry it replaces (a
+	// leader elected with an older tail), but never a lower term than the
+	// entry before it.
+	if prev, ok := b.termAt(i - 1); ok && t < prev {
+		b.regression(TermRegression{Index: i, Term: t, PrevTerm: prev, Overwriting: true, Segment: r.Segment, Offset: r.Offset})
+	}
+	b.truncate(r.Seq, i)
+	if l.FirstIndex == 0 || i < l.FirstIndex {
+		l.FirstIndex = i
+	}
+}
+
+// state adds a HardState record: the newest is the log's, and one that
+// commits a pending snapshot reset confirms it.
+func (b *logBuilder) state(r *Record, ss *SegmentSummary, segPath string) bool {
+	l := b.l
+	hs, err := parseHardState(r.Data)
+	if err != nil {
+		b.fail(r, segPath, "state record does not decode as raftpb.HardState: "+err.Error(), err)
+		return false
+	}
+	l.HardState, l.HasHardState = hs, true
+	b.save.record(r, ss, &hs)
+	if l.pending != nil && hs.Commit >= l.pending.snapIndex {
+		l.pending = nil
+		if b.chain != nil {
+			b.chain.drop()
+		}
+	}
+	if b.chain != nil {
+		b.chain.commit(hs.Commit)
+	}
+	return true
+}
+
+// snapshot adds a snapshot record; one ahead of the log, or contradicting
+// its uncommitted tail, resets the log (see checkpoint).
+func (b *logBuilder) snapshot(r *Record, ss *SegmentSummary, segPath string) bool {
+	l := b.l
+	s, err := parseWALSnapshot(r.Data)
+	if err != nil {
+		b.fail(r, segPath, "snapshot record does not decode as walpb.Snapshot: "+err.Error(), err)
+		return false
+	}
+	l.Snapshots = append(l.Snapshots, SnapshotRecordAt{WALSnapshot: s, Segment: r.Segment, Offset: r.Offset})
+	b.enti = max(b.enti, s.Index)
+	ss.Enti, ss.LastEntryWritten = b.enti, b.lastEnt
+	if t, ok := b.termAt(s.Index); s.Index > l.LastIndex || (ok && t != s.Term && s.Index > l.HardState.Commit) {
+		// A snapshot ahead of the log, or one that contradicts its
+		// uncommitted tail (sent by a leader): raft's restore drops the
+		// whole log and continues after the snapshot. (raft ignores a
+		// snapshot at or below its commit index, so a contradiction there
+		// is damage, which verify reports.)
+		b.checkpoint(s.Index)
+		if b.hasEntries {
+			b.truncate(r.Seq, 0)
+		}
+		l.FirstIndex, l.LastIndex, l.LastTerm = 0, s.Index, s.Term
+		l.runs = append(l.runs[:0], termRun{start: s.Index, term: s.Term})
+		b.hasEntries = false
 	}
 	return true
 }
