@@ -842,6 +842,9 @@ func (o *dumpOptions) run(cmd *cobra.Command, g *globals, args []string) error {
 	return firstErr
 }
 
+// dumpGroup dumps one group: its metadata, the entries the filters keep
+// (the raw records with --raw), and its HardState, then says on stderr
+// when no entry matched and how the log ends.
 func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, grp inspect.Group, ext *externalDecoder) error {
 	segs, _, err := inspect.OpenGroup(grp)
 	if err != nil {
@@ -863,107 +866,11 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 			return err
 		}
 	}
-	n := 0
-	entryItem := func(e *inspect.Entry) (*dumpItem, error) {
-		it := &dumpItem{Group: grp.Name, Kind: "entry", Index: &e.Index, Term: &e.Term, Type: e.Type.String()}
-		size := len(e.Data)
-		it.Size = &size
-		if o.data != "none" {
-			s, _ := format.Payload(e.Data, o.data)
-			it.Data = &s
-		}
-		switch {
-		case ext != nil:
-			dec, err := ext.Decode(e.Data)
-			if err != nil {
-				return nil, err
-			}
-			it.text, it.Decoded = dec, textJSON(dec, true)
-		case decoder != "none":
-			it.text, it.Decoded = decodeBoth(e, decoder)
-		}
-		return it, nil
-	}
-	keep := func(e *inspect.Entry) (bool, bool) {
-		if e.Index < o.start {
-			return false, false
-		}
-		if o.end != 0 && e.Index > o.end {
-			return false, !o.raw
-		}
-		if o.term != 0 && e.Term != o.term {
-			return false, false
-		}
-		if o.typeSet != nil && !o.typeSet[e.Type] {
-			return false, false
-		}
-		if o.classSet != nil && !matchesAny(e, o.classSet, grp.Encrypted) {
-			return false, false
-		}
-		return true, false
-	}
+	d := &groupDumper{o: o, w: w, grp: grp, decoder: decoder, ext: ext}
 	if o.raw {
-		err = inspect.WalkRaw(ctx, segs, l, func(r *inspect.RawRecord) error {
-			if r.Err != nil {
-				return r.Err
-			}
-			it, err := o.rawItem(grp.Name, segs, r, keep, entryItem)
-			if it == nil || err != nil {
-				return err
-			}
-			n++
-			if err := w.write(it); err != nil {
-				return err
-			}
-			if o.limit > 0 && n >= o.limit {
-				return errStopGroup
-			}
-			return nil
-		})
+		err = d.dumpRaw(ctx, segs, l)
 	} else {
-		var pipe *dumpPipe
-		fast := w.fast() && ext == nil && dumpRendering != renderGeneral
-		// Lengths and empty payloads are cheaper to render than to copy
-		// into the pipe.
-		cheap := (o.data == "none" || o.data == "len") && decoder == "none"
-		if fast && dumpRendering == renderPipe && !cheap {
-			pipe = w.startPipe(o.data, decoder)
-		}
-		err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
-			ok, stop := keep(e)
-			if stop {
-				return errStopGroup
-			}
-			if !ok {
-				return nil
-			}
-			if o.limit > 0 && n >= o.limit {
-				return errStopGroup
-			}
-			n++
-			switch {
-			case pipe != nil:
-				return pipe.add(e)
-			case fast:
-				decoded := ""
-				if decoder != "none" {
-					decoded = w.decode(e, decoder)
-				}
-				return w.writeEntry(e, o.data, decoded)
-			}
-			it, err := entryItem(e)
-			if err != nil {
-				return err
-			}
-			return w.write(it)
-		})
-		if pipe != nil {
-			// The renderer is done with w when close returns; its error
-			// (a write that failed) is the reason the reading stopped.
-			if perr := pipe.close(); perr != nil && (err == nil || errors.Is(err, errPipeFailed) || errors.Is(err, errStopGroup)) {
-				err = perr
-			}
-		}
+		err = d.dumpEntries(ctx, segs, l)
 	}
 	if err != nil && !errors.Is(err, errStopGroup) {
 		w.endGroup()
@@ -972,7 +879,7 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 		}
 		return fmt.Errorf("group %s: %w", grp.Name, err)
 	}
-	if n == 0 && (o.start != 0 || o.end != 0 || o.term != 0 || o.typeSet != nil || o.classSet != nil) {
+	if d.n == 0 && (o.start != 0 || o.end != 0 || o.term != 0 || o.typeSet != nil || o.classSet != nil) {
 		fmt.Fprintf(g.io.ErrOut, "raftctl: group %s: no entry matches%s (its effective log holds %s)\n", grp.Name, o.filterText(), logRange(l))
 	}
 	if !o.raw && l.HasHardState {
@@ -988,6 +895,136 @@ func (o *dumpOptions) dumpGroup(ctx context.Context, g *globals, w *dumpWriter, 
 		fmt.Fprintln(g.io.ErrOut, g.errScheme().Warn("warning: ")+warn)
 	}
 	return serr
+}
+
+// groupDumper writes the entries of one group: the options, the writer,
+// the group, and the decoder in effect for it (decoder, or ext for
+// --decoder-cmd); n counts the entries (or records) written.
+type groupDumper struct {
+	o       *dumpOptions
+	w       *dumpWriter
+	grp     inspect.Group
+	decoder string
+	ext     *externalDecoder
+	n       int
+}
+
+// entryItem is the dump item of an entry, with its payload and decoded
+// form as the options ask.
+func (d *groupDumper) entryItem(e *inspect.Entry) (*dumpItem, error) {
+	it := &dumpItem{Group: d.grp.Name, Kind: "entry", Index: &e.Index, Term: &e.Term, Type: e.Type.String()}
+	size := len(e.Data)
+	it.Size = &size
+	if d.o.data != "none" {
+		s, _ := format.Payload(e.Data, d.o.data)
+		it.Data = &s
+	}
+	switch {
+	case d.ext != nil:
+		dec, err := d.ext.Decode(e.Data)
+		if err != nil {
+			return nil, err
+		}
+		it.text, it.Decoded = dec, textJSON(dec, true)
+	case d.decoder != "none":
+		it.text, it.Decoded = decodeBoth(e, d.decoder)
+	}
+	return it, nil
+}
+
+// keep reports whether the filters keep entry e, and whether the dump of
+// the group stops there (past --end, except with --raw).
+func (d *groupDumper) keep(e *inspect.Entry) (bool, bool) {
+	o := d.o
+	if e.Index < o.start {
+		return false, false
+	}
+	if o.end != 0 && e.Index > o.end {
+		return false, !o.raw
+	}
+	if o.term != 0 && e.Term != o.term {
+		return false, false
+	}
+	if o.typeSet != nil && !o.typeSet[e.Type] {
+		return false, false
+	}
+	if o.classSet != nil && !matchesAny(e, o.classSet, d.grp.Encrypted) {
+		return false, false
+	}
+	return true, false
+}
+
+// dumpRaw writes every record of the group's segments (--raw), entries as
+// the filters keep them, up to --limit.
+func (d *groupDumper) dumpRaw(ctx context.Context, segs []inspect.Segment, l *inspect.Log) error {
+	return inspect.WalkRaw(ctx, segs, l, func(r *inspect.RawRecord) error {
+		if r.Err != nil {
+			return r.Err
+		}
+		it, err := d.o.rawItem(d.grp.Name, segs, r, d.keep, d.entryItem)
+		if it == nil || err != nil {
+			return err
+		}
+		d.n++
+		if err := d.w.write(it); err != nil {
+			return err
+		}
+		if d.o.limit > 0 && d.n >= d.o.limit {
+			return errStopGroup
+		}
+		return nil
+	})
+}
+
+// dumpEntries writes the entries of the group's effective log that the
+// filters keep, up to --limit, rendered as dumpRendering says (see
+// renderPipe).
+func (d *groupDumper) dumpEntries(ctx context.Context, segs []inspect.Segment, l *inspect.Log) error {
+	o, w, decoder := d.o, d.w, d.decoder
+	var pipe *dumpPipe
+	fast := w.fast() && d.ext == nil && dumpRendering != renderGeneral
+	// Lengths and empty payloads are cheaper to render than to copy
+	// into the pipe.
+	cheap := (o.data == "none" || o.data == "len") && decoder == "none"
+	if fast && dumpRendering == renderPipe && !cheap {
+		pipe = w.startPipe(o.data, decoder)
+	}
+	err := inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
+		ok, stop := d.keep(e)
+		if stop {
+			return errStopGroup
+		}
+		if !ok {
+			return nil
+		}
+		if o.limit > 0 && d.n >= o.limit {
+			return errStopGroup
+		}
+		d.n++
+		switch {
+		case pipe != nil:
+			return pipe.add(e)
+		case fast:
+			decoded := ""
+			if decoder != "none" {
+				decoded = w.decode(e, decoder)
+			}
+			return w.writeEntry(e, o.data, decoded)
+		}
+		it, err := d.entryItem(e)
+		if err != nil {
+			return err
+		}
+		return w.write(it)
+	})
+	if pipe != nil {
+		// The renderer is done with w when close returns; its error
+		// (a write that failed) is the reason the reading stopped.
+		if perr := pipe.close(); perr != nil && (err == nil || errors.Is(err, errPipeFailed) || errors.Is(err, errStopGroup)) {
+			err = perr
+		}
+	}
+	return err
 }
 
 // rawItem is the dump item of a record of --raw; nil for an entry the

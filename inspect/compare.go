@@ -475,12 +475,60 @@ func nextRun(l *Log, i uint64) uint64 {
 	return l.LastIndex + 1
 }
 
+// compareReplicas compares the replicas of one group: every pair's
+// divergence and the violations of committed entries, the commit the
+// replicas prove, each replica as a candidate, the one Raft's election
+// rule would choose, and the recommended one with what recovering it
+// loses on the others.
 func compareReplicas(name string, reps []*Replica, notes []string) *Comparison {
 	c := &Comparison{Name: name, Replicas: reps, Pairs: []Divergence{}, Violations: []string{}, Losses: []Loss{},
 		Candidates: []Candidate{}, Notes: append([]string{}, notes...)}
 	if len(reps) > 0 {
 		c.ClusterID = reps[0].ClusterID
 	}
+	agree := c.comparePairs(reps)
+	if len(reps) == 1 {
+		c.Single = true
+		c.Notes = append(c.Notes, "only one replica found ("+reps[0].Label()+"): nothing to compare")
+	}
+	c.setProven(reps)
+	ag := func(a, b *Replica) uint64 {
+		if a == b {
+			return a.LastIndex
+		}
+		return agree[[2]*Replica{a, b}]
+	}
+	for _, s := range reps {
+		c.Candidates = append(c.Candidates, c.candidate(s, reps, ag))
+	}
+	// Raft's election rule, for comparison.
+	elect := c.electionWinner(reps)
+	if elect != nil {
+		c.ElectionChoice = elect.Server
+	}
+	if c.Single {
+		return c
+	}
+	if len(c.Violations) > 0 {
+		c.Reason = "replicas disagree on committed entries: no recovery keeps them all"
+		return c
+	}
+	best, bestRep := c.bestCandidate(reps)
+	if best == nil {
+		c.Reason = "no replica verifies without error"
+		return c
+	}
+	c.Recommended = best.Server
+	c.Reason = c.reason(best, elect)
+	c.addLosses(reps, best, bestRep)
+	return c
+}
+
+// comparePairs records the divergence of every pair of replicas and the
+// violations it shows (committed entries that differ, different bytes
+// under the same index and term); it returns, for each ordered pair,
+// the index up to which both are identical.
+func (c *Comparison) comparePairs(reps []*Replica) map[[2]*Replica]uint64 {
 	agree := map[[2]*Replica]uint64{}
 	for i := 0; i < len(reps); i++ {
 		for j := i + 1; j < len(reps); j++ {
@@ -496,13 +544,13 @@ func compareReplicas(name string, reps []*Replica, notes []string) *Comparison {
 			}
 		}
 	}
-	if len(reps) == 1 {
-		c.Single = true
-		c.Notes = append(c.Notes, "only one replica found ("+reps[0].Label()+"): nothing to compare")
-	}
-	// The highest commit a replica proves: its HardState commit (or what
-	// its backend applied, see committed), at the term its own log holds
-	// there.
+	return agree
+}
+
+// setProven sets the highest commit a replica proves: its HardState
+// commit (or what its backend applied, see committed), at the term its
+// own log holds there.
+func (c *Comparison) setProven(reps []*Replica) {
 	var prover *Replica
 	for _, r := range reps {
 		if _, ok := r.log.TermAt(r.committed()); !ok {
@@ -517,16 +565,12 @@ func compareReplicas(name string, reps []*Replica, notes []string) *Comparison {
 		c.ProvenTerm, _ = prover.log.TermAt(c.ProvenCommit)
 		c.ProvenBy = prover.Server
 	}
-	ag := func(a, b *Replica) uint64 {
-		if a == b {
-			return a.LastIndex
-		}
-		return agree[[2]*Replica{a, b}]
-	}
-	for _, s := range reps {
-		c.Candidates = append(c.Candidates, c.candidate(s, reps, ag))
-	}
-	// Raft's election rule, for comparison.
+}
+
+// electionWinner is the eligible replica Raft's election rule would
+// choose (the highest last term, then the highest last index), or nil.
+// c.Candidates must hold one candidate per replica, in order.
+func (c *Comparison) electionWinner(reps []*Replica) *Replica {
 	var elect *Replica
 	for k, r := range reps {
 		if !c.Candidates[k].Eligible {
@@ -536,16 +580,12 @@ func compareReplicas(name string, reps []*Replica, notes []string) *Comparison {
 			elect = r
 		}
 	}
-	if elect != nil {
-		c.ElectionChoice = elect.Server
-	}
-	if c.Single {
-		return c
-	}
-	if len(c.Violations) > 0 {
-		c.Reason = "replicas disagree on committed entries: no recovery keeps them all"
-		return c
-	}
+	return elect
+}
+
+// bestCandidate is the eligible candidate to recommend (see better) and
+// its replica, or nil.
+func (c *Comparison) bestCandidate(reps []*Replica) (*Candidate, *Replica) {
 	var best *Candidate
 	var bestRep *Replica
 	for k := range c.Candidates {
@@ -557,12 +597,13 @@ func compareReplicas(name string, reps []*Replica, notes []string) *Comparison {
 			best, bestRep = cd, r
 		}
 	}
-	if best == nil {
-		c.Reason = "no replica verifies without error"
-		return c
-	}
-	c.Recommended = best.Server
-	c.Reason = c.reason(best, elect)
+	return best, bestRep
+}
+
+// addLosses records, for every replica but the recommended one, the
+// entries it loses when the group is recovered from the recommended one
+// (committed and not).
+func (c *Comparison) addLosses(reps []*Replica, best *Candidate, bestRep *Replica) {
 	for _, r := range reps {
 		if r == bestRep {
 			continue
@@ -583,7 +624,6 @@ func compareReplicas(name string, reps []*Replica, notes []string) *Comparison {
 		}
 		c.Losses = append(c.Losses, l)
 	}
-	return c
 }
 
 // better orders candidates: more provably committed entries kept after

@@ -301,91 +301,124 @@ func CommitlogAll(ctx context.Context, all []CommitlogOptions) (*Report, error) 
 	return rep, build(ctx, ms, rep)
 }
 
-// check is phase 1 of CommitlogAll.
+// check is phase 1 of CommitlogAll: it checks every source's options and
+// output (sourceChecker) and opens its commitlog, then lists what earlier
+// runs left in the output directories. It reports every problem found,
+// not only the first.
 func check(all []CommitlogOptions, rep *Report) ([]*migration, error) {
 	rep.DryRun = all[0].DryRun
-	var errs []error
-	fail := func(src string, err error) { errs = append(errs, fmt.Errorf("%s: %w", src, err)) }
-	outputs := map[string]string{} // output (or name) -> source
-	srcAbs := make([]string, len(all))
-	for i := range all {
-		if a, err := filepath.Abs(all[i].Source); err == nil {
-			srcAbs[i] = a
-		}
-	}
+	c := newSourceChecker(all)
 	var ms []*migration
-	outs := map[string]bool{}
 	for i := range all {
-		opts := all[i]
-		if opts.DryRun != rep.DryRun {
+		if all[i].DryRun != rep.DryRun {
 			return nil, fmt.Errorf("%w: DryRun differs between sources", ErrInvalidOptions)
 		}
-		if err := opts.normalize(); err != nil {
-			fail(opts.Source, err)
-			continue
+		if m := c.source(all[i]); m != nil {
+			ms = append(ms, m)
 		}
-		res := &Result{
-			Source:     opts.Source,
-			Name:       opts.Name,
-			DryRun:     opts.DryRun,
-			Members:    append([]uint64(nil), opts.Members...),
-			Term:       opts.Term,
-			Data:       opts.Data,
-			FirstIndex: uint64(len(opts.Members)) + 1,
-		}
-		key := opts.Name
-		if opts.Out != "" {
-			res.Output = filepath.Join(opts.Out, opts.Name)
-			key, _ = filepath.Abs(res.Output)
-			outAbs, _ := filepath.Abs(opts.Out)
-			for j, s := range srcAbs {
-				if s != "" && (outAbs == s || strings.HasPrefix(outAbs, s+string(filepath.Separator))) {
-					fail(opts.Source, fmt.Errorf("%w: the output directory %s is inside the source %s, which is only read", ErrInvalidOptions, opts.Out, all[j].Source))
-				}
-			}
-			outs[opts.Out] = true
-		}
-		if key != "" {
-			if other, ok := outputs[key]; ok {
-				where := "name " + opts.Name
-				if res.Output != "" {
-					where = res.Output
-				}
-				fail(opts.Source, fmt.Errorf("%w: %s and %s would both make the group %s (give distinct directory names, or migrate them separately with --name)",
-					ErrInvalidOptions, other, opts.Source, where))
-			} else {
-				outputs[key] = opts.Source
-			}
-		}
-		if res.Output != "" {
-			if _, err := os.Lstat(res.Output); err == nil {
-				fail(opts.Source, fmt.Errorf("%w: %s", ErrExists, res.Output))
-			} else if !errors.Is(err, os.ErrNotExist) {
-				fail(opts.Source, fmt.Errorf("migrate: %w", err))
-			}
-		}
-		d, err := commitlog.OpenWith(opts.Source, commitlog.OpenOptions{Prefix: opts.Prefix, Include: opts.Include, Skip: opts.Skip})
-		if err != nil {
-			fail(opts.Source, err)
-			continue
-		}
-		res.Prefix = d.Prefix
-		res.Skipped = append([]commitlog.Skipped{}, d.Skipped...)
-		o := opts
-		ms = append(ms, &migration{opts: &o, dir: d, res: res})
 	}
-	for out := range outs {
+	for out := range c.outs {
 		ls, err := findLeftovers(out)
 		if err != nil {
-			fail(out, err)
+			c.fail(out, err)
 		}
 		rep.Leftovers = append(rep.Leftovers, ls...)
 	}
 	sortLeftovers(rep.Leftovers)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(c.errs) > 0 {
+		return nil, errors.Join(c.errs...)
 	}
 	return ms, nil
+}
+
+// sourceChecker is check's state across the sources: their absolute
+// paths, the source each output (or name) is taken by, the output
+// directories, and the errors found so far.
+type sourceChecker struct {
+	all     []CommitlogOptions
+	srcAbs  []string
+	outputs map[string]string // output (or name) -> source
+	outs    map[string]bool
+	errs    []error
+}
+
+// newSourceChecker starts the checks of all.
+func newSourceChecker(all []CommitlogOptions) *sourceChecker {
+	c := &sourceChecker{all: all, srcAbs: make([]string, len(all)), outputs: map[string]string{}, outs: map[string]bool{}}
+	for i := range all {
+		if a, err := filepath.Abs(all[i].Source); err == nil {
+			c.srcAbs[i] = a
+		}
+	}
+	return c
+}
+
+// fail records a problem of source (or output directory) src.
+func (c *sourceChecker) fail(src string, err error) {
+	c.errs = append(c.errs, fmt.Errorf("%s: %w", src, err))
+}
+
+// source checks one source's options and output and opens its
+// commitlog; nil when a problem stops it there (recorded with fail).
+func (c *sourceChecker) source(opts CommitlogOptions) *migration {
+	if err := opts.normalize(); err != nil {
+		c.fail(opts.Source, err)
+		return nil
+	}
+	res := &Result{
+		Source:     opts.Source,
+		Name:       opts.Name,
+		DryRun:     opts.DryRun,
+		Members:    append([]uint64(nil), opts.Members...),
+		Term:       opts.Term,
+		Data:       opts.Data,
+		FirstIndex: uint64(len(opts.Members)) + 1,
+	}
+	c.output(&opts, res)
+	d, err := commitlog.OpenWith(opts.Source, commitlog.OpenOptions{Prefix: opts.Prefix, Include: opts.Include, Skip: opts.Skip})
+	if err != nil {
+		c.fail(opts.Source, err)
+		return nil
+	}
+	res.Prefix = d.Prefix
+	res.Skipped = append([]commitlog.Skipped{}, d.Skipped...)
+	return &migration{opts: &opts, dir: d, res: res}
+}
+
+// output sets res.Output and checks it: not inside any source, not the
+// group (or name) of another source, not existing yet.
+func (c *sourceChecker) output(opts *CommitlogOptions, res *Result) {
+	key := opts.Name
+	if opts.Out != "" {
+		res.Output = filepath.Join(opts.Out, opts.Name)
+		key, _ = filepath.Abs(res.Output)
+		outAbs, _ := filepath.Abs(opts.Out)
+		for j, s := range c.srcAbs {
+			if s != "" && (outAbs == s || strings.HasPrefix(outAbs, s+string(filepath.Separator))) {
+				c.fail(opts.Source, fmt.Errorf("%w: the output directory %s is inside the source %s, which is only read", ErrInvalidOptions, opts.Out, c.all[j].Source))
+			}
+		}
+		c.outs[opts.Out] = true
+	}
+	if key != "" {
+		if other, ok := c.outputs[key]; ok {
+			where := "name " + opts.Name
+			if res.Output != "" {
+				where = res.Output
+			}
+			c.fail(opts.Source, fmt.Errorf("%w: %s and %s would both make the group %s (give distinct directory names, or migrate them separately with --name)",
+				ErrInvalidOptions, other, opts.Source, where))
+		} else {
+			c.outputs[key] = opts.Source
+		}
+	}
+	if res.Output != "" {
+		if _, err := os.Lstat(res.Output); err == nil {
+			c.fail(opts.Source, fmt.Errorf("%w: %s", ErrExists, res.Output))
+		} else if !errors.Is(err, os.ErrNotExist) {
+			c.fail(opts.Source, fmt.Errorf("migrate: %w", err))
+		}
+	}
 }
 
 // beforePublish runs between the build and publish phases; tests replace it.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"iter"
 	"os"
 	"path/filepath"
@@ -243,68 +244,138 @@ func PlanRepairFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan
 	return p, nil
 }
 
+// planFrom plans repair --from under the locks its caller holds, in the
+// order the checks must run (each step refuses what it cannot prove, and
+// the plan keeps what the steps before the refusal found): the member's
+// log in parts, its newest HardState, the donor, the member's snapshot,
+// the range the donor proves, and the swap of the WAL directory. The
+// state is nil when the plan refuses.
 func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fromState, error) {
-	p := &FromPlan{Plan: Plan{SchemaVersion: SchemaVersion, Operation: OpRepairFrom, Group: member,
-		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}}, Donor: donor, Damage: []string{}}
-	refuse := func(code, format string, args ...any) (*FromPlan, *fromState, error) {
-		p.refuseWith(code, member.WALDir, adviceFrom, format, args...)
-		return p, nil, nil
-	}
+	b := &fromPlanner{member: member, p: &FromPlan{Plan: Plan{SchemaVersion: SchemaVersion, Operation: OpRepairFrom, Group: member,
+		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}}, Donor: donor, Damage: []string{}}}
 	if sameDir(member.WALDir, donor.WALDir) || sameDir(member.Dir, donor.Dir) {
 		return nil, nil, errors.New("the replica is the member itself")
 	}
-	segs, _, err := inspect.OpenGroup(member)
-	if err != nil {
+	if done, err := b.readMember(ctx); done || err != nil {
+		return b.result(err)
+	}
+	if done, err := b.memberHardState(); done || err != nil {
+		return b.result(err)
+	}
+	if done, err := b.readDonor(ctx); done || err != nil {
+		return b.result(err)
+	}
+	if done, err := b.memberSnapshot(); done || err != nil {
+		return b.result(err)
+	}
+	if done, err := b.copyRange(); done || err != nil {
+		return b.result(err)
+	}
+	if done, err := b.swapAction(); done || err != nil {
+		return b.result(err)
+	}
+	return b.result(nil)
+}
+
+// fromPlanner is planFrom's work in progress: the plan, what was read,
+// and the member's last part. Each step returns done when the plan is
+// final (refused, or nothing to do) or an error that ends planning.
+type fromPlanner struct {
+	member inspect.Group
+	p      *FromPlan
+	st     *fromState
+	// last is the member's last part (parts[len(parts)-1]).
+	last    logPart
+	refused bool
+}
+
+// refuse adds a refusal of repair --from to the plan and ends planning.
+func (b *fromPlanner) refuse(code, format string, args ...any) (bool, error) {
+	b.p.refuseWith(code, b.member.WALDir, adviceFrom, format, args...)
+	b.refused = true
+	return true, nil
+}
+
+// result is planFrom's return: the error alone, the plan without state
+// when it refuses, or the plan and what was read.
+func (b *fromPlanner) result(err error) (*FromPlan, *fromState, error) {
+	switch {
+	case err != nil:
 		return nil, nil, err
+	case b.refused:
+		return b.p, nil, nil
+	}
+	return b.p, b.st, nil
+}
+
+// readMember reads the member's WAL in parts and records the damage
+// between them; it refuses damage at the end of the log that hides the
+// newest HardState, and is done when the log reads to its end (nothing to
+// repair from a replica).
+func (b *fromPlanner) readMember(ctx context.Context) (bool, error) {
+	p := b.p
+	segs, _, err := inspect.OpenGroup(b.member)
+	if err != nil {
+		return false, err
 	}
 	if len(segs) == 0 {
-		return refuse(CodeFromCannot, "the member has no WAL segment")
+		return b.refuse(CodeFromCannot, "the member has no WAL segment")
 	}
-	parts, endDamage, err := readParts(ctx, member, segs)
+	parts, endDamage, err := readParts(ctx, b.member, segs)
 	if err != nil {
-		return nil, nil, err
+		return false, err
 	}
-	st := &fromState{segs: segs, parts: parts}
-	last := parts[len(parts)-1]
+	b.st = &fromState{segs: segs, parts: parts}
+	b.last = parts[len(parts)-1]
+	last := b.last
 	for _, pt := range parts[:len(parts)-1] {
 		p.Damage = append(p.Damage, pt.damage)
 	}
 	if endDamage != nil {
 		p.Damage = append(p.Damage, fmt.Sprintf("%s offset %d: %s (%s)", filepath.Base(endDamage.File), endDamage.Offset, endDamage.Code, endDamage.Message))
-		return refuse(CodeFromCannot, "the member's last segment is damaged at %s offset %d (%s) and no run of records whose CRC can be checked follows it: the newest HardState, which a rewrite must keep, may be in the damaged bytes", filepath.Base(endDamage.File), endDamage.Offset, endDamage.Code)
+		return b.refuse(CodeFromCannot, "the member's last segment is damaged at %s offset %d (%s) and no run of records whose CRC can be checked follows it: the newest HardState, which a rewrite must keep, may be in the damaged bytes", filepath.Base(endDamage.File), endDamage.Offset, endDamage.Code)
 	}
 	if !cleanEnd(last.log) {
 		s := last.log.Stop
 		p.Damage = append(p.Damage, stopText(s))
-		return refuse(CodeFromCannot, "the member's last segment is damaged (%s offset %d: %s): the newest HardState, which a rewrite must keep, cannot be read past it", filepath.Base(s.Path), s.Offset, s.Kind)
+		return b.refuse(CodeFromCannot, "the member's last segment is damaged (%s offset %d: %s): the newest HardState, which a rewrite must keep, cannot be read past it", filepath.Base(s.Path), s.Offset, s.Kind)
 	}
 	for _, d := range p.Damage {
 		p.note("damage: %s", d)
 	}
 	if len(parts) == 1 {
 		p.note("the member's log reads to its end: nothing to repair from a replica (raftctl repair mends the rest)")
-		return p, st, nil
+		return true, nil
 	}
+	return false, nil
+}
+
+// memberHardState takes the member's newest HardState, metadata and last
+// index from its parts; it refuses a HardState read past damage that
+// cannot be the newest, metadata records that differ, and a last index
+// that the damage may hide.
+func (b *fromPlanner) memberHardState() (bool, error) {
+	p, st, last := b.p, b.st, b.last
+	parts := st.parts
 	if !last.log.HasHardState {
-		return refuse(CodeFromCannot, "no HardState follows the damage: the member's newest HardState cannot be read")
+		return b.refuse(CodeFromCannot, "no HardState follows the damage: the member's newest HardState cannot be read")
 	}
 	hs := last.log.HardState
 	p.HardState = hs
 	if last.resumed != nil {
 		if why := resumedHardStateDoubt(parts, hs); why != "" {
-			return refuse(CodeFromCannot, "the HardState read past the damage in the last segment (term %d, vote %d, commit %d) cannot be the member's newest: %s", hs.Term, hs.Vote, hs.Commit, why)
+			return b.refuse(CodeFromCannot, "the HardState read past the damage in the last segment (term %d, vote %d, commit %d) cannot be the member's newest: %s", hs.Term, hs.Vote, hs.Commit, why)
 		}
 		p.note("the member's newest HardState (term %d, vote %d, commit %d) was read past the damage in its last segment, at or after offset %d, in a run of records each checked by the CRC of the one before it", hs.Term, hs.Vote, hs.Commit, last.resumed.Offset)
 	}
 	st.meta = parts[0].log.Metadata
 	for _, pt := range parts {
 		if pt.log.MetadataConflict || (len(pt.log.Metadata) > 0 && string(pt.log.Metadata) != string(st.meta)) {
-			return refuse(CodeFromCannot, "the member's metadata records differ")
+			return b.refuse(CodeFromCannot, "the member's metadata records differ")
 		}
 	}
 	// The member's last index is the last part's.
-	lm := last.log.LastIndex
-	p.LastIndex = lm
+	p.LastIndex = last.log.LastIndex
 	if last.resumed != nil && last.log.FirstIndex == 0 {
 		// Entries written into the damaged bytes after the last entry read
 		// before them are unknown: the member may have acknowledged them.
@@ -312,47 +383,60 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 		for _, pt := range parts[:len(parts)-1] {
 			before = max(before, pt.log.LastIndex)
 		}
-		return refuse(CodeFromCannot, "no entry record can be read after the damage at %s offset %d in the member's last segment, only other records: the damaged bytes may have held entries after index %d that the member acknowledged, so its last index is unknown", filepath.Base(last.resumed.Segment.Path), last.resumed.Damage, before)
+		return b.refuse(CodeFromCannot, "no entry record can be read after the damage at %s offset %d in the member's last segment, only other records: the damaged bytes may have held entries after index %d that the member acknowledged, so its last index is unknown", filepath.Base(last.resumed.Segment.Path), last.resumed.Damage, before)
 	}
+	return false, nil
+}
 
-	// The donor: read to its end, same cluster.
-	dsegs, _, err := inspect.OpenGroup(donor)
+// readDonor reads the donor's log to its end; it refuses a damaged donor,
+// one without a HardState, and one of another cluster.
+func (b *fromPlanner) readDonor(ctx context.Context) (bool, error) {
+	st := b.st
+	dsegs, _, err := inspect.OpenGroup(b.p.Donor)
 	if err != nil {
-		return nil, nil, err
+		return false, err
 	}
 	dlog, err := inspect.ReadLog(ctx, dsegs)
 	if err != nil {
-		return nil, nil, err
+		return false, err
 	}
 	if dlog.Stop != nil && dlog.Stop.Kind == inspect.KindIO {
-		return nil, nil, dlog.Stop
+		return false, dlog.Stop
 	}
 	st.donor, st.dsegs = dlog, dsegs
 	if !cleanEnd(dlog) {
-		return refuse(CodeFromUnprovable, "the replica's own log is damaged (%s offset %d: %s)", dlog.Stop.Path, dlog.Stop.Offset, dlog.Stop.Kind)
+		return b.refuse(CodeFromUnprovable, "the replica's own log is damaged (%s offset %d: %s)", dlog.Stop.Path, dlog.Stop.Offset, dlog.Stop.Kind)
 	}
 	if !dlog.HasHardState {
-		return refuse(CodeFromUnprovable, "the replica's WAL holds no HardState")
+		return b.refuse(CodeFromUnprovable, "the replica's WAL holds no HardState")
 	}
 	mm, dm := inspect.ParseMetadata(st.meta), inspect.ParseMetadata(dlog.Metadata)
 	if mm.OK && dm.OK && mm.ClusterID != dm.ClusterID {
-		return refuse(CodeFromUnprovable, "the replica belongs to cluster %s, the member to cluster %s", inspect.FormatID(dm.ClusterID), inspect.FormatID(mm.ClusterID))
+		return b.refuse(CodeFromUnprovable, "the replica belongs to cluster %s, the member to cluster %s", inspect.FormatID(dm.ClusterID), inspect.FormatID(mm.ClusterID))
 	}
 	if mm.OK != dm.OK {
-		return refuse(CodeFromUnprovable, "only one of the member and the replica has etcd metadata: they are not replicas of one group")
+		return b.refuse(CodeFromUnprovable, "only one of the member and the replica has etcd metadata: they are not replicas of one group")
 	}
+	return false, nil
+}
 
-	// The member's snapshot.
-	snaps, err := inspect.ListSnapFiles(member.SnapDir)
+// memberSnapshot chooses the member's snapshot the new WAL starts at (the
+// first usable .snap file recorded in a readable part of its WAL, or none
+// when the WAL starts at index 0); it refuses when there is none, or when
+// the donor does not hold it and the entry after it.
+func (b *fromPlanner) memberSnapshot() (bool, error) {
+	p, st := b.p, b.st
+	hs, dlog := p.HardState, st.donor
+	snaps, err := inspect.ListSnapFiles(b.member.SnapDir)
 	if err != nil {
-		return nil, nil, err
+		return false, err
 	}
 	found := false
 	for _, sf := range snaps {
 		if !sf.OK || sf.Index == 0 || sf.Index > hs.Commit || sf.Index != sf.NameIndex || sf.Term != sf.NameTerm {
 			continue
 		}
-		for _, pt := range parts {
+		for _, pt := range st.parts {
 			for _, r := range pt.log.Snapshots {
 				if r.Index == sf.Index && r.Term == sf.Term && !found {
 					st.snap, st.snapFi, found = r, sf.Path, true
@@ -364,8 +448,8 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 		}
 	}
 	if !found {
-		if segs[0].Seq != 0 || segs[0].Index != 0 {
-			return refuse(CodeFromCannot, "the member has no usable snapshot (a .snap file recorded in a readable part of its WAL, at or below its commit %d) and its WAL does not start at index 0", hs.Commit)
+		if st.segs[0].Seq != 0 || st.segs[0].Index != 0 {
+			return b.refuse(CodeFromCannot, "the member has no usable snapshot (a .snap file recorded in a readable part of its WAL, at or below its commit %d) and its WAL does not start at index 0", hs.Commit)
 		}
 		st.snap = inspect.SnapshotRecordAt{}
 	}
@@ -373,17 +457,25 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 	p.Snapshot = inspect.SnapRef{Index: s, Term: st.snap.Term}
 	if t, ok := dlog.TermAt(s); s > 0 && (!ok || t != st.snap.Term) {
 		if ds, ok := dlog.LatestSnapshot(); ok && ds.Index > s {
-			return refuse(CodeFromUnprovable, "the replica's log starts after the member's snapshot (replica snapshot %d, member snapshot %d)", ds.Index, s)
+			return b.refuse(CodeFromUnprovable, "the replica's log starts after the member's snapshot (replica snapshot %d, member snapshot %d)", ds.Index, s)
 		}
-		return refuse(CodeFromUnprovable, "the replica does not hold the member's snapshot index %d at term %d", s, st.snap.Term)
+		return b.refuse(CodeFromUnprovable, "the replica does not hold the member's snapshot index %d at term %d", s, st.snap.Term)
 	}
 	if f := dlog.FirstIndex; s+1 <= dlog.LastIndex && (f == 0 || f > s+1) {
 		if _, ok := dlog.TermAt(s + 1); !ok {
-			return refuse(CodeFromUnprovable, "the replica's log does not hold entry %d, the first after the member's snapshot", s+1)
+			return b.refuse(CodeFromUnprovable, "the replica's log does not hold entry %d, the first after the member's snapshot", s+1)
 		}
 	}
+	return false, nil
+}
 
-	// What the donor proves committed.
+// copyRange sets what the donor proves committed (ProvenCommit) and the
+// last entry to copy from it (CopyTo); it refuses when the member's own
+// HardState, its unreadable entries or its entries after CopyTo do not fit
+// that range.
+func (b *fromPlanner) copyRange() (bool, error) {
+	p, parts, dlog := b.p, b.st.parts, b.st.donor
+	hs, s, lm := p.HardState, p.Snapshot.Index, p.LastIndex
 	proven := uint64(0)
 	if _, ok := dlog.TermAt(dlog.HardState.Commit); ok {
 		proven = dlog.HardState.Commit
@@ -394,12 +486,12 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 		}
 	}
 	p.ProvenCommit = proven
-	if last.resumed != nil && hs.Commit > s {
+	if b.last.resumed != nil && hs.Commit > s {
 		// The HardState read past the damage names a committed entry: the
 		// replica must not hold another one there (Raft's log matching).
 		mt, mok := termAt(parts, hs.Commit)
 		if dt, dok := dlog.TermAt(hs.Commit); mok && dok && mt != dt {
-			return refuse(CodeFromConflict, "the member's commit %d, from the HardState read past the damage in its last segment, is an entry of term %d in its log and of term %d in the replica's: two committed entries cannot differ", hs.Commit, mt, dt)
+			return b.refuse(CodeFromConflict, "the member's commit %d, from the HardState read past the damage in its last segment, is an entry of term %d in its log and of term %d in the replica's: two committed entries cannot differ", hs.Commit, mt, dt)
 		}
 	}
 	e := min(lm, proven)
@@ -408,54 +500,62 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 	hole := unreadable(parts, s, lm)
 	switch {
 	case hs.Commit > lm:
-		return refuse(CodeFromCannot, "the member's commit %d is beyond its last index %d", hs.Commit, lm)
+		return b.refuse(CodeFromCannot, "the member's commit %d is beyond its last index %d", hs.Commit, lm)
 	case e < s:
-		return refuse(CodeFromUnprovable, "the replica proves entries committed only up to %d, below the member's snapshot %d", proven, s)
+		return b.refuse(CodeFromUnprovable, "the replica proves entries committed only up to %d, below the member's snapshot %d", proven, s)
 	case hole != 0 && hole > e:
-		return refuse(CodeFromUnprovable, "the member cannot read entry %d, which the replica does not prove committed (the replica's commit is %d, the member's %d): restoring it from the replica could be wrong", hole, dlog.HardState.Commit, hs.Commit)
+		return b.refuse(CodeFromUnprovable, "the member cannot read entry %d, which the replica does not prove committed (the replica's commit is %d, the member's %d): restoring it from the replica could be wrong", hole, dlog.HardState.Commit, hs.Commit)
 	}
 	if e < lm {
 		if t1, ok1 := termAt(parts, e); ok1 {
 			if t2, _ := dlog.TermAt(e); e > s && t1 != t2 {
-				return refuse(CodeFromConflict, "the member holds entry %d at term %d, the replica at term %d", e, t1, t2)
+				return b.refuse(CodeFromConflict, "the member holds entry %d at term %d, the replica at term %d", e, t1, t2)
 			}
 		}
-		if f := last.log.FirstIndex; f == 0 || f > e+1 {
-			return refuse(CodeFromCannot, "the member's own entries %d..%d (past what the replica proves) are not all in the part of its log after the damage", e+1, lm)
+		if f := b.last.log.FirstIndex; f == 0 || f > e+1 {
+			return b.refuse(CodeFromCannot, "the member's own entries %d..%d (past what the replica proves) are not all in the part of its log after the damage", e+1, lm)
 		}
 	}
 	if t, ok := dlog.TermAt(e); e > s && ok && t > hs.Term {
-		return refuse(CodeFromConflict, "the replica's entry %d has term %d, above the member's HardState term %d: the member's own HardState cannot be kept", e, t, hs.Term)
+		return b.refuse(CodeFromConflict, "the replica's entry %d has term %d, above the member's HardState term %d: the member's own HardState cannot be kept", e, t, hs.Term)
 	}
-	// The plan: swap the WAL directory.
+	return false, nil
+}
+
+// swapAction plans the swap of the WAL directory, recording the state of
+// every segment it replaces; it refuses a directory that holds other
+// files or cannot be swapped.
+func (b *fromPlanner) swapAction() (bool, error) {
+	p, member := b.p, b.member
+	hs, s, e, lm := p.HardState, p.Snapshot.Index, p.CopyTo, p.LastIndex
 	files, others, err := walDirFiles(member.WALDir)
 	if err != nil {
-		return nil, nil, err
+		return false, err
 	}
 	if len(others) > 0 {
-		return refuse(CodeFromCannot, "the WAL directory holds files that are not segments: %s", strings.Join(others, ", "))
+		return b.refuse(CodeFromCannot, "the WAL directory holds files that are not segments: %s", strings.Join(others, ", "))
 	}
 	if fi, err := lstatDir(member.WALDir); err != nil {
-		return nil, nil, err
+		return false, err
 	} else if !fi || sameDir(member.WALDir, member.Dir) {
-		return refuse(CodeFromCannot, "the WAL directory is a symbolic link, not a directory, or the group's own directory: it cannot be swapped")
+		return b.refuse(CodeFromCannot, "the WAL directory is a symbolic link, not a directory, or the group's own directory: it cannot be swapped")
 	}
 	var size int64
 	for _, f := range files {
 		sum, n, err := hashFile(f)
 		if err != nil {
-			return nil, nil, err
+			return false, err
 		}
 		size += n
 		p.Files = append(p.Files, FileState{Path: f, Size: n, SHA256: sum})
 	}
-	msg := fmt.Sprintf("replace the WAL (%d segments, %d bytes) with one written from the snapshot at index %d: entries %d..%d from %s", len(segs), size, s, s+1, e, donor.Dir)
+	msg := fmt.Sprintf("replace the WAL (%d segments, %d bytes) with one written from the snapshot at index %d: entries %d..%d from %s", len(b.st.segs), size, s, s+1, e, p.Donor.Dir)
 	if e < lm {
 		msg += fmt.Sprintf(", then its own entries %d..%d", e+1, lm)
 	}
 	msg += fmt.Sprintf(", and its own HardState (term %d, vote %x, commit %d)", hs.Term, hs.Vote, hs.Commit)
 	p.Actions = append(p.Actions, Action{Kind: Replace, Path: member.WALDir, Size: size, Reason: "repair-from", Message: msg})
-	return p, st, nil
+	return false, nil
 }
 
 // unreadable returns the first index in (s, last] that no part of the
@@ -523,90 +623,114 @@ func donorEntries(ctx context.Context, segs []inspect.Segment, l *inspect.Log, f
 // is set, it receives the SHA-256 of the donor's records Snapshot+1..CopyTo.
 func compareWithDonor(ctx context.Context, p *FromPlan, st *fromState, sum *[]byte) error {
 	s, e := p.Snapshot.Index, p.CopyTo
-	var readErr error
-	next, stop := iter.Pull2(donorEntries(ctx, st.dsegs, st.donor, s, &readErr))
+	c := &donorCursor{dir: p.Donor.Dir, end: e, want: s + 1, h: sha256.New()}
+	next, stop := iter.Pull2(donorEntries(ctx, st.dsegs, st.donor, s, &c.readErr))
 	defer stop()
-	h := sha256.New()
-	var cur struct {
-		index uint64
-		term  uint64
-		data  []byte
-	}
-	have := false
-	want := s + 1
+	c.next = next
 	replaced := 0
-	// advance moves the donor to index i (<= e), hashing what it passes.
-	advance := func(i uint64) error {
-		for !have || cur.index < i {
-			de, dr, ok := next()
-			if !ok && readErr != nil {
-				return fmt.Errorf("%s: %w", p.Donor.Dir, readErr)
-			}
-			if !ok || de.Index > e {
-				return fmt.Errorf("the replica's log ends at %d, before %d", want-1, e)
-			}
-			if de.Index != want {
-				return fmt.Errorf("the replica's entry %d follows %d", de.Index, want-1)
-			}
-			want++
-			cur.index, cur.term = de.Index, de.Term
-			cur.data = append(cur.data[:0], dr.Data...)
-			h.Write(dr.Data)
-			have = true
-		}
-		return nil
-	}
 	for k, pt := range st.parts {
-		lastPart := k == len(st.parts)-1
-		end := e
-		if pt.upTo != 0 {
-			end = min(end, pt.upTo)
-		}
-		if pt.log.FirstIndex == 0 || pt.log.FirstIndex > end {
-			continue
-		}
-		errStop := errors.New("stop")
-		err := inspect.EffectiveEntries(ctx, pt.segs, pt.log, func(me *inspect.Entry, mr *inspect.Record) error {
-			if me.Index <= s {
-				return nil
-			}
-			if me.Index > end {
-				return errStop
-			}
-			if err := advance(me.Index); err != nil {
-				return err
-			}
-			switch {
-			case cur.index != me.Index:
-				return &conflictError{fmt.Sprintf("the replica has no entry %d", me.Index)}
-			case cur.term == me.Term && string(cur.data) != string(mr.Data):
-				return &conflictError{fmt.Sprintf("the member's and the replica's entries %d have the same term %d but not the same bytes: refusing to combine them", me.Index, me.Term)}
-			case cur.term != me.Term && lastPart && me.Index <= p.HardState.Commit:
-				return &conflictError{fmt.Sprintf("the member's committed entry %d has term %d, the replica's term %d: refusing to combine them", me.Index, me.Term, cur.term)}
-			case cur.term != me.Term:
-				// The replica's entry is committed (CopyTo is proven), so
-				// the member's is not: a record a later leader overwrote
-				// (in the part lost to the damage) or would overwrite.
-				replaced++
-			}
-			return nil
-		})
-		if err != nil && err != errStop {
+		n, err := comparePart(ctx, p, pt, k == len(st.parts)-1, c)
+		if err != nil {
 			return err
 		}
+		replaced += n
 	}
 	if e > s {
-		if err := advance(e); err != nil {
+		if err := c.advance(e); err != nil {
 			return err
 		}
 	}
 	if sum != nil {
-		*sum = h.Sum(nil)
+		*sum = c.h.Sum(nil)
 	}
 	if replaced > 0 && sum == nil {
 		p.note("%d of the member's readable entries up to %d have other terms than the replica's committed ones: records a later leader overwrote (the overwrite is in the damaged part) or would overwrite; the replica's are kept", replaced, e)
 	}
 	return nil
+}
+
+// donorCursor walks the donor's entries after the member's snapshot, in
+// order and up to end (CopyTo), hashing every record it passes; index,
+// term and data are the entry it stands on (when have is set).
+type donorCursor struct {
+	next    func() (*inspect.Entry, *inspect.Record, bool)
+	readErr error
+	dir     string
+	end     uint64
+	h       hash.Hash
+	have    bool
+	want    uint64
+	index   uint64
+	term    uint64
+	data    []byte
+}
+
+// advance moves the donor to index i (<= end), hashing what it passes; it
+// fails when the donor's log ends before end or skips an index.
+func (c *donorCursor) advance(i uint64) error {
+	for !c.have || c.index < i {
+		de, dr, ok := c.next()
+		if !ok && c.readErr != nil {
+			return fmt.Errorf("%s: %w", c.dir, c.readErr)
+		}
+		if !ok || de.Index > c.end {
+			return fmt.Errorf("the replica's log ends at %d, before %d", c.want-1, c.end)
+		}
+		if de.Index != c.want {
+			return fmt.Errorf("the replica's entry %d follows %d", de.Index, c.want-1)
+		}
+		c.want++
+		c.index, c.term = de.Index, de.Term
+		c.data = append(c.data[:0], dr.Data...)
+		c.h.Write(dr.Data)
+		c.have = true
+	}
+	return nil
+}
+
+// comparePart compares the entries of one part of the member's log in
+// (Snapshot, CopyTo] (and up to the part's upTo) with the donor's, moving
+// the donor along; replaced counts the member's entries of other terms
+// than the donor's committed ones (not an error outside the last part's
+// committed range).
+func comparePart(ctx context.Context, p *FromPlan, pt logPart, lastPart bool, c *donorCursor) (replaced int, err error) {
+	s, end := p.Snapshot.Index, p.CopyTo
+	if pt.upTo != 0 {
+		end = min(end, pt.upTo)
+	}
+	if pt.log.FirstIndex == 0 || pt.log.FirstIndex > end {
+		return 0, nil
+	}
+	errStop := errors.New("stop")
+	err = inspect.EffectiveEntries(ctx, pt.segs, pt.log, func(me *inspect.Entry, mr *inspect.Record) error {
+		if me.Index <= s {
+			return nil
+		}
+		if me.Index > end {
+			return errStop
+		}
+		if err := c.advance(me.Index); err != nil {
+			return err
+		}
+		switch {
+		case c.index != me.Index:
+			return &conflictError{fmt.Sprintf("the replica has no entry %d", me.Index)}
+		case c.term == me.Term && string(c.data) != string(mr.Data):
+			return &conflictError{fmt.Sprintf("the member's and the replica's entries %d have the same term %d but not the same bytes: refusing to combine them", me.Index, me.Term)}
+		case c.term != me.Term && lastPart && me.Index <= p.HardState.Commit:
+			return &conflictError{fmt.Sprintf("the member's committed entry %d has term %d, the replica's term %d: refusing to combine them", me.Index, me.Term, c.term)}
+		case c.term != me.Term:
+			// The replica's entry is committed (CopyTo is proven), so
+			// the member's is not: a record a later leader overwrote
+			// (in the part lost to the damage) or would overwrite.
+			replaced++
+		}
+		return nil
+	})
+	if err != nil && err != errStop {
+		return replaced, err
+	}
+	return replaced, nil
 }
 
 // lstatDir reports whether p is a directory (not a link to one).

@@ -240,74 +240,107 @@ func (a *applier) writeFromWAL(dir string, p *FromPlan, st *fromState) (err erro
 		}
 	}
 	hs := &raftpb.HardState{Term: proto.Uint64(p.HardState.Term), Vote: proto.Uint64(p.HardState.Vote), Commit: proto.Uint64(p.HardState.Commit)}
-	all, donor := sha256.New(), sha256.New()
-	var batch []*raftpb.Entry
-	var batchBytes int
-	next := s + 1
-	add := func(ie *inspect.Entry, r *inspect.Record, from hash.Hash) error {
-		if ie.Index != next {
-			return fmt.Errorf("entry %d follows %d", ie.Index, next-1)
-		}
-		next++
-		pe, err := r.RaftEntry()
-		if err != nil {
-			return fmt.Errorf("entry %d: %w", ie.Index, err)
-		}
-		all.Write(r.Data)
-		if from != nil {
-			from.Write(r.Data)
-		}
-		batch = append(batch, pe)
-		batchBytes += len(r.Data)
-		if batchBytes >= rewriteBatchBytes {
-			if err := w.Save(hs, batch); err != nil {
-				return err
-			}
-			batch, batchBytes = batch[:0], 0
-		}
-		return nil
-	}
-	stop := errors.New("stop")
+	b := &entryBatcher{w: w, hs: hs, all: sha256.New(), donor: sha256.New(), next: s + 1}
 	if e > s {
-		err = inspect.EffectiveEntries(ctx, st.dsegs, st.donor, func(ie *inspect.Entry, r *inspect.Record) error {
-			if ie.Index <= s {
-				return nil
-			}
-			if ie.Index > e {
-				return stop
-			}
-			return add(ie, r, donor)
-		})
-		if err != nil && err != stop {
-			return fmt.Errorf("%s: %w", p.Donor.Dir, err)
-		}
-		if next != e+1 {
-			return fmt.Errorf("%s: copied entries %d..%d, want up to %d", p.Donor.Dir, s+1, next-1, e)
+		if err := copyDonorEntries(ctx, b, p, st); err != nil {
+			return err
 		}
 	}
 	if p.LastIndex > e {
-		last := st.parts[len(st.parts)-1]
-		err = inspect.EffectiveEntries(ctx, last.segs, last.log, func(ie *inspect.Entry, r *inspect.Record) error {
-			if ie.Index <= e {
-				return nil
-			}
-			return add(ie, r, nil)
-		})
-		if err != nil {
+		if err := copyOwnEntries(ctx, b, p, st); err != nil {
 			return err
 		}
-		if next != p.LastIndex+1 {
-			return fmt.Errorf("the member's own entries %d..%d end at %d", e+1, p.LastIndex, next-1)
-		}
 	}
-	if err := w.Save(hs, batch); err != nil {
+	if err := w.Save(hs, b.batch); err != nil {
 		return err
 	}
 	closed = true
 	if err := w.Close(); err != nil {
 		return err
 	}
-	st.sum, st.donorSum = all.Sum(nil), donor.Sum(nil)
+	st.sum, st.donorSum = b.all.Sum(nil), b.donor.Sum(nil)
+	return nil
+}
+
+// entryBatcher saves entries to a new WAL in index order, with the
+// HardState, in batches of about rewriteBatchBytes; it hashes every
+// record into all, and those from the donor into donor as well. next is
+// the index the next entry must have.
+type entryBatcher struct {
+	w          *wal.WAL
+	hs         *raftpb.HardState
+	all, donor hash.Hash
+	batch      []*raftpb.Entry
+	batchBytes int
+	next       uint64
+}
+
+// add appends one entry to the batch, hashing its record into all and
+// into from (when set), and saves the batch once it is large enough.
+func (b *entryBatcher) add(ie *inspect.Entry, r *inspect.Record, from hash.Hash) error {
+	if ie.Index != b.next {
+		return fmt.Errorf("entry %d follows %d", ie.Index, b.next-1)
+	}
+	b.next++
+	pe, err := r.RaftEntry()
+	if err != nil {
+		return fmt.Errorf("entry %d: %w", ie.Index, err)
+	}
+	b.all.Write(r.Data)
+	if from != nil {
+		from.Write(r.Data)
+	}
+	b.batch = append(b.batch, pe)
+	b.batchBytes += len(r.Data)
+	if b.batchBytes >= rewriteBatchBytes {
+		if err := b.w.Save(b.hs, b.batch); err != nil {
+			return err
+		}
+		b.batch, b.batchBytes = b.batch[:0], 0
+	}
+	return nil
+}
+
+// copyDonorEntries adds the donor's entries Snapshot+1..CopyTo, failing
+// when the donor's log does not hold every one of them.
+func copyDonorEntries(ctx context.Context, b *entryBatcher, p *FromPlan, st *fromState) error {
+	s, e := p.Snapshot.Index, p.CopyTo
+	stop := errors.New("stop")
+	err := inspect.EffectiveEntries(ctx, st.dsegs, st.donor, func(ie *inspect.Entry, r *inspect.Record) error {
+		if ie.Index <= s {
+			return nil
+		}
+		if ie.Index > e {
+			return stop
+		}
+		return b.add(ie, r, b.donor)
+	})
+	if err != nil && err != stop {
+		return fmt.Errorf("%s: %w", p.Donor.Dir, err)
+	}
+	if b.next != e+1 {
+		return fmt.Errorf("%s: copied entries %d..%d, want up to %d", p.Donor.Dir, s+1, b.next-1, e)
+	}
+	return nil
+}
+
+// copyOwnEntries adds the member's own entries CopyTo+1..LastIndex from
+// the last part of its log, failing when they do not all follow.
+func copyOwnEntries(ctx context.Context, b *entryBatcher, p *FromPlan, st *fromState) error {
+	e := p.CopyTo
+	last := st.parts[len(st.parts)-1]
+	err := inspect.EffectiveEntries(ctx, last.segs, last.log, func(ie *inspect.Entry, r *inspect.Record) error {
+		if ie.Index <= e {
+			return nil
+		}
+		return b.add(ie, r, nil)
+	})
+	if err != nil {
+		return err
+	}
+	if b.next != p.LastIndex+1 {
+		return fmt.Errorf("the member's own entries %d..%d end at %d", e+1, p.LastIndex, b.next-1)
+	}
 	return nil
 }
 

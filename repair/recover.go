@@ -174,14 +174,47 @@ func planRecover(ctx context.Context, servers []string, groups [][]inspect.Group
 	return planRecoverSources(ctx, srcs, opts)
 }
 
+// planRecoverSources plans recover for the one group the sources hold:
+// compare the replicas, choose the member, check it can be changed, and
+// plan its change. A plan that read summaries is shown, never applied
+// (refuseSummaryWork).
 func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts RecoverOptions) (*RecoverPlan, *recoverState, error) {
 	comps, err := inspect.CompareSources(ctx, srcs, inspect.VerifyOptions{Parallel: opts.Parallel, NoLockCheck: true})
 	if err != nil {
 		return nil, nil, err
 	}
-	servers := make([]string, len(srcs))
-	groups := make([][]inspect.Group, len(srcs))
-	var fromSummaries []string
+	servers, groups, fromSummaries := recoverReplicas(srcs)
+	c, err := oneComparison(comps)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &RecoverPlan{SchemaVersion: SchemaVersion, Operation: OpRecover, Servers: servers, Replicas: groups, Recommended: c.Recommended, Reason: c.Reason,
+		ProvenCommit: c.ProvenCommit, ProvenTerm: c.ProvenTerm, ProvenBy: c.ProvenBy, ClusterID: c.ClusterID,
+		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}, FromSummaries: fromSummaries}
+	st := &recoverState{comp: c}
+	if found, err := chooseRecoverMember(p, st, opts.Member); err != nil {
+		return nil, nil, err
+	} else if !found {
+		return p, st, nil
+	}
+	cd, segs, err := checkRecoverMember(p, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(p.Refusals) == 0 {
+		if err := planRecoverChange(p, st, cd, segs); err != nil {
+			return nil, nil, err
+		}
+	}
+	refuseSummaryWork(p, st)
+	return p, st, nil
+}
+
+// recoverReplicas lists the sources' servers and groups (a summary's
+// groups as it describes them), and the servers given as summaries.
+func recoverReplicas(srcs []inspect.CompareSource) (servers []string, groups [][]inspect.Group, fromSummaries []string) {
+	servers = make([]string, len(srcs))
+	groups = make([][]inspect.Group, len(srcs))
 	for k, src := range srcs {
 		servers[k] = src.Server
 		groups[k] = src.Groups
@@ -193,6 +226,13 @@ func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts 
 			}
 		}
 	}
+	return servers, groups, fromSummaries
+}
+
+// oneComparison returns the comparison of the one group recover works
+// on, failing when the sources hold no group with two replicas or more
+// than one group.
+func oneComparison(comps []*inspect.Comparison) (*inspect.Comparison, error) {
 	single := 0
 	for _, c := range comps {
 		if c.Single {
@@ -200,27 +240,31 @@ func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts 
 		}
 	}
 	if len(comps) > 1 && single == len(comps) {
-		return nil, nil, fmt.Errorf("only one replica of each group found (%d groups; different cluster IDs are never paired): nothing to recover from", len(comps))
+		return nil, fmt.Errorf("only one replica of each group found (%d groups; different cluster IDs are never paired): nothing to recover from", len(comps))
 	}
 	if len(comps) != 1 {
 		var names []string
 		for _, c := range comps {
 			names = append(names, c.Name)
 		}
-		return nil, nil, fmt.Errorf("recover works on one group at a time; the PATHs hold %d (%v): select one with --group", len(comps), names)
+		return nil, fmt.Errorf("recover works on one group at a time; the PATHs hold %d (%v): select one with --group", len(comps), names)
 	}
 	c := comps[0]
 	if c.Single {
-		return nil, nil, fmt.Errorf("only one replica of group %s found: nothing to recover from (%v)", c.Name, c.Notes)
+		return nil, fmt.Errorf("only one replica of group %s found: nothing to recover from (%v)", c.Name, c.Notes)
 	}
-	p := &RecoverPlan{SchemaVersion: SchemaVersion, Operation: OpRecover, Servers: servers, Replicas: groups, Recommended: c.Recommended, Reason: c.Reason,
-		ProvenCommit: c.ProvenCommit, ProvenTerm: c.ProvenTerm, ProvenBy: c.ProvenBy, ClusterID: c.ClusterID,
-		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}, FromSummaries: fromSummaries}
-	member := opts.Member
+	return c, nil
+}
+
+// chooseRecoverMember sets st.member to the replica named by member (the
+// recommended one when empty) and refuses the comparison's violations of
+// committed entries. found is false when no replica can be recovered (the
+// plan is then final); naming a replica that is not compared is an error.
+func chooseRecoverMember(p *RecoverPlan, st *recoverState, member string) (found bool, err error) {
+	c := st.comp
 	if member == "" {
 		member = c.Recommended
 	}
-	st := &recoverState{comp: c}
 	for _, r := range c.Replicas {
 		if r.Server == member || (member != "" && filepath.Clean(r.Server) == filepath.Clean(member)) {
 			st.member = r
@@ -232,29 +276,23 @@ func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts 
 	if st.member == nil {
 		if member == "" {
 			p.refuse(CodeNoRecovery, "", adviceReplica, "no replica can be recovered: %s", c.Reason)
-			return p, st, nil
+			return false, nil
 		}
-		return nil, nil, fmt.Errorf("--member %s is not one of the compared PATHs", member)
+		return false, fmt.Errorf("--member %s is not one of the compared PATHs", member)
 	}
+	return true, nil
+}
+
+// checkRecoverMember fills the plan from the member and its candidacy,
+// and refuses a member that cannot be restarted or whose log does not end
+// cleanly; segs are its segments (none for a member given as a summary).
+func checkRecoverMember(p *RecoverPlan, st *recoverState) (*inspect.Candidate, []inspect.Segment, error) {
 	m := st.member
 	p.Member, p.Group, p.MemberID, p.HardState, p.Backend = m.Server, m.Group, m.MemberID, m.HardState, m.Backend
-	cd := c.Candidate(m.Server)
+	cd := st.comp.Candidate(m.Server)
 	p.ForceKeep, p.Keep, p.Loses = cd.ForceKeep, cd.RecoverKeep, cd.RecoverLoses
 	if !cd.Eligible {
 		p.refuse(CodeNoRecovery, m.Dir, "choose another member (--member), or repair this one first", "%s cannot be restarted: %s", m.Server, cd.Why)
-	}
-	// Fleet mode: a plan that read summaries is shown, never applied.
-	done := func() (*RecoverPlan, *recoverState, error) {
-		work := p.AppendFrom != 0 || p.NewHardState != p.HardState
-		if len(fromSummaries) > 0 && len(p.Refusals) == 0 && work {
-			p.refuse(CodeFromSummary, "", "run raftctl recover plan with the directories of the member and of every other replica (copy them to one machine) to get a plan that recover apply accepts",
-				"read from summaries: %v; the comparison is the same as from their directories, but recover apply needs every replica's directory", fromSummaries)
-		}
-		if st.donor != nil && st.donor.FromSummary() && work {
-			p.refuse(CodeFromSummary, "", "copy the donor's data directory to this machine and plan again with it",
-				"entries %d..%d must come from %s, which was given as a summary (a summary holds no entries)", p.AppendFrom, p.AppendTo, p.Donor)
-		}
-		return p, st, nil
 	}
 	var segs []inspect.Segment
 	if !m.FromSummary() {
@@ -266,14 +304,19 @@ func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts 
 			p.refuse(CodeMemberNotReady, m.Group.WALDir, "run raftctl verify and raftctl repair on it first", "%s", reason)
 		}
 	}
-	if len(p.Refusals) > 0 {
-		return done()
-	}
+	return cd, segs, nil
+}
+
+// planRecoverChange plans the member's new HardState (commit raised to
+// what it keeps, term raised to its last appended entry's), the entries
+// the donor appends, and the append to the member's last segment.
+func planRecoverChange(p *RecoverPlan, st *recoverState, cd *inspect.Candidate, segs []inspect.Segment) error {
+	m := st.member
 	l := m.Log()
 	p.NewHardState = m.HardState
 	p.NewHardState.Commit = max(m.HardState.Commit, cd.RecoverKeep)
 	if cd.Donor != "" {
-		st.donor = c.Replica(cd.Donor)
+		st.donor = st.comp.Replica(cd.Donor)
 		p.Donor, p.AppendFrom, p.AppendTo = cd.Donor, cd.AppendFrom, cd.RecoverKeep
 		dg := st.donor.Group
 		p.DonorGroup = &dg
@@ -287,11 +330,11 @@ func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts 
 	p.NextStep = nextStep(m)
 	if p.NewHardState == p.HardState && p.AppendFrom == 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("%s already keeps every provably committed entry it can (up to %d): nothing to change", m.Server, p.Keep))
-		return done()
+		return nil
 	}
 	if m.FromSummary() {
 		p.Notes = append(p.Notes, fmt.Sprintf("%s was given as a summary: run recover plan on its host, with its directory, for the exact change to its last segment", m.Server))
-		return done()
+		return nil
 	}
 	last := segs[len(segs)-1]
 	end := l.Segments[len(segs)-1].End
@@ -303,10 +346,25 @@ func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts 
 		Message: msg + fmt.Sprintf(" (records after offset %d of the last segment)", end)})
 	sum, size, err := hashFile(last.Path)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	p.Files = append(p.Files, FileState{Path: last.Path, Size: size, SHA256: sum})
-	return done()
+	return nil
+}
+
+// refuseSummaryWork refuses a plan with work to do that read summaries
+// (fleet mode: shown, never applied), or whose donor was given as a
+// summary (a summary holds no entries).
+func refuseSummaryWork(p *RecoverPlan, st *recoverState) {
+	work := p.AppendFrom != 0 || p.NewHardState != p.HardState
+	if len(p.FromSummaries) > 0 && len(p.Refusals) == 0 && work {
+		p.refuse(CodeFromSummary, "", "run raftctl recover plan with the directories of the member and of every other replica (copy them to one machine) to get a plan that recover apply accepts",
+			"read from summaries: %v; the comparison is the same as from their directories, but recover apply needs every replica's directory", p.FromSummaries)
+	}
+	if st.donor != nil && st.donor.FromSummary() && work {
+		p.refuse(CodeFromSummary, "", "copy the donor's data directory to this machine and plan again with it",
+			"entries %d..%d must come from %s, which was given as a summary (a summary holds no entries)", p.AppendFrom, p.AppendTo, p.Donor)
+	}
 }
 
 // logEndsCleanly says why new records cannot simply follow the log's last

@@ -300,6 +300,16 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 	if err != nil {
 		return err
 	}
+	return a.replaceSegment(plan, st, res, fi.Mode().Perm(), own, prevCRC)
+}
+
+// replaceSegment writes the new version of the member's last segment
+// aside (writeRecovered) with the old one's mode and owner, fsyncs it,
+// records its hash in the manifest, and renames it over the old one.
+// prevCRC is the running CRC at the plan's offset.
+func (a *applier) replaceSegment(plan *RecoverPlan, st *recoverState, res *RecoverResult, perm os.FileMode, own *ManifestFile, prevCRC uint32) error {
+	act := plan.Actions[0]
+	seg := act.Path
 	// Write the new segment aside.
 	dir := filepath.Dir(seg)
 	tmp := filepath.Join(dir, tempName(a.id, filepath.Base(seg)))
@@ -320,37 +330,12 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 	if err := a.lock.hold(tmp); err != nil {
 		return err
 	}
-	in, err := openNoFollow(seg)
+	n, err := writeRecovered(a.ctx, f, plan, st, prevCRC)
 	if err != nil {
 		return err
 	}
-	_, err = io.CopyN(f, in, act.Offset)
-	in.Close()
-	if err != nil {
-		return err
-	}
-	rw := &recordWriter{w: f, crc: prevCRC}
-	if plan.AppendFrom != 0 {
-		if err := appendEntries(a.ctx, rw, st.donor, plan.AppendFrom, plan.AppendTo); err != nil {
-			return err
-		}
-	}
-	hs := &raftpb.HardState{Term: proto.Uint64(plan.NewHardState.Term), Vote: proto.Uint64(plan.NewHardState.Vote), Commit: proto.Uint64(plan.NewHardState.Commit)}
-	hb, err := proto.Marshal(hs)
-	if err != nil {
-		return err
-	}
-	if err := rw.write(stateType, hb); err != nil {
-		return err
-	}
-	// Zeros to the old size, as a preallocated segment ends.
-	if end := act.Offset + rw.n; end < act.Size {
-		if err := f.Truncate(act.Size); err != nil {
-			return err
-		}
-	}
-	res.BytesWritten = act.Offset + rw.n
-	if err := f.Chmod(fi.Mode().Perm()); err != nil {
+	res.BytesWritten = n
+	if err := f.Chmod(perm); err != nil {
 		return err
 	}
 	if err := chownLike(f, own); err != nil {
@@ -381,6 +366,45 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 	a.step()
 	a.done = 1
 	return nil
+}
+
+// writeRecovered writes the member's new last segment to f: the old
+// segment's bytes up to the plan's offset, the donor's entries
+// AppendFrom..AppendTo, the new HardState, then zeros to the old size (as
+// a preallocated segment ends). It returns the bytes written before the
+// zeros.
+func writeRecovered(ctx context.Context, f *os.File, plan *RecoverPlan, st *recoverState, prevCRC uint32) (int64, error) {
+	act := plan.Actions[0]
+	in, err := openNoFollow(act.Path)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.CopyN(f, in, act.Offset)
+	in.Close()
+	if err != nil {
+		return 0, err
+	}
+	rw := &recordWriter{w: f, crc: prevCRC}
+	if plan.AppendFrom != 0 {
+		if err := appendEntries(ctx, rw, st.donor, plan.AppendFrom, plan.AppendTo); err != nil {
+			return 0, err
+		}
+	}
+	hs := &raftpb.HardState{Term: proto.Uint64(plan.NewHardState.Term), Vote: proto.Uint64(plan.NewHardState.Vote), Commit: proto.Uint64(plan.NewHardState.Commit)}
+	hb, err := proto.Marshal(hs)
+	if err != nil {
+		return 0, err
+	}
+	if err := rw.write(stateType, hb); err != nil {
+		return 0, err
+	}
+	// Zeros to the old size, as a preallocated segment ends.
+	if end := act.Offset + rw.n; end < act.Size {
+		if err := f.Truncate(act.Size); err != nil {
+			return 0, err
+		}
+	}
+	return act.Offset + rw.n, nil
 }
 
 // crcAt returns the running CRC after the member's last complete record,
