@@ -144,16 +144,21 @@ type scanner struct {
 	// pos is how many bytes of the current file were read.
 	pos int64
 	odd OddFrame
-	// spare is the buffer a background read fills; pend receives its
-	// result (nil when no read is in flight). See fill.
-	spare []byte
-	pend  chan readResult
-	// ahead is the state the last background read left; hints are the
-	// CRCs it computed for the chunk being decoded (hintsSpare is the
-	// slice the next read fills), hinti the first one not yet passed.
-	ahead             crcAhead
-	hints, hintsSpare []crcHint
-	hinti             int
+	// queue holds the background reads in flight, oldest first; free
+	// the chunk buffers not in use; reqPos is where the next one starts;
+	// link is what the newest read in flight hands to the next (see
+	// crcAhead). See fill.
+	queue  []*pendingRead
+	free   []*chunkBuf
+	reqPos int64
+	link   chan aheadLink
+	// cur is the chunk buffer s.buf is (nil for a buffer of another
+	// size); hints are what the framing beside its read decoded, hinti
+	// the first not yet passed, ahead the segment it framed.
+	cur   *chunkBuf
+	ahead crcAhead
+	hints []crcHint
+	hinti int
 	// hinted counts the records whose CRC came from a hint (for tests).
 	hinted int64
 }
@@ -247,7 +252,7 @@ func (s *scanner) open() bool {
 		return false
 	}
 	s.settle()
-	s.ahead, s.hints, s.hinti = crcAhead{seg: -1}, s.hints[:0], 0
+	s.ahead, s.hints, s.hinti, s.link = crcAhead{seg: -1}, nil, 0, nil
 	s.f, s.size, s.r, s.w, s.eof, s.off, s.nrecs, s.pos = f, fi.Size(), 0, 0, false, 0, 0, 0
 	return true
 }
@@ -274,7 +279,7 @@ func (s *scanner) endSegment(zero bool) {
 // there, so the common case copies only that straddling record.
 func (s *scanner) fill(n int) error {
 	for s.w-s.r < n && !s.eof {
-		if s.pend != nil {
+		if len(s.queue) > 0 {
 			if err := s.take(n); err != nil {
 				return err
 			}
@@ -324,90 +329,156 @@ func (s *scanner) got(m int, err error) error {
 	return err
 }
 
-// readResult is what one background read returns.
+// readResult is what one background read returns: the bytes it read and
+// the records its framing decoded (see crcAhead).
 type readResult struct {
-	n   int
-	err error
-	// ahead is the state of the CRC work done beside the read, for the
-	// next read to continue from; hints is what it computed for the
-	// chunk read (see crcAhead).
-	ahead crcAhead
+	n     int
+	err   error
 	hints []crcHint
 }
 
-// headroom is the part of a spare buffer kept free in front of a
+// chunkBuf is one reusable chunk buffer (headroom included) and the hint
+// slice that goes with it.
+type chunkBuf struct {
+	b     []byte
+	hints []crcHint
+}
+
+// pendingRead is a background read in flight into c.b[headroom:].
+type pendingRead struct {
+	c   *chunkBuf
+	at  int64
+	n   int
+	res chan readResult
+}
+
+// aheadLink is what the framing beside one read hands to the next: its
+// state, and the bytes from state.next to the end of its chunk (the start
+// of the record that straddles the two), which alias its chunk buffer:
+// that buffer is not reused before the next read is taken.
+type aheadLink struct {
+	st    crcAhead
+	carry []byte
+}
+
+// readAhead is how many chunks are read in the background at once: two
+// reads copy from the page cache on both cores while Next decodes.
+const readAhead = 2
+
+// headroom is the part of a chunk buffer kept free in front of a
 // background read for the start of a record that straddles two chunks.
 func (s *scanner) headroom() int { return s.opts.BufferSize / 4 }
 
-// prefetch starts reading the next chunk of the file into the spare buffer,
-// unless the file has been read to the size it had at open. The same
-// goroutine frames the chunk and computes the CRC chain over its records
-// (crcAhead), which Next then takes instead of computing it.
+// chunk returns a free chunk buffer.
+func (s *scanner) chunk() *chunkBuf {
+	if k := len(s.free); k > 0 {
+		c := s.free[k-1]
+		s.free = s.free[:k-1]
+		return c
+	}
+	return &chunkBuf{b: make([]byte, s.headroom()+s.opts.BufferSize)}
+}
+
+// release gives a chunk buffer back (buffers of another size are left to
+// the collector).
+func (s *scanner) release(c *chunkBuf) {
+	if c != nil && len(c.b) == s.headroom()+s.opts.BufferSize {
+		s.free = append(s.free, c)
+	}
+}
+
+// prefetch starts background reads of the next chunks of the file, up to
+// readAhead in flight, until the size the file had at open. Each read is
+// one goroutine that writes its result into a channel with room for it, so
+// a scanner dropped mid-segment leaks nothing. After its read, each
+// goroutine frames its chunk and computes the CRC chain over its records,
+// continuing from the previous chunk's framing (crcAhead), which Next then
+// takes instead of decoding the records itself.
 func (s *scanner) prefetch() {
-	if s.eof || s.pend != nil || s.pos >= s.size {
+	if s.eof {
 		return
 	}
 	h := s.headroom()
-	if s.spare == nil {
-		s.spare = make([]byte, h+s.opts.BufferSize)
+	if len(s.queue) == 0 {
+		s.reqPos = s.pos
+		// The first read of a run of reads frames from where Next
+		// stands: the chain there is its own, the bytes it has not
+		// passed are in s.buf.
+		in := make(chan aheadLink, 1)
+		in <- aheadLink{st: crcAhead{seg: s.si, on: true, crc: s.crc, next: s.off}, carry: s.buf[s.r:s.w]}
+		s.link = in
 	}
-	dst := s.spare[h:]
-	if left := s.size - s.pos; left < int64(len(dst)) {
-		dst = dst[:left]
-	}
-	ch := make(chan readResult, 1)
-	f, at, spare := s.f, s.pos, s.spare
-	// prev is the part of the file read so far that Next has not passed:
-	// the background framing continues from there. It is only read while
-	// the goroutine runs, and Next only reads it too until the result is
-	// taken.
-	prev := s.buf[s.r:s.w]
-	ahead := s.ahead
-	if ahead.seg != s.si || !ahead.on {
-		// (Re)start from where Next stands: the chain there is its own.
-		ahead = crcAhead{seg: s.si, on: true, crc: s.crc, next: s.off}
-	}
-	hints := s.hintsSpare[:0]
-	go func() {
-		m, err := f.ReadAt(dst, at)
-		if err != nil && err != io.EOF {
-			ahead.on = false
+	for len(s.queue) < readAhead && s.reqPos < s.size {
+		c := s.chunk()
+		dst := c.b[h:]
+		if left := s.size - s.reqPos; left < int64(len(dst)) {
+			dst = dst[:left]
 		}
-		hints = ahead.run(prev, at, spare, h, m, hints)
-		ch <- readResult{n: m, err: err, ahead: ahead, hints: hints}
-	}()
-	s.pend = ch
+		p := &pendingRead{c: c, at: s.reqPos, n: len(dst), res: make(chan readResult, 1)}
+		in, out := s.link, make(chan aheadLink, 1)
+		s.link = out
+		f, at, buf, hints := s.f, s.reqPos, c.b, c.hints[:0]
+		go func() {
+			m, err := f.ReadAt(dst, at)
+			link := <-in
+			st := link.st
+			if err != nil && err != io.EOF {
+				st.on = false
+			}
+			hints = st.run(link.carry, at, buf, h, m, hints)
+			var carry []byte
+			if st.next < at {
+				// A frame longer than what this chunk completes: the
+				// caller reads it whole, and the next read must not
+				// look into this chunk's headroom, which the caller
+				// fills when it takes the chunk.
+				st.on = false
+			}
+			if st.on {
+				carry = buf[h+int(st.next-at) : h+m]
+			}
+			out <- aheadLink{st: st, carry: carry}
+			p.res <- readResult{n: m, err: err, hints: hints}
+		}()
+		s.queue = append(s.queue, p)
+		s.reqPos += int64(len(dst))
+	}
 }
 
-// take waits for the background read and makes its bytes follow the
-// unread ones; then it starts the next read unless n bytes are still
+// take waits for the oldest background read and makes its bytes follow
+// the unread ones; then it starts further reads unless n bytes are still
 // beyond reach of one chunk (a record larger than the buffer is read in
 // the caller's goroutine).
 func (s *scanner) take(n int) error {
-	res := <-s.pend
-	s.pend = nil
-	s.ahead = res.ahead
-	s.hintsSpare, s.hints, s.hinti = s.hints, res.hints, 0
+	p := s.queue[0]
+	s.queue = s.queue[1:]
+	res := <-p.res
+	p.c.hints = res.hints
 	h := s.headroom()
 	left := s.w - s.r
-	data := s.spare[h : h+res.n]
 	if left <= h {
-		copy(s.spare[h-left:h], s.buf[s.r:s.w])
-		s.buf, s.spare = s.spare, s.buf
+		copy(p.c.b[h-left:h], s.buf[s.r:s.w])
+		s.release(s.cur)
+		s.cur, s.buf = p.c, p.c.b
 		s.r, s.w = h-left, h+res.n
 	} else {
 		nb := make([]byte, max(n, left+res.n, len(s.buf)))
 		copy(nb, s.buf[s.r:s.w])
-		copy(nb[left:], data)
-		s.buf, s.r, s.w = nb, 0, left+res.n
+		copy(nb[left:], p.c.b[h:h+res.n])
+		// p.c is not released: the read after it may still be reading
+		// the start of its straddling record from it.
+		s.release(s.cur)
+		s.cur, s.buf, s.r, s.w = nil, nb, 0, left+res.n
 	}
+	s.ahead, s.hints, s.hinti = crcAhead{seg: s.si}, res.hints, 0
 	if err := s.got(res.n, res.err); err != nil {
 		return err
 	}
-	if len(s.spare) < h+s.opts.BufferSize {
-		// The spare was a short buffer from before a growth: the next
-		// read needs a full chunk.
-		s.spare = nil
+	if res.n < p.n {
+		// The file shrank under the read: what follows is not there.
+		s.eof = true
+		s.settle()
+		return nil
 	}
 	if n-(s.w-s.r) <= s.opts.BufferSize {
 		s.prefetch()
@@ -543,13 +614,14 @@ func (s *scanner) hint(total int64) (crcHint, bool) {
 	return crcHint{}, false
 }
 
-// settle waits for a background read still in flight, so that the spare
-// buffer can be reused or the scan can end.
+// settle waits for the background reads still in flight and drops
+// them, so that their buffers can be reused or the scan can end.
 func (s *scanner) settle() {
-	if s.pend != nil {
-		<-s.pend
-		s.pend = nil
+	for _, p := range s.queue {
+		<-p.res
+		s.release(p.c)
 	}
+	s.queue, s.link = s.queue[:0], nil
 }
 
 // Next decodes the next record. It returns false at the end of the log or
