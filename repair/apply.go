@@ -19,6 +19,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 
 	"github.com/raftctl/raftctl/inspect"
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // ApplyOptions tune Apply.
@@ -720,10 +721,14 @@ func (a *applier) writeManifest() error {
 // so that etcd ignores it quietly should it survive a crash.
 func tempName(id, base string) string { return ".raftctl-" + id + "-" + base + ".tmp" }
 
-// writeAside replaces dst with what fill writes: a temporary file in dst's
-// directory is created, filled, given mode and (when own is set) the owner
-// in own, fsynced, locked when lock is set, renamed over dst, and the
-// directory fsynced.
+// writeAside replaces dst with what fill writes, under the contract of
+// durable.WriteAside (write aside, fsync, rename over dst, fsync the
+// directory: after a crash dst holds the old bytes or the new ones): the
+// temporary file, named by tempName after this run's backup id, gets mode
+// and (when own is set) the owner in own, and is locked when lock is set,
+// so that a server started meanwhile cannot open the new segment
+// unlocked. Each of its four durable steps counts as one of the
+// applier's steps (FaultAfter).
 func (a *applier) writeAside(dst string, mode fs.FileMode, own *ManifestFile, lock bool, fill func(f *os.File) error) error {
 	return writeAside(a.id, dst, mode, own, lockIf(lock, a.lock), a.step, fill)
 }
@@ -735,57 +740,20 @@ func lockIf(ok bool, l *GroupLock) *GroupLock {
 	return nil
 }
 
+// writeAside is applier.writeAside for callers without an applier: id
+// names the temporary file (tempName), step counts the durable steps.
 func writeAside(id, dst string, mode fs.FileMode, own *ManifestFile, lock *GroupLock, step func(), fill func(f *os.File) error) error {
-	dir := filepath.Dir(dst)
-	tmp := filepath.Join(dir, tempName(id, filepath.Base(dst)))
-	// A file of this name is one an interrupted run of the same backup
-	// left behind.
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	renamed := false
-	defer func() {
-		f.Close()
-		if !renamed {
-			os.Remove(tmp)
-		}
-	}()
+	o := durable.Options{Mode: mode, Step: step,
+		After: func(f *os.File) error {
+			if err := chownLike(f, own); err != nil {
+				return fmt.Errorf("%s: %w", dst, err)
+			}
+			return nil
+		}}
 	if lock != nil {
-		if err := lock.hold(tmp); err != nil {
-			return err
-		}
+		o.Before = func(f *os.File) error { return lock.hold(f.Name()) }
 	}
-	if err := fill(f); err != nil {
-		return err
-	}
-	if err := f.Chmod(mode.Perm()); err != nil {
-		return err
-	}
-	if err := chownLike(f, own); err != nil {
-		return fmt.Errorf("%s: %w", dst, err)
-	}
-	step()
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	step()
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return err
-	}
-	renamed = true
-	step()
-	if err := fsyncDir(dir); err != nil {
-		return err
-	}
-	step()
-	return nil
+	return durable.WriteAside(dst, tempName(id, filepath.Base(dst)), o, fill)
 }
 
 // chownLike gives f the owner recorded in own, if any and if it differs.

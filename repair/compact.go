@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"go.etcd.io/etcd/server/v3/etcdserver/api/snap"
 	"go.etcd.io/etcd/server/v3/storage/wal"
@@ -24,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/raftctl/raftctl/inspect"
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // The defaults of compaction, etcd's --max-wals and --max-snapshots.
@@ -492,9 +492,6 @@ func pinActionFiles(p *Plan, st *groupState, g inspect.Group) error {
 	return nil
 }
 
-// walSizeMu serialises changes of wal.SegmentSizeBytes by this package.
-var walSizeMu sync.Mutex
-
 // GroupSegmentSize tells the segment size (etcd's wal.SegmentSizeBytes)
 // the group was written with, from what its files show, and what it took
 // it from:
@@ -559,7 +556,7 @@ func GroupSegmentSize(walDir string, l *inspect.Log) (int64, string, error) {
 	if n := len(sums); n > 0 && sums[n-1].Size > 0 {
 		return up(sums[n-1].Size, page), "the size of the only segment " + sums[n-1].Name, nil
 	}
-	return wal.SegmentSizeBytes, "etcd's default", nil
+	return durable.SegmentSize(), "etcd's default", nil
 }
 
 // rewriteState is a WAL rewrite under way.
@@ -766,10 +763,7 @@ func writeNewWAL(ctx context.Context, dir string, st *groupState, sref inspect.S
 	if segSize <= 0 {
 		return nil, 0, errors.New("repair: rewrite without a segment size")
 	}
-	walSizeMu.Lock()
-	old := wal.SegmentSizeBytes
-	wal.SegmentSizeBytes = segSize
-	defer func() { wal.SegmentSizeBytes = old; walSizeMu.Unlock() }()
+	defer durable.LockSegmentSize(segSize)()
 	batchMax := min(rewriteBatchBytes, int(segSize/64))
 	w, err := wal.Create(zap.NewNop(), dir, l.Metadata)
 	if err != nil {

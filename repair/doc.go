@@ -104,5 +104,6 @@
 //   - Locks are taken on segments only (as etcd does), never on snapshot
 //     files, and only on Unix.
 //   - CompactOptions.SegmentSize sets the process-wide
-//     wal.SegmentSizeBytes while a WAL is rewritten.
+//     wal.SegmentSizeBytes while a WAL is rewritten, under the module's
+//     one guard (durable.WithSegmentSize).
 package repair

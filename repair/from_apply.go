@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/raftctl/raftctl/inspect"
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // ApplyRepairFrom runs a repair --from plan under the safety protocol of
@@ -224,12 +225,10 @@ func (a *applier) writeFromWAL(dir string, p *FromPlan, st *fromState) (err erro
 		cs = sn.GetMetadata().GetConfState()
 	}
 	segSize := st.segs[len(st.segs)-1].Size
-	walSizeMu.Lock()
-	old := wal.SegmentSizeBytes
-	if segSize >= 4096 {
-		wal.SegmentSizeBytes = segSize
+	if segSize < 4096 {
+		segSize = 0 // keep the current size
 	}
-	defer func() { wal.SegmentSizeBytes = old; walSizeMu.Unlock() }()
+	defer durable.LockSegmentSize(segSize)()
 	w, err := wal.Create(zap.NewNop(), dir, st.meta)
 	if err != nil {
 		return err

@@ -9,27 +9,36 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // ErrNoExchange says that the file system cannot swap two directories
 // atomically (renameat2 RENAME_EXCHANGE), which a WAL rewrite needs.
-var ErrNoExchange = errors.New("the file system cannot exchange two directories atomically (renameat2 RENAME_EXCHANGE); compact without --rewrite")
+var ErrNoExchange = durable.ErrNoExchange
+
+// The package's file primitives are those of repair/durable (see its
+// contract); these names keep the call sites short.
 
 // fsyncDir makes the directory's entries (creations, renames, removals)
-// durable.
-func fsyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// durable: durable.SyncDir.
+func fsyncDir(dir string) error { return durable.SyncDir(dir) }
+
+// renameNoReplace is durable.RenameNoReplace: on an existing target, an
+// error wrapping durable.ErrExists (and fs.ErrExist) naming it.
+func renameNoReplace(from, to string) error { return durable.RenameNoReplace(from, to) }
+
+// openNoFollow is durable.OpenNoFollow.
+func openNoFollow(path string) (*os.File, error) { return durable.OpenNoFollow(path) }
+
+// exchange is durable.Exchange, with the advice for a compaction when the
+// file system cannot exchange.
+func exchange(a, b string) error {
+	err := durable.Exchange(a, b)
+	if errors.Is(err, durable.ErrNoExchange) {
+		return fmt.Errorf("%w; compact without --rewrite", err)
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
+	return err
 }
 
 // regularFile checks with Lstat that path is a regular file (not a
