@@ -42,8 +42,11 @@ func LockGroup(g inspect.Group) (*GroupLock, error) {
 	return lockGroup(g, false)
 }
 
-// lockGroup locks the segments; readOnly falls back to read locks for
-// files that cannot be opened for writing (a dry run on read-only media).
+// lockGroup locks the segments; with readOnlyOK, a segment that cannot be
+// opened for writing (no permission, a read-only file system) is opened
+// for reading and read-locked instead, which still excludes a writer.
+// The planners (PlanRepair, PlanCompact) lock this way, for a dry run and
+// for a real run alike; Apply locks with LockGroup, for writing.
 func lockGroup(g inspect.Group, readOnlyOK bool) (*GroupLock, error) {
 	segs, _, err := inspect.OpenGroup(g)
 	if err != nil {
@@ -78,9 +81,10 @@ func (l *GroupLock) lockPath(path string, readOnlyOK bool) error {
 	return nil
 }
 
-// hold locks an open file raftctl created (a temporary file about to be
-// renamed into the group) and keeps it locked until Release. The caller
-// keeps f open; hold duplicates nothing.
+// hold opens path, a file raftctl created (a temporary file about to be
+// renamed into the group), once more for writing, locks that new
+// descriptor and keeps it open and locked until Release: the lock outlives
+// the caller's own descriptor, which the caller closes before the rename.
 func (l *GroupLock) hold(path string) error {
 	return l.lockPath(path, false)
 }
