@@ -210,18 +210,6 @@ func (a *applier) step() {
 }
 
 func (a *applier) run() (err error) {
-	now := time.Now
-	if a.opts.Now != nil {
-		now = a.opts.Now
-	}
-	t := now().UTC()
-	a.id = t.Format(backupTimeFormat)
-	if a.root, err = groupRoot(a.plan.Group); err != nil {
-		return err
-	}
-	if err := a.makeBackupDir(t); err != nil {
-		return err
-	}
 	defer func() {
 		if err != nil && !a.changed {
 			a.cleanup()
@@ -231,12 +219,10 @@ func (a *applier) run() (err error) {
 			err = &PartialError{BackupDir: a.backupDir, Done: a.done, Err: err}
 		}
 	}()
-	a.res.BackupDir = a.backupDir
-	a.man = &Manifest{SchemaVersion: SchemaVersion, Tool: "raftctl", ID: a.id, Operation: a.plan.Operation,
-		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: a.plan.Actions}
-	if a.man.Group, err = absGroup(a.plan.Group); err != nil {
+	if err := a.begin(); err != nil {
 		return err
 	}
+	a.res.BackupDir = a.backupDir
 	if err := a.backup(); err != nil {
 		return err
 	}
@@ -269,6 +255,34 @@ func (a *applier) run() (err error) {
 		}
 	}
 	return nil
+}
+
+// begin starts every applier's run (Apply, ApplyRepairFrom,
+// ApplyRecover) the same way: it names the run after the time (a.id, which
+// also names the temporary files), finds the manifest's root, creates the
+// backup directory and begins the manifest of a.plan (operation, group,
+// actions). It changes nothing in the group. Callers defer their clean-up
+// before calling it (a.cleanup removes what begin made, and does nothing
+// when begin failed before making the directory) and their wrap of later
+// errors (*PartialError once a.changed).
+func (a *applier) begin() error {
+	now := time.Now
+	if a.opts.Now != nil {
+		now = a.opts.Now
+	}
+	t := now().UTC()
+	a.id = t.Format(backupTimeFormat)
+	var err error
+	if a.root, err = groupRoot(a.plan.Group); err != nil {
+		return err
+	}
+	if err := a.makeBackupDir(t); err != nil {
+		return err
+	}
+	a.man = &Manifest{SchemaVersion: SchemaVersion, Tool: "raftctl", ID: a.id, Operation: a.plan.Operation,
+		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: a.plan.Actions}
+	a.man.Group, err = absGroup(a.plan.Group)
+	return err
 }
 
 // groupRoot is the deepest directory holding the group's directory, WAL
