@@ -111,10 +111,10 @@ func PlanCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 		return nil, err
 	}
 	defer lock.Release()
-	return planCompact(ctx, g, opts)
+	return planCompact(ctx, g, opts, readInput{lock: lock})
 }
 
-func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Plan, error) {
+func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions, in readInput) (*Plan, error) {
 	o := opts
 	p := &Plan{SchemaVersion: SchemaVersion, Operation: OpCompact, Group: g, CompactOptions: &o,
 		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}}
@@ -129,10 +129,21 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 			"verification found errors (%s): compaction changes only groups that verify without errors", strings.Join(dedupe(errs), ", "))
 		return p, nil
 	}
-	st, err := readState(ctx, g)
+	st, err := readState(ctx, g, in)
 	if err != nil {
 		return nil, err
 	}
+	if err := planCompactFrom(ctx, g, opts, st, p); err != nil {
+		return nil, err
+	}
+	if p.fp, err = takeFingerprint(g, st, p, true); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// planCompactFrom plans a compaction into p from what st read.
+func planCompactFrom(ctx context.Context, g inspect.Group, opts CompactOptions, st *groupState, p *Plan) error {
 	l := st.log
 	info := &CompactInfo{HardState: l.HardState, Rewrite: opts.Rewrite, SegmentsBefore: len(st.segs), SnapFilesBefore: len(st.snaps)}
 	for _, s := range st.segs {
@@ -143,11 +154,11 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 	last := len(st.segs) - 1
 	if l.Stop != nil && !(l.Stop.Kind == inspect.KindTorn && l.Stop.Segment == last) {
 		p.refuse(CodeCannotCompact, l.Stop.Path, "the log cannot be read past %s offset %d (%s): %s", l.Stop.Path, l.Stop.Offset, l.Stop.Kind, l.Stop.Msg)
-		return p, nil
+		return nil
 	}
 	if l.MetadataConflict {
 		p.refuse(CodeCannotCompact, g.WALDir, "the WAL's metadata records differ")
-		return p, nil
+		return nil
 	}
 	// The newest usable snapshot, as etcd's LoadNewestAvailable picks it.
 	recSeg := -1
@@ -170,7 +181,7 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 	}
 	if usable == nil {
 		p.note("no usable snapshot (a .snap file that decodes, is recorded in the WAL and is at or below the commit index %d): nothing to compact", l.HardState.Commit)
-		return p, nil
+		return nil
 	}
 	info.Snapshot = &inspect.SnapRef{Index: usable.Index, Term: usable.Term}
 	info.SnapshotFile = usable.Path
@@ -179,11 +190,11 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 	if opts.Rewrite {
 		acts, ok, err := planRewrite(ctx, p, g, st, snapRec, opts)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok {
 			p.Actions = []Action{}
-			return p, nil
+			return nil
 		}
 		walActions = acts
 	} else {
@@ -199,16 +210,16 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 	if len(p.Refusals) > 0 {
 		// What compaction cannot do it does not do in part either.
 		p.Actions = []Action{}
-		return p, nil
+		return nil
 	}
 	p.Actions = append(append(p.Actions, walActions...), snapActions...)
 	if len(p.Actions) == 0 {
 		p.note("nothing to compact: every segment and snapshot file is still needed or kept")
 	}
 	if err := pinActionFiles(p, st, g); err != nil {
-		return nil, err
+		return err
 	}
-	return p, nil
+	return nil
 }
 
 func dedupe(s []string) []string {
@@ -483,7 +494,7 @@ func pinActionFiles(p *Plan, st *groupState, g inspect.Group) error {
 		paths = append(paths, a.Path)
 	}
 	for _, path := range paths {
-		sum, size, err := hashFile(path)
+		sum, size, err := hashHeld(st.held, path)
 		if err != nil {
 			return err
 		}
@@ -599,7 +610,7 @@ func (a *applier) prepareRewrite() error {
 	if ok, err := pathExists(rs.stage); err != nil || ok {
 		return errors.Join(err, fmt.Errorf("%s already exists", rs.stage))
 	}
-	st, err := readState(a.ctx, a.plan.Group)
+	st, err := readState(a.ctx, a.plan.Group, readInput{lock: a.lock})
 	if err != nil {
 		return err
 	}

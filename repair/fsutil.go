@@ -93,3 +93,43 @@ func pathExists(path string) (bool, error) {
 	}
 	return false, err
 }
+
+// openHeld returns a reader of the regular file at path: through held's
+// descriptor for it (the segment locked under that name) when that is
+// still the file at path, else opened without following a symbolic link.
+// done closes what openHeld opened (never a held descriptor).
+func openHeld(held map[string]*os.File, path string) (r *io.SectionReader, fi fs.FileInfo, done func(), err error) {
+	if fi, err = regularFile(path); err != nil {
+		return nil, nil, nil, err
+	}
+	if f := held[path]; f != nil {
+		if hfi, err := f.Stat(); err == nil && os.SameFile(fi, hfi) {
+			return io.NewSectionReader(f, 0, hfi.Size()), hfi, func() {}, nil
+		}
+	}
+	f, err := openNoFollow(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ofi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, nil, err
+	}
+	return io.NewSectionReader(f, 0, ofi.Size()), ofi, func() { f.Close() }, nil
+}
+
+// hashHeld is hashFile reading through held's descriptors (see openHeld).
+func hashHeld(held map[string]*os.File, path string) (string, int64, error) {
+	r, _, done, err := openHeld(held, path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer done()
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}

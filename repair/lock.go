@@ -28,6 +28,11 @@ func (e *LockedError) Error() string {
 // the files raftctl creates while it holds them.
 type GroupLock struct {
 	files []*os.File
+	// byPath maps each locked segment's path (as listed) to its
+	// descriptor: the reads under the lock go through them (see held).
+	byPath map[string]*os.File
+	// readOnly is set when a segment was opened for reading only.
+	readOnly bool
 }
 
 // LockGroup locks every WAL segment of g (a group without a WAL directory
@@ -52,14 +57,26 @@ func lockGroup(g inspect.Group, readOnlyOK bool) (*GroupLock, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &GroupLock{}
+	l := &GroupLock{byPath: map[string]*os.File{}}
 	for _, s := range segs {
 		if err := l.lockPath(s.Path, readOnlyOK); err != nil {
 			l.Release()
 			return nil, err
 		}
+		l.byPath[s.Path] = l.files[len(l.files)-1]
 	}
 	return l, nil
+}
+
+// held maps the segments locked by lockGroup to their open descriptors
+// (nil for a nil lock). Reads through them see the files that were
+// locked, whatever is renamed meanwhile; callers read with ReadAt (or a
+// SectionReader), never moving the shared offset, and never close them.
+func (l *GroupLock) held() map[string]*os.File {
+	if l == nil {
+		return nil
+	}
+	return l.byPath
 }
 
 // lockPath opens path and locks it.
@@ -77,6 +94,7 @@ func (l *GroupLock) lockPath(path string, readOnlyOK bool) error {
 		f.Close()
 		return err
 	}
+	l.readOnly = l.readOnly || !write
 	l.files = append(l.files, f)
 	return nil
 }
@@ -98,6 +116,6 @@ func (l *GroupLock) Release() error {
 	for _, f := range l.files {
 		errs = append(errs, f.Close())
 	}
-	l.files = nil
+	l.files, l.byPath = nil, nil
 	return errors.Join(errs...)
 }
