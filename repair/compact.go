@@ -622,10 +622,24 @@ func (a *applier) prepareRewrite() error {
 	if err := renameNewSegments(rs.stage, st.segs, info.Snapshot.Index); err != nil {
 		return err
 	}
-	if err := checkNewWAL(a.ctx, rs.stage, st.log, *info.Snapshot, sum, count); err != nil {
+	// Each new segment is opened once more, for good: locked until the
+	// end, read back, given its mode and owner and hashed through that
+	// descriptor.
+	held := map[string]*os.File{}
+	ents, err := os.ReadDir(rs.stage)
+	if err != nil {
 		return err
 	}
-	return a.adoptStage(rs, walDir, st.segs)
+	for _, e := range ents {
+		p := filepath.Join(rs.stage, e.Name())
+		if held[p], err = a.lock.holdFile(p); err != nil {
+			return err
+		}
+	}
+	if err := checkNewWAL(a.ctx, rs.stage, st.log, *info.Snapshot, sum, count, held); err != nil {
+		return err
+	}
+	return a.adoptHeld(rs, walDir, st.segs, held)
 }
 
 // adoptStage makes the new WAL written into rs.stage look like the old one
@@ -634,6 +648,12 @@ func (a *applier) prepareRewrite() error {
 // SHA-256 in rs.created; the directory with the old directory's mode and
 // owner, fsynced, and its parent fsynced.
 func (a *applier) adoptStage(rs *rewriteState, walDir string, segs []inspect.Segment) error {
+	return a.adoptHeld(rs, walDir, segs, map[string]*os.File{})
+}
+
+// adoptHeld is adoptStage for new segments already held (locked and open)
+// in held; it holds the others.
+func (a *applier) adoptHeld(rs *rewriteState, walDir string, segs []inspect.Segment, held map[string]*os.File) error {
 	dfi, err := os.Stat(walDir)
 	if err != nil {
 		return err
@@ -654,13 +674,18 @@ func (a *applier) adoptStage(rs *rewriteState, walDir string, segs []inspect.Seg
 	}
 	for _, e := range ents {
 		p := filepath.Join(rs.stage, e.Name())
-		if err := fixFile(p, fileMode, own); err != nil {
+		f := held[p]
+		if f == nil {
+			// Not held yet (adoptStage): hold it now.
+			if f, err = a.lock.holdFile(p); err != nil {
+				return err
+			}
+			held[p] = f
+		}
+		if err := fixFile(f, fileMode, own); err != nil {
 			return err
 		}
-		if err := a.lock.hold(p); err != nil {
-			return err
-		}
-		sum, size, err := hashFile(p)
+		sum, size, err := hashHeld(held, p)
 		if err != nil {
 			return err
 		}
@@ -691,23 +716,16 @@ func (a *applier) adoptStage(rs *rewriteState, walDir string, segs []inspect.Seg
 	return nil
 }
 
-// fixFile fsyncs a new file and gives it mode and owner.
-func fixFile(p string, mode fs.FileMode, own *ManifestFile) error {
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
+// fixFile gives a new file (open for writing) mode and owner and fsyncs
+// it.
+func fixFile(f *os.File, mode fs.FileMode, own *ManifestFile) error {
 	if err := f.Chmod(mode); err != nil {
 		return err
 	}
 	if err := chownLike(f, own); err != nil {
-		return fmt.Errorf("%s: %w", p, err)
+		return fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	return f.Close()
+	return f.Sync()
 }
 
 func ownerOf(p string) (*int, *int) {
@@ -876,7 +894,8 @@ func renameNewSegments(dir string, old []inspect.Segment, snapIndex uint64) erro
 // chain, framing, metadata, the snapshot record, the HardState), and
 // raftctl's reader for the entries after the snapshot (etcd's ReadAll
 // would hold them all).
-func checkNewWAL(ctx context.Context, dir string, l *inspect.Log, sref inspect.SnapRef, sum []byte, count int64) error {
+// It reads the segments through held's descriptors.
+func checkNewWAL(ctx context.Context, dir string, l *inspect.Log, sref inspect.SnapRef, sum []byte, count int64, held map[string]*os.File) error {
 	hs, err := wal.Verify(zap.NewNop(), dir, &walpb.Snapshot{Index: proto.Uint64(sref.Index), Term: proto.Uint64(sref.Term)})
 	if err != nil {
 		return fmt.Errorf("rewritten WAL: %w", err)
@@ -891,6 +910,7 @@ func checkNewWAL(ctx context.Context, dir string, l *inspect.Log, sref inspect.S
 	if len(ignored) > 0 {
 		return fmt.Errorf("rewritten WAL: unexpected files %v", ignored)
 	}
+	segs = inspect.HoldSegments(segs, held)
 	nl, err := inspect.ReadLog(ctx, segs)
 	if err != nil {
 		return err

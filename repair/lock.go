@@ -104,7 +104,17 @@ func (l *GroupLock) lockPath(path string, readOnlyOK bool) error {
 // descriptor and keeps it open and locked until Release: the lock outlives
 // the caller's own descriptor, which the caller closes before the rename.
 func (l *GroupLock) hold(path string) error {
-	return l.lockPath(path, false)
+	_, err := l.holdFile(path)
+	return err
+}
+
+// holdFile is hold, returning the locked descriptor (the lock keeps it and
+// closes it on Release; read it with ReadAt only).
+func (l *GroupLock) holdFile(path string) (*os.File, error) {
+	if err := l.lockPath(path, false); err != nil {
+		return nil, err
+	}
+	return l.files[len(l.files)-1], nil
 }
 
 // Release drops every lock. It is safe to call more than once.
