@@ -139,6 +139,7 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions, in r
 	if p.fp, err = takeFingerprint(g, st, p, true); err != nil {
 		return nil, err
 	}
+	p.read, p.readLock = st, in.lock
 	return p, nil
 }
 
@@ -610,9 +611,12 @@ func (a *applier) prepareRewrite() error {
 	if ok, err := pathExists(rs.stage); err != nil || ok {
 		return errors.Join(err, fmt.Errorf("%s already exists", rs.stage))
 	}
-	st, err := readState(a.ctx, a.plan.Group, readInput{lock: a.lock})
-	if err != nil {
-		return err
+	st := a.plan.read
+	if st == nil || a.plan.readLock != a.lock {
+		// Read under another lock (PlanCompact, then Apply): read again.
+		if st, err = readState(a.ctx, a.plan.Group, readInput{lock: a.lock}); err != nil {
+			return err
+		}
 	}
 	sum, count, err := writeNewWAL(a.ctx, rs.stage, st, *info.Snapshot, info.SnapshotFile, info.SegmentSize)
 	a.step()

@@ -116,6 +116,11 @@ type Plan struct {
 	// that the group still matches it (nil: a plan not made by a planner,
 	// which Apply refuses as stale).
 	fp *fingerprint
+	// read is what the plan was made from, and readLock the lock it was
+	// read under: Apply under that same lock reuses it (a rewrite reads
+	// the old log from it) instead of reading the group again.
+	read     *groupState
+	readLock *GroupLock
 }
 
 // Empty reports whether the plan changes nothing.
