@@ -100,14 +100,19 @@ func lockAndVerify(ctx context.Context, g inspect.Group) (*GroupLock, *inspect.G
 
 // verifyAfter verifies the group after a change, under a fresh lock when
 // it can take one (its descriptors then serve the next round), else
-// without one.
+// without one, as before the change was made (the lock is then nil).
 func verifyAfter(ctx context.Context, g inspect.Group) (*GroupLock, *inspect.GroupReport, error) {
-	lock, rep, err := lockAndVerify(ctx, g)
-	var le *LockedError
-	if errors.As(err, &le) {
-		rep, err = verifyForChange(ctx, g)
+	lock, err := lockGroup(g, true)
+	if err != nil {
+		rep, err := verifyForChange(ctx, g)
+		return nil, rep, err
 	}
-	return lock, rep, err
+	rep, err := verifyLocked(ctx, g, lock)
+	if err != nil {
+		lock.Release()
+		return nil, nil, err
+	}
+	return lock, rep, nil
 }
 
 // Repair locks the group, verifies it, plans what can be mended without
@@ -200,8 +205,8 @@ func Compact(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, e
 }
 
 // apply applies a plan made under lock. A lock that fell back to reading
-// (a segment that cannot be opened for writing) is replaced by a write
-// lock, which then fails as Apply's would.
+// (a segment that cannot be opened for writing) is replaced by Apply's
+// write lock, which then fails as it would have.
 func apply(ctx context.Context, plan *Plan, opts RunOptions, round int, lock *GroupLock) (*Result, error) {
 	if opts.OnPlan != nil {
 		opts.OnPlan(plan)
@@ -210,8 +215,9 @@ func apply(ctx context.Context, plan *Plan, opts RunOptions, round int, lock *Gr
 	if opts.BackupDir != nil {
 		dir = opts.BackupDir(round)
 	}
-	if lock.readOnly {
-		// Our read locks would conflict with Apply's write locks.
+	if lock == nil || lock.readOnly {
+		// No lock (see verifyAfter), or read locks, which would conflict
+		// with Apply's write locks.
 		lock.Release()
 		return Apply(ctx, plan, ApplyOptions{BackupDir: dir})
 	}
