@@ -52,7 +52,8 @@
 // LockSegmentSize) is the only place in the module that assigns it: it
 // holds one mutex for the whole life of the writer, so concurrent writers
 // (repair's rewrite, migrate's writer, the fixtures, t.Parallel tests)
-// never see each other's size. imports_test.go's TestSegmentSizeGuard
-// fails on any other assignment (see there for the one exception: a test
-// helper that runs alone in a child process).
+// never see each other's size. TestSegmentSizeGuard (segmentsize_test.go
+// at the module root) fails on any other assignment, test files and
+// fixtures included (see there for the one exception: a test helper that
+// runs alone in a child process).
 package durable
