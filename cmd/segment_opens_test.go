@@ -48,6 +48,9 @@ func TestSegmentOpens(t *testing.T) {
 	}
 	bin, err := exec.LookPath("raftctl") // the test binary as raftctl (TestMain)
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no raftctl binary in PATH (testscript.Main puts the test binary there): %v", err)
+		}
 		t.Skipf("no raftctl binary in PATH: %v", err)
 	}
 	sample, err := filepath.Abs("../testdata/sample/node-1/group-1")
