@@ -234,6 +234,18 @@ type applier struct {
 	rewrite *rewriteState
 }
 
+// pinned returns the plan's pin of a file when the plan was read under
+// this applier's lock (Repair and Compact: one lock from the read to the
+// end), so that its SHA-256 was computed through the descriptor the lock
+// still holds, with no writer since; nil otherwise (the backup then reads
+// the file to check it).
+func (a *applier) pinned(pin FileState) *FileState {
+	if a.lock == nil || a.plan.readLock != a.lock || a.lock.held()[pin.Path] == nil {
+		return nil
+	}
+	return &pin
+}
+
 // held maps path, as an action sees it (after the plan's renames), to the
 // lock's descriptor of that file.
 func (a *applier) held(path string) map[string]*os.File {
@@ -509,7 +521,7 @@ func (a *applier) backup() error {
 		var mf ManifestFile
 		var afterSum string
 		if move {
-			mf, afterSum, err = linkOut(a.lock.held(), fsPin.Path, dst, off)
+			mf, afterSum, err = linkOut(a.lock.held(), fsPin.Path, dst, off, a.pinned(fsPin))
 		} else {
 			mf, afterSum, err = copyOut(a.lock.held(), fsPin.Path, dst, off)
 		}
@@ -611,13 +623,32 @@ func copyOut(held map[string]*os.File, src, dst string, truncAt int64) (Manifest
 // until its action removes or replaces it), falling back to copyOut when
 // the link cannot be made, and returns its manifest entry as copyOut does,
 // read from the linked file.
-func linkOut(held map[string]*os.File, src, dst string, truncAt int64) (ManifestFile, string, error) {
+//
+// When pinned is set (the plan hashed src through held's descriptor under
+// this very lock) and nothing is to be truncated, the link's entry takes
+// the pinned size and SHA-256 without reading the file again, once the
+// link is checked to be the very file that was hashed.
+func linkOut(held map[string]*os.File, src, dst string, truncAt int64, pinned *FileState) (ManifestFile, string, error) {
 	fi, err := regularFile(src)
 	if err != nil {
 		return ManifestFile{}, "", err
 	}
 	if err := os.Link(src, dst); err != nil {
 		return copyOut(held, src, dst, truncAt)
+	}
+	if f := held[src]; pinned != nil && truncAt < 0 && f != nil {
+		lfi, lerr := os.Lstat(dst)
+		hfi, herr := f.Stat()
+		if err := errors.Join(lerr, herr); err != nil {
+			return ManifestFile{}, "", err
+		}
+		if os.SameFile(fi, lfi) && os.SameFile(lfi, hfi) && lfi.Size() == pinned.Size {
+			mf := ManifestFile{Size: pinned.Size, Mode: fmt.Sprintf("%04o", fi.Mode().Perm()), SHA256: pinned.SHA256}
+			if uid, gid, ok := owner(fi); ok {
+				mf.UID, mf.GID = &uid, &gid
+			}
+			return mf, "", nil
+		}
 	}
 	in, err := openNoFollow(dst)
 	if err != nil {

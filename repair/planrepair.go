@@ -139,6 +139,7 @@ func planRepair(ctx context.Context, g inspect.Group, findings []inspect.Finding
 	if p.fp, err = takeFingerprint(g, st, p, false); err != nil {
 		return nil, err
 	}
+	p.read, p.readLock = st, in.lock
 	return p, nil
 }
 
