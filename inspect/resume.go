@@ -99,14 +99,14 @@ func ResumeAfterDamage(ctx context.Context, g Group, l *Log) (*Resumed, *Finding
 			return nil, nil, nil
 		}
 		end := ss.End
-		tail, err := verifyScanTail(seg.Path, end+frameHeader, seg.Size)
+		tail, err := verifyScanTail(seg, end+frameHeader, seg.Size)
 		if err != nil {
 			return nil, nil, err
 		}
-		if tail.recAt < 0 || (tail.nonZero >= (end/minSectorSize+1)*minSectorSize && unsyncedSuffix(seg.Path, tail.recAt, seg.Size)) {
+		if tail.recAt < 0 || (tail.nonZero >= (end/minSectorSize+1)*minSectorSize && unsyncedSuffix(seg, tail.recAt, seg.Size)) {
 			return nil, nil, nil
 		}
-		if verifyWordChanged(seg.Path, end) {
+		if verifyWordChanged(seg, end) {
 			return nil, nil, fmt.Errorf("%s: records were appended at offset %d while it was read", seg.Path, end)
 		}
 		v := &verifier{g: g, rep: &GroupReport{}}
@@ -154,7 +154,7 @@ func resumeAt(ctx context.Context, seg Segment, from int64, framed bool) (*Resum
 		}
 	}
 	if r.Found < 0 {
-		t, err := verifyScanTail(seg.Path, from+frameHeader, size)
+		t, err := verifyScanTail(seg, from+frameHeader, size)
 		if err != nil {
 			return nil, err
 		}

@@ -27,6 +27,10 @@ type VerifyOptions struct {
 	Progress func(Progress)
 	// NoLockCheck skips the in-use check.
 	NoLockCheck bool
+	// Held maps segment paths to files the caller has open (repair's
+	// locks): Verify reads those segments through them instead of opening
+	// them again, and leaves them open.
+	Held map[string]*os.File
 	// OnBytes, if set, is told how many WAL bytes Verify's pass over the
 	// log read, as it reads them (VerifyAll uses it to report progress
 	// within a group).
@@ -192,7 +196,7 @@ func (v *verifier) run(ctx context.Context) error {
 	} else if err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTDIR) {
 		return &verifyNoVerdict{err}
 	}
-	release, err := openSegments(segs)
+	release, err := openSegmentsHeld(segs, v.opts.Held)
 	if err != nil {
 		return &verifyNoVerdict{err}
 	}

@@ -79,7 +79,7 @@ func (v *verifier) checkSegmentEnd(abs int, st segState, explained map[int]bool)
 		}
 		return nil
 	}
-	tail, err := verifyScanTail(seg.Path, end+frameHeader, size)
+	tail, err := verifyScanTail(seg, end+frameHeader, size)
 	if err != nil {
 		return &verifyNoVerdict{err}
 	}
@@ -100,9 +100,9 @@ func (v *verifier) judgeZeroTail(abs int, sum SegmentSummary, tail verifyTail, n
 	switch {
 	case sum.Records == 0 && tail.nonZero < 0:
 		v.add(CodeEmptySegment, seg.Path, -1, 0, fmt.Sprintf("segment %s holds no record: all its %d bytes are zero", seg.Name, size))
-	case tail.recAt >= 0 && isLast && (v.live || verifyWordChanged(seg.Path, end)):
+	case tail.recAt >= 0 && isLast && (v.live || verifyWordChanged(seg, end)):
 		v.add(CodeWriteInProgress, seg.Path, end, verifyNextIndex(sum), fmt.Sprintf("segment %s: the log read ended at offset %d, and records were appended there while it was read (a live server at work)", seg.Name, end))
-	case tail.recAt >= 0 && isLast && tail.nonZero >= (end/minSectorSize+1)*minSectorSize && unsyncedSuffix(seg.Path, tail.recAt, size):
+	case tail.recAt >= 0 && isLast && tail.nonZero >= (end/minSectorSize+1)*minSectorSize && unsyncedSuffix(seg, tail.recAt, size):
 		// Whole sectors lost from the last write: see writermodel.go.
 		v.torn = v.add(CodeTornTail, seg.Path, end, 0, fmt.Sprintf("segment %s: the log ends at a zero length word at offset %d, and %s at offset %d up to the end of the log: the rest of the last write, of which the crash lost a sector before it was synced (etcd stops at the zeros and zeroes what follows when it next opens the WAL for writing)", seg.Name, end, verifyRecordsPhrase(tail), tail.recAt))
 	case tail.recAt >= 0:
@@ -201,11 +201,11 @@ func (v *verifier) classifyStop(abs int, st *DecodeError) error {
 		zero := false
 		if isLast {
 			var err error
-			if zero, err = verifyFrameHasZeroSector(seg.Path, st.Offset, seg.Size); err != nil {
+			if zero, err = verifyFrameHasZeroSector(seg, st.Offset, seg.Size); err != nil {
 				return &verifyNoVerdict{err}
 			}
 		}
-		tail, err := verifyScanTail(seg.Path, st.Offset+frameHeader, seg.Size)
+		tail, err := verifyScanTail(seg, st.Offset+frameHeader, seg.Size)
 		if err != nil {
 			return &verifyNoVerdict{err}
 		}
@@ -214,7 +214,7 @@ func (v *verifier) classifyStop(abs int, st *DecodeError) error {
 			lose = fmt.Sprintf("etcd takes this for the end of the log and ignores the rest of the segment and the %d later segment(s)", later)
 		}
 		switch {
-		case tail.recAt >= 0 && zero && unsyncedSuffix(seg.Path, tail.recAt, seg.Size):
+		case tail.recAt >= 0 && zero && unsyncedSuffix(seg, tail.recAt, seg.Size):
 			v.torn = v.add(CodeTornTail, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the record at offset %d holds an all-zero sector (%s), and %s at offset %d up to the end of the log: the rest of the last write, of which the crash lost a sector before it was synced (etcd drops them when it restarts)", seg.Name, st.Offset, st.Msg, verifyRecordsPhrase(tail), tail.recAt))
 		case tail.recAt >= 0 && zero:
 			v.add(CodeZeroedRegion, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: the record at offset %d holds an all-zero 512-byte sector, yet %s at offset %d: a zeroed region inside the log, not a torn write at its end (etcd would truncate the log here and lose them)", seg.Name, st.Offset, verifyRecordsPhrase(tail), tail.recAt))
@@ -230,7 +230,7 @@ func (v *verifier) classifyStop(abs int, st *DecodeError) error {
 		v.add(CodeCRCMismatch, seg.Path, st.Offset, 0, fmt.Sprintf("segment %s: %s at offset %d", seg.Name, st.Msg, st.Offset))
 		return nil
 	case KindCRC, KindMalformed:
-		zero, err := verifyFrameHasZeroSector(seg.Path, st.Offset, seg.Size)
+		zero, err := verifyFrameHasZeroSector(seg, st.Offset, seg.Size)
 		if err != nil {
 			return &verifyNoVerdict{err}
 		}

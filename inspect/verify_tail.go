@@ -30,17 +30,17 @@ const verifyMaxProbe = 4
 // frames are 8-aligned) to size, looking for non-zero bytes and for WAL
 // records. It reads through one fixed buffer, so its memory does not grow
 // with the segment.
-func verifyScanTail(path string, from, size int64) (verifyTail, error) {
+func verifyScanTail(seg Segment, from, size int64) (verifyTail, error) {
 	t := verifyTail{nonZero: -1, recAt: -1}
 	from = (from + 7) &^ 7
 	if from >= size {
 		return t, nil
 	}
-	f, err := os.Open(path)
+	f, done, err := seg.openRead()
 	if err != nil {
 		return t, err
 	}
-	defer f.Close()
+	defer done()
 	buf := make([]byte, min(int64(verifyTailBuffer), size-from))
 	for base := from; base < size; {
 		n := int(min(int64(len(buf)), size-base))
@@ -239,12 +239,12 @@ func verifyReadFrame(f *os.File, off, size int64, buf *[]byte) (typ RecordType, 
 // all-zero piece of a 512-byte sector, as etcd's decoder checks for torn
 // writes (decoder.isTornEntry). It returns false when the frame does not
 // fit in the file.
-func verifyFrameHasZeroSector(path string, off, size int64) (bool, error) {
-	f, err := os.Open(path)
+func verifyFrameHasZeroSector(seg Segment, off, size int64) (bool, error) {
+	f, done, err := seg.openRead()
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
+	defer done()
 	var hdr [frameHeader]byte
 	if _, err := f.ReadAt(hdr[:], off); err != nil {
 		if err == io.EOF {
@@ -302,12 +302,12 @@ func verifyPeekWord(f *os.File, off, size int64) (uint64, bool) {
 
 // verifyFrameEnd returns the end of the frame at off as its length word
 // gives it, -1 if the word cannot be read.
-func verifyFrameEnd(path string, off int64) int64 {
-	f, err := os.Open(path)
+func verifyFrameEnd(seg Segment, off int64) int64 {
+	f, done, err := seg.openRead()
 	if err != nil {
 		return -1
 	}
-	defer f.Close()
+	defer done()
 	w, ok := verifyPeekWord(f, off, math.MaxInt64)
 	if !ok {
 		return -1

@@ -23,6 +23,8 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // vgroup is a group directory written for a verify test: dir/wal and
@@ -776,9 +778,7 @@ func rawGroup(t testing.TB, fn func(w *wal.WAL)) vgroup {
 	g := vgroup{filepath.Join(t.TempDir(), "g")}
 	segSizeMu.Lock()
 	defer segSizeMu.Unlock()
-	old := wal.SegmentSizeBytes
-	wal.SegmentSizeBytes = 64 * 1024
-	defer func() { wal.SegmentSizeBytes = old }()
+	defer durable.LockSegmentSize(64 * 1024)()
 	w, err := wal.Create(zap.NewNop(), g.walDir(), []byte("raftctl-test"))
 	if err != nil {
 		t.Fatal(err)

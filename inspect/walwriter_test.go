@@ -10,6 +10,8 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // segSizeMu serialises changes of wal.SegmentSizeBytes.
@@ -29,9 +31,8 @@ type op struct {
 func writeWAL(t testing.TB, dir string, segSize int64, ops []op) string {
 	t.Helper()
 	segSizeMu.Lock()
-	old := wal.SegmentSizeBytes
-	wal.SegmentSizeBytes = segSize
-	defer func() { wal.SegmentSizeBytes = old; segSizeMu.Unlock() }()
+	defer segSizeMu.Unlock()
+	defer durable.LockSegmentSize(segSize)()
 	walDir := filepath.Join(dir, "wal")
 	w, err := wal.Create(zap.NewNop(), walDir, []byte("raftctl-test"))
 	if err != nil {

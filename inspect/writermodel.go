@@ -336,11 +336,11 @@ func (v *verifier) judgeEnd() {
 // preallocated space leaves zeros, not a short file), a partial copy
 // does. It returns the finding's message, "" when it is not so.
 func (v *verifier) lastCutShort(seg Segment, st *DecodeError) (string, error) {
-	f, err := os.Open(seg.Path)
+	f, done, err := seg.openRead()
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer done()
 	fi, err := f.Stat()
 	if err != nil {
 		return "", err
@@ -361,12 +361,12 @@ func (v *verifier) lastCutShort(seg Segment, st *DecodeError) (string, error) {
 
 // verifyWordChanged tells whether the 8-byte word at off is no longer
 // zero: a live writer appended where the log had ended.
-func verifyWordChanged(path string, off int64) bool {
-	f, err := os.Open(path)
+func verifyWordChanged(seg Segment, off int64) bool {
+	f, done, err := seg.openRead()
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	defer done()
 	var b [frameHeader]byte
 	if _, err := f.ReadAt(b[:], off); err != nil {
 		return false
@@ -382,12 +382,12 @@ func verifyWordChanged(path string, off int64) bool {
 // or one snapshot record, up to the end of the log. Records that hold a
 // second write after that were synced before the crash: losing them is
 // damage.
-func unsyncedSuffix(path string, off, size int64) bool {
-	f, err := os.Open(path)
+func unsyncedSuffix(seg Segment, off, size int64) bool {
+	f, done, err := seg.openRead()
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	defer done()
 	var (
 		prev    uint32
 		n       int
@@ -497,11 +497,17 @@ func (v *verifier) judgeZeroTailSize(sum SegmentSummary) {
 // records may be what remains of writes synced before the damage; a
 // careful repair leaves them alone.
 func TornTailMendable(path string, off, size int64) (bool, error) {
-	fe := verifyFrameEnd(path, off)
+	return TornTailMendableSegment(Segment{Path: path}, off, size)
+}
+
+// TornTailMendableSegment is TornTailMendable for a listed segment: it reads
+// through the file held for it (see HoldSegments), if any.
+func TornTailMendableSegment(seg Segment, off, size int64) (bool, error) {
+	fe := verifyFrameEnd(seg, off)
 	if fe < 0 || fe >= size {
 		return true, nil
 	}
-	t, err := verifyScanTail(path, fe, size)
+	t, err := verifyScanTail(seg, fe, size)
 	if err != nil {
 		return false, err
 	}
@@ -509,7 +515,7 @@ func TornTailMendable(path string, off, size int64) (bool, error) {
 	case t.nonZero < 0:
 		return true, nil
 	case t.recAt >= 0:
-		return unsyncedSuffix(path, t.recAt, size), nil
+		return unsyncedSuffix(seg, t.recAt, size), nil
 	}
 	return false, nil
 }

@@ -3,19 +3,21 @@ package migrate
 import (
 	"errors"
 	"fmt"
-	"os"
+
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
-// renameChecked renames from to to after checking that to does not exist.
-// (A directory renamed onto an empty directory would replace it.)
-func renameChecked(from, to string) error {
-	if _, err := os.Lstat(to); err == nil {
-		return fmt.Errorf("%w: %s", ErrExists, to)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("migrate: %w", err)
+// renameNoReplace renames from to to with durable.RenameNoReplace (one
+// renameat2 RENAME_NOREPLACE where the file system supports it). On an
+// existing target the error wraps ErrExists (this package's, which cmd
+// maps to its exit status) and durable.ErrExists, and names to.
+func renameNoReplace(from, to string) error {
+	err := durable.RenameNoReplace(from, to)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, durable.ErrExists):
+		return fmt.Errorf("%w: %w", ErrExists, err)
 	}
-	if err := os.Rename(from, to); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
+	return fmt.Errorf("migrate: %w", err)
 }

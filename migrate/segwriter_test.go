@@ -17,6 +17,8 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // saveCall is one Save call of a differential run.
@@ -25,18 +27,12 @@ type saveCall struct {
 	ents []*raftpb.Entry
 }
 
-// setWALSegmentSize sets etcd's wal.SegmentSizeBytes for the test. (No test
-// of this package runs in parallel.)
-func setWALSegmentSize(t testing.TB, size int64) {
-	old := wal.SegmentSizeBytes
-	wal.SegmentSizeBytes = size
-	t.Cleanup(func() { wal.SegmentSizeBytes = old })
-}
-
 // writeWithEtcd writes the calls through etcd's wal.Create, Save and Close.
 func writeWithEtcd(t *testing.T, dir string, size int64, md []byte, noSync bool, calls []saveCall) {
 	t.Helper()
-	setWALSegmentSize(t, size)
+	// etcd's writer reads the process-wide segment size: set it under the
+	// one guard while it writes.
+	defer durable.LockSegmentSize(size)()
 	w, err := wal.Create(zap.NewNop(), dir, md)
 	if err != nil {
 		t.Fatal(err)
@@ -489,7 +485,7 @@ func BenchmarkWriters(b *testing.B) {
 		calls = append(calls, c)
 	}
 	b.Run("etcd", func(b *testing.B) {
-		setWALSegmentSize(b, DefaultSegmentSize)
+		defer durable.LockSegmentSize(DefaultSegmentSize)()
 		b.SetBytes(total)
 		for b.Loop() {
 			b.StopTimer()

@@ -4,28 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
-// segmentMu serialises every use of the package variable
-// wal.SegmentSizeBytes by this package: it is read by wal.Create and by every
-// WAL.Save, so it is held for the whole life of a writer.
-var segmentMu sync.Mutex
-
-// withSegmentSize runs f with wal.SegmentSizeBytes set to size, and restores
-// the previous value afterwards.
+// withSegmentSize runs f with wal.SegmentSizeBytes set to size under the
+// module's one guard of that variable (durable.WithSegmentSize): it is read
+// by wal.Create and by every WAL.Save, so it is held for the whole life of
+// a writer.
 func withSegmentSize(size int64, f func() error) error {
-	segmentMu.Lock()
-	defer segmentMu.Unlock()
-	old := wal.SegmentSizeBytes
-	wal.SegmentSizeBytes = size
-	defer func() { wal.SegmentSizeBytes = old }()
-	return f()
+	return durable.WithSegmentSize(size, f)
 }
 
 // batchBytesFor is the entry data per WAL.Save call: large enough to make the

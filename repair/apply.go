@@ -19,6 +19,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 
 	"github.com/raftctl/raftctl/inspect"
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // ApplyOptions tune Apply.
@@ -101,8 +102,9 @@ func DefaultBackupDir(g inspect.Group, t time.Time) string {
 }
 
 // Apply runs a plan under the safety protocol of the package: it locks
-// every segment (a *LockedError if a live process holds one), plans again
-// and refuses with *StaleError if the result differs, puts every file the
+// every segment (a *LockedError if a live process holds one), refuses
+// with *StaleError if the group is not what the plan was made from (its
+// fingerprint: listing, identity, size and time of every file read), puts every file the
 // plan changes into the backup directory (see backup: moved by a hard link
 // when the plan removes or replaces it whole, else copied) and writes its
 // manifest, and then
@@ -111,11 +113,7 @@ func DefaultBackupDir(g inspect.Group, t time.Time) string {
 // no backup. An error before the first change leaves the group untouched
 // (and removes the backup begun); an error after it is a *PartialError.
 func Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Result, error) {
-	res := &Result{SchemaVersion: SchemaVersion, Operation: plan.Operation, Group: plan.Group, DryRun: opts.DryRun,
-		Actions: []Action{}, Refusals: plan.Refusals, Notes: append([]string(nil), plan.Notes...)}
-	if res.Refusals == nil {
-		res.Refusals = []Refusal{}
-	}
+	res := newResult(plan, opts.DryRun)
 	if opts.DryRun {
 		res.Actions = append(res.Actions, plan.Actions...)
 		res.BytesReclaimed, res.BytesChanged = plan.BytesReclaimed(), plan.BytesChanged()
@@ -129,7 +127,23 @@ func Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Result, error) 
 		return nil, err
 	}
 	defer lock.Release()
-	if err := checkFresh(ctx, plan); err != nil {
+	return applyLocked(ctx, plan, opts, lock, res)
+}
+
+// newResult is the Result of a plan before anything is done.
+func newResult(plan *Plan, dryRun bool) *Result {
+	res := &Result{SchemaVersion: SchemaVersion, Operation: plan.Operation, Group: plan.Group, DryRun: dryRun,
+		Actions: []Action{}, Refusals: plan.Refusals, Notes: append([]string(nil), plan.Notes...)}
+	if res.Refusals == nil {
+		res.Refusals = []Refusal{}
+	}
+	return res
+}
+
+// applyLocked is Apply under lock, a write lock on the group's segments
+// (Repair and Compact plan and apply under one).
+func applyLocked(ctx context.Context, plan *Plan, opts ApplyOptions, lock *GroupLock, res *Result) (*Result, error) {
+	if err := checkFresh(ctx, plan, lock); err != nil {
 		return nil, err
 	}
 	a := &applier{ctx: ctx, plan: plan, opts: opts, lock: lock, res: res}
@@ -139,18 +153,39 @@ func Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Result, error) 
 	return res, nil
 }
 
-// checkFresh plans again from the plan's inputs and compares.
-func checkFresh(ctx context.Context, plan *Plan) error {
+// checkFresh checks, under the locks, that the group is still what the
+// plan was made from, by the plan's fingerprint (listing, identity, size
+// and time of the files it was made from), without reading the group
+// again. Two cases fall back to planning again from the plan's inputs
+// under the lock and comparing: a plan without a fingerprint (one passed
+// through JSON, as the crash tests' helper process gets it), and files
+// whose modification time alone changed (same file, same size: written
+// with the same bytes, as etcd's wal.Open zero-fills a tail that is zeros
+// already). Repair and Compact plan and apply under one lock: for them
+// the fingerprint always matches.
+func checkFresh(ctx context.Context, plan *Plan, lock *GroupLock) error {
+	if plan.fp != nil {
+		touched, err := plan.fp.check(plan.Group)
+		if err != nil || !touched {
+			return err
+		}
+	}
+	return replanSame(ctx, plan, lock)
+}
+
+// replanSame plans again from the plan's inputs and compares.
+func replanSame(ctx context.Context, plan *Plan, lock *GroupLock) error {
 	var fresh *Plan
 	var err error
+	in := readInput{lock: lock}
 	switch plan.Operation {
 	case OpRepair:
-		fresh, err = planRepair(ctx, plan.Group, plan.Findings)
+		fresh, err = planRepair(ctx, plan.Group, plan.Findings, in)
 	case OpCompact:
 		if plan.CompactOptions == nil {
 			return errors.New("repair: compaction plan without its options")
 		}
-		fresh, err = planCompact(ctx, plan.Group, *plan.CompactOptions)
+		fresh, err = planCompact(ctx, plan.Group, *plan.CompactOptions, in)
 	default:
 		return fmt.Errorf("repair: unknown operation %q", plan.Operation)
 	}
@@ -199,6 +234,27 @@ type applier struct {
 	rewrite *rewriteState
 }
 
+// pinned returns the plan's pin of a file when the plan was read under
+// this applier's lock (Repair and Compact: one lock from the read to the
+// end), so that its SHA-256 was computed through the descriptor the lock
+// still holds, with no writer since; nil otherwise (the backup then reads
+// the file to check it).
+func (a *applier) pinned(pin FileState) *FileState {
+	if a.lock == nil || a.plan.readLock != a.lock || a.lock.held()[pin.Path] == nil {
+		return nil
+	}
+	return &pin
+}
+
+// held maps path, as an action sees it (after the plan's renames), to the
+// lock's descriptor of that file.
+func (a *applier) held(path string) map[string]*os.File {
+	if f := a.lock.held()[originOfAction(a.plan, path)]; f != nil {
+		return map[string]*os.File{path: f}
+	}
+	return nil
+}
+
 // step counts one filesystem step and fires the fault hook.
 func (a *applier) step() {
 	a.steps++
@@ -209,18 +265,6 @@ func (a *applier) step() {
 }
 
 func (a *applier) run() (err error) {
-	now := time.Now
-	if a.opts.Now != nil {
-		now = a.opts.Now
-	}
-	t := now().UTC()
-	a.id = t.Format(backupTimeFormat)
-	if a.root, err = groupRoot(a.plan.Group); err != nil {
-		return err
-	}
-	if err := a.makeBackupDir(t); err != nil {
-		return err
-	}
 	defer func() {
 		if err != nil && !a.changed {
 			a.cleanup()
@@ -230,12 +274,10 @@ func (a *applier) run() (err error) {
 			err = &PartialError{BackupDir: a.backupDir, Done: a.done, Err: err}
 		}
 	}()
-	a.res.BackupDir = a.backupDir
-	a.man = &Manifest{SchemaVersion: ManifestSchemaVersion, Tool: "raftctl", ID: a.id, Operation: a.plan.Operation,
-		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: a.plan.Actions}
-	if a.man.Group, err = absGroup(a.plan.Group); err != nil {
+	if err := a.begin(); err != nil {
 		return err
 	}
+	a.res.BackupDir = a.backupDir
 	if err := a.backup(); err != nil {
 		return err
 	}
@@ -268,6 +310,34 @@ func (a *applier) run() (err error) {
 		}
 	}
 	return nil
+}
+
+// begin starts every applier's run (Apply, ApplyRepairFrom,
+// ApplyRecover) the same way: it names the run after the time (a.id, which
+// also names the temporary files), finds the manifest's root, creates the
+// backup directory and begins the manifest of a.plan (operation, group,
+// actions). It changes nothing in the group. Callers defer their clean-up
+// before calling it (a.cleanup removes what begin made, and does nothing
+// when begin failed before making the directory) and their wrap of later
+// errors (*PartialError once a.changed).
+func (a *applier) begin() error {
+	now := time.Now
+	if a.opts.Now != nil {
+		now = a.opts.Now
+	}
+	t := now().UTC()
+	a.id = t.Format(backupTimeFormat)
+	var err error
+	if a.root, err = groupRoot(a.plan.Group); err != nil {
+		return err
+	}
+	if err := a.makeBackupDir(t); err != nil {
+		return err
+	}
+	a.man = &Manifest{SchemaVersion: ManifestSchemaVersion, Tool: "raftctl", ID: a.id, Operation: a.plan.Operation,
+		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: a.plan.Actions}
+	a.man.Group, err = absGroup(a.plan.Group)
+	return err
 }
 
 // groupRoot is the deepest directory holding the group's directory, WAL
@@ -451,9 +521,9 @@ func (a *applier) backup() error {
 		var mf ManifestFile
 		var afterSum string
 		if move {
-			mf, afterSum, err = linkOut(fsPin.Path, dst, off)
+			mf, afterSum, err = linkOut(a.lock.held(), fsPin.Path, dst, off, a.pinned(fsPin))
 		} else {
-			mf, afterSum, err = copyOut(fsPin.Path, dst, off)
+			mf, afterSum, err = copyOut(a.lock.held(), fsPin.Path, dst, off)
 		}
 		if err != nil {
 			return err
@@ -497,16 +567,13 @@ func originOfAction(plan *Plan, path string) string {
 // copyOut copies src to dst (created, same permission bits, fsynced) and
 // returns its manifest entry. When truncAt >= 0 it also returns the
 // SHA-256 the file will have once zeroed from truncAt on.
-func copyOut(src, dst string, truncAt int64) (ManifestFile, string, error) {
-	fi, err := regularFile(src)
+// It reads src through held's descriptor when it has one (see openHeld).
+func copyOut(held map[string]*os.File, src, dst string, truncAt int64) (ManifestFile, string, error) {
+	in, fi, done, err := openHeld(held, src)
 	if err != nil {
 		return ManifestFile{}, "", err
 	}
-	in, err := openNoFollow(src)
-	if err != nil {
-		return ManifestFile{}, "", err
-	}
-	defer in.Close()
+	defer done()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
 	if err != nil {
 		return ManifestFile{}, "", err
@@ -556,13 +623,32 @@ func copyOut(src, dst string, truncAt int64) (ManifestFile, string, error) {
 // until its action removes or replaces it), falling back to copyOut when
 // the link cannot be made, and returns its manifest entry as copyOut does,
 // read from the linked file.
-func linkOut(src, dst string, truncAt int64) (ManifestFile, string, error) {
+//
+// When pinned is set (the plan hashed src through held's descriptor under
+// this very lock) and nothing is to be truncated, the link's entry takes
+// the pinned size and SHA-256 without reading the file again, once the
+// link is checked to be the very file that was hashed.
+func linkOut(held map[string]*os.File, src, dst string, truncAt int64, pinned *FileState) (ManifestFile, string, error) {
 	fi, err := regularFile(src)
 	if err != nil {
 		return ManifestFile{}, "", err
 	}
 	if err := os.Link(src, dst); err != nil {
-		return copyOut(src, dst, truncAt)
+		return copyOut(held, src, dst, truncAt)
+	}
+	if f := held[src]; pinned != nil && truncAt < 0 && f != nil {
+		lfi, lerr := os.Lstat(dst)
+		hfi, herr := f.Stat()
+		if err := errors.Join(lerr, herr); err != nil {
+			return ManifestFile{}, "", err
+		}
+		if os.SameFile(fi, lfi) && os.SameFile(lfi, hfi) && lfi.Size() == pinned.Size {
+			mf := ManifestFile{Size: pinned.Size, Mode: fmt.Sprintf("%04o", fi.Mode().Perm()), SHA256: pinned.SHA256}
+			if uid, gid, ok := owner(fi); ok {
+				mf.UID, mf.GID = &uid, &gid
+			}
+			return mf, "", nil
+		}
 	}
 	in, err := openNoFollow(dst)
 	if err != nil {
@@ -720,10 +806,14 @@ func (a *applier) writeManifest() error {
 // so that etcd ignores it quietly should it survive a crash.
 func tempName(id, base string) string { return ".raftctl-" + id + "-" + base + ".tmp" }
 
-// writeAside replaces dst with what fill writes: a temporary file in dst's
-// directory is created, filled, given mode and (when own is set) the owner
-// in own, fsynced, locked when lock is set, renamed over dst, and the
-// directory fsynced.
+// writeAside replaces dst with what fill writes, under the contract of
+// durable.WriteAside (write aside, fsync, rename over dst, fsync the
+// directory: after a crash dst holds the old bytes or the new ones): the
+// temporary file, named by tempName after this run's backup id, gets mode
+// and (when own is set) the owner in own, and is locked when lock is set,
+// so that a server started meanwhile cannot open the new segment
+// unlocked. Each of its four durable steps counts as one of the
+// applier's steps (FaultAfter).
 func (a *applier) writeAside(dst string, mode fs.FileMode, own *ManifestFile, lock bool, fill func(f *os.File) error) error {
 	return writeAside(a.id, dst, mode, own, lockIf(lock, a.lock), a.step, fill)
 }
@@ -735,57 +825,20 @@ func lockIf(ok bool, l *GroupLock) *GroupLock {
 	return nil
 }
 
+// writeAside is applier.writeAside for callers without an applier: id
+// names the temporary file (tempName), step counts the durable steps.
 func writeAside(id, dst string, mode fs.FileMode, own *ManifestFile, lock *GroupLock, step func(), fill func(f *os.File) error) error {
-	dir := filepath.Dir(dst)
-	tmp := filepath.Join(dir, tempName(id, filepath.Base(dst)))
-	// A file of this name is one an interrupted run of the same backup
-	// left behind.
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	renamed := false
-	defer func() {
-		f.Close()
-		if !renamed {
-			os.Remove(tmp)
-		}
-	}()
+	o := durable.Options{Mode: mode, Step: step,
+		After: func(f *os.File) error {
+			if err := chownLike(f, own); err != nil {
+				return fmt.Errorf("%s: %w", dst, err)
+			}
+			return nil
+		}}
 	if lock != nil {
-		if err := lock.hold(tmp); err != nil {
-			return err
-		}
+		o.Before = func(f *os.File) error { return lock.hold(f.Name()) }
 	}
-	if err := fill(f); err != nil {
-		return err
-	}
-	if err := f.Chmod(mode.Perm()); err != nil {
-		return err
-	}
-	if err := chownLike(f, own); err != nil {
-		return fmt.Errorf("%s: %w", dst, err)
-	}
-	step()
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	step()
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return err
-	}
-	renamed = true
-	step()
-	if err := fsyncDir(dir); err != nil {
-		return err
-	}
-	step()
-	return nil
+	return durable.WriteAside(dst, tempName(id, filepath.Base(dst)), o, fill)
 }
 
 // chownLike gives f the owner recorded in own, if any and if it differs.
@@ -838,11 +891,11 @@ func (a *applier) truncate(act Action) error {
 	own := a.manFile(rel)
 	a.changed = true
 	return a.writeAside(act.Path, fi.Mode(), own, true, func(f *os.File) error {
-		in, err := openNoFollow(act.Path)
+		in, _, done, err := openHeld(a.held(act.Path), act.Path)
 		if err != nil {
 			return err
 		}
-		defer in.Close()
+		defer done()
 		if _, err := io.CopyN(f, in, act.Offset); err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
@@ -23,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/raftctl/raftctl/inspect"
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // The defaults of compaction, etcd's --max-wals and --max-snapshots.
@@ -110,10 +110,10 @@ func PlanCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 		return nil, err
 	}
 	defer lock.Release()
-	return planCompact(ctx, g, opts)
+	return planCompact(ctx, g, opts, readInput{lock: lock})
 }
 
-func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Plan, error) {
+func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions, in readInput) (*Plan, error) {
 	o := opts
 	p := &Plan{SchemaVersion: SchemaVersion, Operation: OpCompact, Group: g, CompactOptions: &o,
 		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}}
@@ -128,10 +128,22 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 			"verification found errors (%s): compaction changes only groups that verify without errors", strings.Join(dedupe(errs), ", "))
 		return p, nil
 	}
-	st, err := readState(ctx, g)
+	st, err := readState(ctx, g, in)
 	if err != nil {
 		return nil, err
 	}
+	if err := planCompactFrom(ctx, g, opts, st, p); err != nil {
+		return nil, err
+	}
+	if p.fp, err = takeFingerprint(g, st, p, true); err != nil {
+		return nil, err
+	}
+	p.read, p.readLock = st, in.lock
+	return p, nil
+}
+
+// planCompactFrom plans a compaction into p from what st read.
+func planCompactFrom(ctx context.Context, g inspect.Group, opts CompactOptions, st *groupState, p *Plan) error {
 	l := st.log
 	info := &CompactInfo{HardState: l.HardState, Rewrite: opts.Rewrite, SegmentsBefore: len(st.segs), SnapFilesBefore: len(st.snaps)}
 	for _, s := range st.segs {
@@ -142,11 +154,11 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 	last := len(st.segs) - 1
 	if l.Stop != nil && !(l.Stop.Kind == inspect.KindTorn && l.Stop.Segment == last) {
 		p.refuse(CodeCannotCompact, l.Stop.Path, "the log cannot be read past %s offset %d (%s): %s", l.Stop.Path, l.Stop.Offset, l.Stop.Kind, l.Stop.Msg)
-		return p, nil
+		return nil
 	}
 	if l.MetadataConflict {
 		p.refuse(CodeCannotCompact, g.WALDir, "the WAL's metadata records differ")
-		return p, nil
+		return nil
 	}
 	// The newest usable snapshot, as etcd's LoadNewestAvailable picks it.
 	recSeg := -1
@@ -169,7 +181,7 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 	}
 	if usable == nil {
 		p.note("no usable snapshot (a .snap file that decodes, is recorded in the WAL and is at or below the commit index %d): nothing to compact", l.HardState.Commit)
-		return p, nil
+		return nil
 	}
 	info.Snapshot = &inspect.SnapRef{Index: usable.Index, Term: usable.Term}
 	info.SnapshotFile = usable.Path
@@ -178,11 +190,11 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 	if opts.Rewrite {
 		acts, ok, err := planRewrite(ctx, p, g, st, snapRec, opts)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok {
 			p.Actions = []Action{}
-			return p, nil
+			return nil
 		}
 		walActions = acts
 	} else {
@@ -198,16 +210,16 @@ func planCompact(ctx context.Context, g inspect.Group, opts CompactOptions) (*Pl
 	if len(p.Refusals) > 0 {
 		// What compaction cannot do it does not do in part either.
 		p.Actions = []Action{}
-		return p, nil
+		return nil
 	}
 	p.Actions = append(append(p.Actions, walActions...), snapActions...)
 	if len(p.Actions) == 0 {
 		p.note("nothing to compact: every segment and snapshot file is still needed or kept")
 	}
 	if err := pinActionFiles(p, st, g); err != nil {
-		return nil, err
+		return err
 	}
-	return p, nil
+	return nil
 }
 
 func dedupe(s []string) []string {
@@ -481,7 +493,7 @@ func pinActionFiles(p *Plan, st *groupState, g inspect.Group) error {
 		paths = append(paths, a.Path)
 	}
 	for _, path := range paths {
-		sum, size, err := hashFile(path)
+		sum, size, err := hashHeld(st.held, path)
 		if err != nil {
 			return err
 		}
@@ -489,9 +501,6 @@ func pinActionFiles(p *Plan, st *groupState, g inspect.Group) error {
 	}
 	return nil
 }
-
-// walSizeMu serialises changes of wal.SegmentSizeBytes by this package.
-var walSizeMu sync.Mutex
 
 // GroupSegmentSize tells the segment size (etcd's wal.SegmentSizeBytes)
 // the group was written with, from what its files show, and what it took
@@ -557,7 +566,7 @@ func GroupSegmentSize(walDir string, l *inspect.Log) (int64, string, error) {
 	if n := len(sums); n > 0 && sums[n-1].Size > 0 {
 		return up(sums[n-1].Size, page), "the size of the only segment " + sums[n-1].Name, nil
 	}
-	return wal.SegmentSizeBytes, "etcd's default", nil
+	return durable.SegmentSize(), "etcd's default", nil
 }
 
 // rewriteState is a WAL rewrite under way.
@@ -600,9 +609,12 @@ func (a *applier) prepareRewrite() error {
 	if ok, err := pathExists(rs.stage); err != nil || ok {
 		return errors.Join(err, fmt.Errorf("%s already exists", rs.stage))
 	}
-	st, err := readState(a.ctx, a.plan.Group)
-	if err != nil {
-		return err
+	st := a.plan.read
+	if st == nil || a.plan.readLock != a.lock {
+		// Read under another lock (PlanCompact, then Apply): read again.
+		if st, err = readState(a.ctx, a.plan.Group, readInput{lock: a.lock}); err != nil {
+			return err
+		}
 	}
 	sum, count, err := writeNewWAL(a.ctx, rs.stage, st, *info.Snapshot, info.SnapshotFile, info.SegmentSize)
 	a.step()
@@ -612,10 +624,24 @@ func (a *applier) prepareRewrite() error {
 	if err := renameNewSegments(rs.stage, st.segs, info.Snapshot.Index); err != nil {
 		return err
 	}
-	if err := checkNewWAL(a.ctx, rs.stage, st.log, *info.Snapshot, sum, count); err != nil {
+	// Each new segment is opened once more, for good: locked until the
+	// end, read back, given its mode and owner and hashed through that
+	// descriptor.
+	held := map[string]*os.File{}
+	ents, err := os.ReadDir(rs.stage)
+	if err != nil {
 		return err
 	}
-	return a.adoptStage(rs, walDir, st.segs)
+	for _, e := range ents {
+		p := filepath.Join(rs.stage, e.Name())
+		if held[p], err = a.lock.holdFile(p); err != nil {
+			return err
+		}
+	}
+	if err := checkNewWAL(a.ctx, rs.stage, st.log, *info.Snapshot, sum, count, held); err != nil {
+		return err
+	}
+	return a.adoptHeld(rs, walDir, st.segs, held)
 }
 
 // adoptStage makes the new WAL written into rs.stage look like the old one
@@ -624,6 +650,12 @@ func (a *applier) prepareRewrite() error {
 // SHA-256 in rs.created; the directory with the old directory's mode and
 // owner, fsynced, and its parent fsynced.
 func (a *applier) adoptStage(rs *rewriteState, walDir string, segs []inspect.Segment) error {
+	return a.adoptHeld(rs, walDir, segs, map[string]*os.File{})
+}
+
+// adoptHeld is adoptStage for new segments already held (locked and open)
+// in held; it holds the others.
+func (a *applier) adoptHeld(rs *rewriteState, walDir string, segs []inspect.Segment, held map[string]*os.File) error {
 	dfi, err := os.Stat(walDir)
 	if err != nil {
 		return err
@@ -644,13 +676,18 @@ func (a *applier) adoptStage(rs *rewriteState, walDir string, segs []inspect.Seg
 	}
 	for _, e := range ents {
 		p := filepath.Join(rs.stage, e.Name())
-		if err := fixFile(p, fileMode, own); err != nil {
+		f := held[p]
+		if f == nil {
+			// Not held yet (adoptStage): hold it now.
+			if f, err = a.lock.holdFile(p); err != nil {
+				return err
+			}
+			held[p] = f
+		}
+		if err := fixFile(f, fileMode, own); err != nil {
 			return err
 		}
-		if err := a.lock.hold(p); err != nil {
-			return err
-		}
-		sum, size, err := hashFile(p)
+		sum, size, err := hashHeld(held, p)
 		if err != nil {
 			return err
 		}
@@ -681,23 +718,16 @@ func (a *applier) adoptStage(rs *rewriteState, walDir string, segs []inspect.Seg
 	return nil
 }
 
-// fixFile fsyncs a new file and gives it mode and owner.
-func fixFile(p string, mode fs.FileMode, own *ManifestFile) error {
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
+// fixFile gives a new file (open for writing) mode and owner and fsyncs
+// it.
+func fixFile(f *os.File, mode fs.FileMode, own *ManifestFile) error {
 	if err := f.Chmod(mode); err != nil {
 		return err
 	}
 	if err := chownLike(f, own); err != nil {
-		return fmt.Errorf("%s: %w", p, err)
+		return fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	return f.Close()
+	return f.Sync()
 }
 
 func ownerOf(p string) (*int, *int) {
@@ -756,10 +786,7 @@ func writeNewWAL(ctx context.Context, dir string, st *groupState, sref inspect.S
 	if segSize <= 0 {
 		return nil, 0, errors.New("repair: rewrite without a segment size")
 	}
-	walSizeMu.Lock()
-	old := wal.SegmentSizeBytes
-	wal.SegmentSizeBytes = segSize
-	defer func() { wal.SegmentSizeBytes = old; walSizeMu.Unlock() }()
+	defer durable.LockSegmentSize(segSize)()
 	batchMax := min(rewriteBatchBytes, int(segSize/64))
 	w, err := wal.Create(zap.NewNop(), dir, l.Metadata)
 	if err != nil {
@@ -861,7 +888,8 @@ func renameNewSegments(dir string, old []inspect.Segment, snapIndex uint64) erro
 // chain, framing, metadata, the snapshot record, the HardState), and
 // raftctl's reader for the entries after the snapshot (etcd's ReadAll
 // would hold them all).
-func checkNewWAL(ctx context.Context, dir string, l *inspect.Log, sref inspect.SnapRef, sum []byte, count int64) error {
+// It reads the segments through held's descriptors.
+func checkNewWAL(ctx context.Context, dir string, l *inspect.Log, sref inspect.SnapRef, sum []byte, count int64, held map[string]*os.File) error {
 	hs, err := wal.Verify(zap.NewNop(), dir, &walpb.Snapshot{Index: proto.Uint64(sref.Index), Term: proto.Uint64(sref.Term)})
 	if err != nil {
 		return fmt.Errorf("rewritten WAL: %w", err)
@@ -876,6 +904,7 @@ func checkNewWAL(ctx context.Context, dir string, l *inspect.Log, sref inspect.S
 	if len(ignored) > 0 {
 		return fmt.Errorf("rewritten WAL: unexpected files %v", ignored)
 	}
+	segs = inspect.HoldSegments(segs, held)
 	nl, err := inspect.ReadLog(ctx, segs)
 	if err != nil {
 		return err

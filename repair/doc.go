@@ -11,14 +11,19 @@
 //  1. Refuse a live WAL. Every segment is locked with both an OFD fcntl
 //     write lock (F_OFD_SETLK, what etcd's fileutil.TryLockFile takes on
 //     Linux) and flock(LOCK_EX|LOCK_NB) before anything is read for a
-//     plan, and again for the whole of Apply. A lock held by anyone else
-//     is a *LockedError naming the file.
+//     plan, and held for the whole of Apply (Repair and Compact verify,
+//     plan and apply under one lock, reading the segments once, through
+//     its descriptors). A lock held by anyone else is a *LockedError
+//     naming the file.
 //  2. Plan, then act. PlanRepair and PlanCompact return a Plan: plain,
 //     JSON-serialisable data listing Actions (truncate, remove,
 //     quarantine, rename, replace) and Refusals (what cannot be mended
 //     offline without losing data, with advice). A dry run is the plan.
-//     Apply plans again under its own locks and refuses with *StaleError
-//     if the group changed in between.
+//     Apply checks the plan's fingerprint of what it was read from
+//     (segment names, inode, size and modification time of every file
+//     read) under its own locks and refuses with *StaleError if the group
+//     changed in between (see checkFresh for the two cases it plans again
+//     to compare).
 //  3. Back up first. Every file an action changes, moves or removes goes
 //     into a backup directory, by default
 //     <group>/.raftctl-backup/<UTC timestamp>/ (fsynced): a file the action
@@ -29,7 +34,8 @@
 //     (write-aside and rename). Restore puts the group back from it.
 //  4. Write aside, then rename. New content goes into a temporary file in
 //     the target's directory, is fsynced and renamed over the old file;
-//     the directory is fsynced. A crash leaves each file old or new, and
+//     the directory is fsynced (durable.WriteAside: the toolkit shared
+//     with migrate, whose doc comment holds the crash-safety argument). A crash leaves each file old or new, and
 //     the actions of a plan are ordered so that any prefix of them is a
 //     readable group.
 //  5. Touch only what discovery classified (segments listed by
@@ -104,5 +110,6 @@
 //   - Locks are taken on segments only (as etcd does), never on snapshot
 //     files, and only on Unix.
 //   - CompactOptions.SegmentSize sets the process-wide
-//     wal.SegmentSizeBytes while a WAL is rewritten.
+//     wal.SegmentSizeBytes while a WAL is rewritten, under the module's
+//     one guard (durable.WithSegmentSize).
 package repair

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"path/filepath"
-	"time"
 
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
@@ -18,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/raftctl/raftctl/inspect"
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // ApplyRepairFrom runs a repair --from plan under the safety protocol of
@@ -118,18 +118,6 @@ func sameFromPlan(a, b *FromPlan) error {
 // runFrom backs the member's WAL up, writes the new one aside, records
 // both in the manifest and swaps it in.
 func (a *applier) runFrom(p *FromPlan, st *fromState) (err error) {
-	now := time.Now
-	if a.opts.Now != nil {
-		now = a.opts.Now
-	}
-	t := now().UTC()
-	a.id = t.Format(backupTimeFormat)
-	if a.root, err = groupRoot(p.Group); err != nil {
-		return err
-	}
-	if err := a.makeBackupDir(t); err != nil {
-		return err
-	}
 	defer func() {
 		if err != nil && !a.changed {
 			a.cleanup()
@@ -139,12 +127,10 @@ func (a *applier) runFrom(p *FromPlan, st *fromState) (err error) {
 			err = &PartialError{BackupDir: a.backupDir, Done: a.done, Err: err}
 		}
 	}()
-	a.res.BackupDir = a.backupDir
-	a.man = &Manifest{SchemaVersion: ManifestSchemaVersion, Tool: "raftctl", ID: a.id, Operation: OpRepairFrom,
-		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: p.Actions}
-	if a.man.Group, err = absGroup(p.Group); err != nil {
+	if err := a.begin(); err != nil { // a.plan is &p.Plan
 		return err
 	}
+	a.res.BackupDir = a.backupDir
 	if err := a.backup(); err != nil {
 		return err
 	}
@@ -218,12 +204,10 @@ func (a *applier) writeFromWAL(dir string, p *FromPlan, st *fromState) (err erro
 		return err
 	}
 	segSize := st.segs[len(st.segs)-1].Size
-	walSizeMu.Lock()
-	old := wal.SegmentSizeBytes
-	if segSize >= 4096 {
-		wal.SegmentSizeBytes = segSize
+	if segSize < 4096 {
+		segSize = 0 // keep the current size
 	}
-	defer func() { wal.SegmentSizeBytes = old; walSizeMu.Unlock() }()
+	defer durable.LockSegmentSize(segSize)()
 	w, err := wal.Create(zap.NewNop(), dir, st.meta)
 	if err != nil {
 		return err

@@ -9,27 +9,36 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // ErrNoExchange says that the file system cannot swap two directories
 // atomically (renameat2 RENAME_EXCHANGE), which a WAL rewrite needs.
-var ErrNoExchange = errors.New("the file system cannot exchange two directories atomically (renameat2 RENAME_EXCHANGE); compact without --rewrite")
+var ErrNoExchange = durable.ErrNoExchange
+
+// The package's file primitives are those of repair/durable (see its
+// contract); these names keep the call sites short.
 
 // fsyncDir makes the directory's entries (creations, renames, removals)
-// durable.
-func fsyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// durable: durable.SyncDir.
+func fsyncDir(dir string) error { return durable.SyncDir(dir) }
+
+// renameNoReplace is durable.RenameNoReplace: on an existing target, an
+// error wrapping durable.ErrExists (and fs.ErrExist) naming it.
+func renameNoReplace(from, to string) error { return durable.RenameNoReplace(from, to) }
+
+// openNoFollow is durable.OpenNoFollow.
+func openNoFollow(path string) (*os.File, error) { return durable.OpenNoFollow(path) }
+
+// exchange is durable.Exchange, with the advice for a compaction when the
+// file system cannot exchange.
+func exchange(a, b string) error {
+	err := durable.Exchange(a, b)
+	if errors.Is(err, durable.ErrNoExchange) {
+		return fmt.Errorf("%w; compact without --rewrite", err)
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
+	return err
 }
 
 // regularFile checks with Lstat that path is a regular file (not a
@@ -83,4 +92,44 @@ func pathExists(path string) (bool, error) {
 		return false, nil
 	}
 	return false, err
+}
+
+// openHeld returns a reader of the regular file at path: through held's
+// descriptor for it (the segment locked under that name) when that is
+// still the file at path, else opened without following a symbolic link.
+// done closes what openHeld opened (never a held descriptor).
+func openHeld(held map[string]*os.File, path string) (r *io.SectionReader, fi fs.FileInfo, done func(), err error) {
+	if fi, err = regularFile(path); err != nil {
+		return nil, nil, nil, err
+	}
+	if f := held[path]; f != nil {
+		if hfi, err := f.Stat(); err == nil && os.SameFile(fi, hfi) {
+			return io.NewSectionReader(f, 0, hfi.Size()), hfi, func() {}, nil
+		}
+	}
+	f, err := openNoFollow(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ofi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, nil, err
+	}
+	return io.NewSectionReader(f, 0, ofi.Size()), ofi, func() { f.Close() }, nil
+}
+
+// hashHeld is hashFile reading through held's descriptors (see openHeld).
+func hashHeld(held map[string]*os.File, path string) (string, int64, error) {
+	r, _, done, err := openHeld(held, path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer done()
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

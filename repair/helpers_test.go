@@ -247,7 +247,7 @@ func sameEtcdState(t *testing.T, what string, got, want etcdState) {
 // conditions, found from what the planner itself reads.
 func detect(t *testing.T, g inspect.Group) []inspect.Finding {
 	t.Helper()
-	st, err := readState(context.Background(), g)
+	st, err := readState(context.Background(), g, readInput{})
 	if err != nil {
 		t.Fatal(err)
 	}

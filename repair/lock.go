@@ -28,6 +28,11 @@ func (e *LockedError) Error() string {
 // the files raftctl creates while it holds them.
 type GroupLock struct {
 	files []*os.File
+	// byPath maps each locked segment's path (as listed) to its
+	// descriptor: the reads under the lock go through them (see held).
+	byPath map[string]*os.File
+	// readOnly is set when a segment was opened for reading only.
+	readOnly bool
 }
 
 // LockGroup locks every WAL segment of g (a group without a WAL directory
@@ -42,21 +47,36 @@ func LockGroup(g inspect.Group) (*GroupLock, error) {
 	return lockGroup(g, false)
 }
 
-// lockGroup locks the segments; readOnly falls back to read locks for
-// files that cannot be opened for writing (a dry run on read-only media).
+// lockGroup locks the segments; with readOnlyOK, a segment that cannot be
+// opened for writing (no permission, a read-only file system) is opened
+// for reading and read-locked instead, which still excludes a writer.
+// The planners (PlanRepair, PlanCompact) lock this way, for a dry run and
+// for a real run alike; Apply locks with LockGroup, for writing.
 func lockGroup(g inspect.Group, readOnlyOK bool) (*GroupLock, error) {
 	segs, _, err := inspect.OpenGroup(g)
 	if err != nil {
 		return nil, err
 	}
-	l := &GroupLock{}
+	l := &GroupLock{byPath: map[string]*os.File{}}
 	for _, s := range segs {
 		if err := l.lockPath(s.Path, readOnlyOK); err != nil {
 			l.Release()
 			return nil, err
 		}
+		l.byPath[s.Path] = l.files[len(l.files)-1]
 	}
 	return l, nil
+}
+
+// held maps the segments locked by lockGroup to their open descriptors
+// (nil for a nil lock). Reads through them see the files that were
+// locked, whatever is renamed meanwhile; callers read with ReadAt (or a
+// SectionReader), never moving the shared offset, and never close them.
+func (l *GroupLock) held() map[string]*os.File {
+	if l == nil {
+		return nil
+	}
+	return l.byPath
 }
 
 // lockPath opens path and locks it.
@@ -74,15 +94,27 @@ func (l *GroupLock) lockPath(path string, readOnlyOK bool) error {
 		f.Close()
 		return err
 	}
+	l.readOnly = l.readOnly || !write
 	l.files = append(l.files, f)
 	return nil
 }
 
-// hold locks an open file raftctl created (a temporary file about to be
-// renamed into the group) and keeps it locked until Release. The caller
-// keeps f open; hold duplicates nothing.
+// hold opens path, a file raftctl created (a temporary file about to be
+// renamed into the group), once more for writing, locks that new
+// descriptor and keeps it open and locked until Release: the lock outlives
+// the caller's own descriptor, which the caller closes before the rename.
 func (l *GroupLock) hold(path string) error {
-	return l.lockPath(path, false)
+	_, err := l.holdFile(path)
+	return err
+}
+
+// holdFile is hold, returning the locked descriptor (the lock keeps it and
+// closes it on Release; read it with ReadAt only).
+func (l *GroupLock) holdFile(path string) (*os.File, error) {
+	if err := l.lockPath(path, false); err != nil {
+		return nil, err
+	}
+	return l.files[len(l.files)-1], nil
 }
 
 // Release drops every lock. It is safe to call more than once.
@@ -94,6 +126,6 @@ func (l *GroupLock) Release() error {
 	for _, f := range l.files {
 		errs = append(errs, f.Close())
 	}
-	l.files = nil
+	l.files, l.byPath = nil, nil
 	return errors.Join(errs...)
 }

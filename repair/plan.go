@@ -114,10 +114,19 @@ type Plan struct {
 	// Compact describes a compaction plan.
 	Compact *CompactInfo `json:"compact,omitempty"`
 
-	// Findings and CompactOptions are the plan's inputs; Apply plans again
-	// from them under its own locks to make sure nothing changed.
+	// Findings and CompactOptions are the plan's inputs.
 	Findings       []inspect.Finding `json:"findings,omitempty"`
 	CompactOptions *CompactOptions   `json:"compact_options,omitempty"`
+
+	// fp is what the plan was made from: Apply checks under its own locks
+	// that the group still matches it (nil: a plan not made by a planner,
+	// which Apply refuses as stale).
+	fp *fingerprint
+	// read is what the plan was made from, and readLock the lock it was
+	// read under: Apply under that same lock reuses it (a rewrite reads
+	// the old log from it) instead of reading the group again.
+	read     *groupState
+	readLock *GroupLock
 }
 
 // Empty reports whether the plan changes nothing.

@@ -17,16 +17,37 @@ type groupState struct {
 	ignored []string
 	log     *inspect.Log
 	snaps   []inspect.SnapFile
+	// held are the lock's descriptors of the segments: every read of a
+	// segment under the lock goes through them (segs read through them
+	// too), so that one change opens each segment as few times as it can.
+	held map[string]*os.File
 }
 
-func readState(ctx context.Context, g inspect.Group) (*groupState, error) {
+// readInput is what the planners read from: the lock they hold (its
+// descriptors are read through), and verify's report made under that lock
+// (its log is used when it covers the WAL as listed now) or nil.
+type readInput struct {
+	lock *GroupLock
+	rep  *inspect.GroupReport
+}
+
+func readState(ctx context.Context, g inspect.Group, in readInput) (*groupState, error) {
 	segs, ignored, err := inspect.OpenGroup(g)
 	if err != nil {
 		return nil, err
 	}
-	l, err := inspect.ReadLog(ctx, segs)
-	if err != nil {
-		return nil, err
+	held := in.lock.held()
+	segs = inspect.HoldSegments(segs, held)
+	var l *inspect.Log
+	if in.rep != nil {
+		if rl, rsegs := in.rep.Read(); rl != nil && sameListing(rsegs, segs) {
+			l = rl
+		}
+	}
+	if l == nil {
+		if l, err = inspect.ReadLog(ctx, segs); err != nil {
+			return nil, err
+		}
 	}
 	if l.Stop != nil && l.Stop.Kind == inspect.KindIO {
 		return nil, l.Stop
@@ -35,7 +56,21 @@ func readState(ctx context.Context, g inspect.Group) (*groupState, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &groupState{segs: segs, ignored: ignored, log: l, snaps: snaps}, nil
+	return &groupState{segs: segs, ignored: ignored, log: l, snaps: snaps, held: held}, nil
+}
+
+// sameListing reports whether two listings of a WAL directory name the
+// same segments with the same sizes.
+func sameListing(a, b []inspect.Segment) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if a[k].Path != b[k].Path || a[k].Size != b[k].Size {
+			return false
+		}
+	}
+	return true
 }
 
 // PlanRepair locks the group (refusing a live WAL with *LockedError), reads
@@ -65,7 +100,7 @@ func PlanRepair(ctx context.Context, g inspect.Group, findings []inspect.Finding
 		return nil, err
 	}
 	defer lock.Release()
-	return planRepair(ctx, g, findings)
+	return planRepair(ctx, g, findings, readInput{lock: lock})
 }
 
 // repairPlanner carries the state of one planning pass.
@@ -90,11 +125,25 @@ type repairPlanner struct {
 	quarantines, renames, removes, truncates []Action
 }
 
-func planRepair(ctx context.Context, g inspect.Group, findings []inspect.Finding) (*Plan, error) {
-	st, err := readState(ctx, g)
+// planRepair reads the group (see readState) and plans; the plan carries
+// the fingerprint of what it was made from.
+func planRepair(ctx context.Context, g inspect.Group, findings []inspect.Finding, in readInput) (*Plan, error) {
+	st, err := readState(ctx, g, in)
 	if err != nil {
 		return nil, err
 	}
+	p, err := planRepairFrom(ctx, g, findings, st)
+	if err != nil {
+		return nil, err
+	}
+	if p.fp, err = takeFingerprint(g, st, p, false); err != nil {
+		return nil, err
+	}
+	p.read, p.readLock = st, in.lock
+	return p, nil
+}
+
+func planRepairFrom(ctx context.Context, g inspect.Group, findings []inspect.Finding, st *groupState) (*Plan, error) {
 	rp := &repairPlanner{
 		p:       &Plan{SchemaVersion: SchemaVersion, Operation: OpRepair, Group: g, Findings: findings, Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}},
 		g:       g,
@@ -254,7 +303,7 @@ func (rp *repairPlanner) pinFiles() error {
 			continue
 		}
 		seen[src] = true
-		sum, size, err := hashFile(src)
+		sum, size, err := hashHeld(rp.st.held, src)
 		if err != nil {
 			return err
 		}
@@ -558,11 +607,11 @@ func (rp *repairPlanner) segEmpty(k int) (bool, error) {
 	if k < len(rp.log.Segments) && rp.log.Segments[k].Read {
 		return rp.log.Segments[k].Records == 0, nil
 	}
-	f, err := openNoFollow(rp.segs[k].Path)
+	f, _, done, err := openHeld(rp.st.held, rp.segs[k].Path)
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
+	defer done()
 	var b [8]byte
 	n, err := io.ReadFull(f, b[:])
 	if err == io.EOF {
@@ -685,7 +734,7 @@ func (rp *repairPlanner) tornTail(fs, zeroed []inspect.Finding) {
 		if !ok || f.Offset >= fi.Size() {
 			return
 		}
-		if zero, err := zeroFrom(s.Path, f.Offset); err != nil || zero {
+		if zero, err := zeroFrom(rp.st.held, s.Path, f.Offset); err != nil || zero {
 			if err != nil {
 				rp.p.refuse(f.Code, s.Path, "cannot read %s: %v", s.Path, err)
 			} else {
@@ -709,7 +758,7 @@ func (rp *repairPlanner) tornTail(fs, zeroed []inspect.Finding) {
 	if !ok {
 		return
 	}
-	if ok, err := inspect.TornTailMendable(s.Path, stop.Offset, fi.Size()); err != nil || !ok {
+	if ok, err := inspect.TornTailMendableSegment(s, stop.Offset, fi.Size()); err != nil || !ok {
 		if err != nil {
 			rp.p.refuse(f.Code, s.Path, "cannot read %s: %v", s.Path, err)
 			return
@@ -727,12 +776,13 @@ func (rp *repairPlanner) tornTail(fs, zeroed []inspect.Finding) {
 }
 
 // zeroFrom reports whether the file holds only zero bytes from off on.
-func zeroFrom(path string, off int64) (bool, error) {
-	f, err := os.Open(path)
+// It reads through held's descriptor of path, if any (see openHeld).
+func zeroFrom(held map[string]*os.File, path string, off int64) (bool, error) {
+	f, _, done, err := openHeld(held, path)
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
+	defer done()
 	buf := make([]byte, 256<<10)
 	for {
 		n, err := f.ReadAt(buf, off)

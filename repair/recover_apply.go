@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
 	"go.etcd.io/raft/v3/raftpb"
@@ -252,18 +251,6 @@ func (rw *recordWriter) write(typ int64, data []byte) error {
 // recover backs up the member's last segment, writes its new version
 // aside, records it in the manifest and renames it in.
 func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResult) (err error) {
-	now := time.Now
-	if a.opts.Now != nil {
-		now = a.opts.Now
-	}
-	t := now().UTC()
-	a.id = t.Format(backupTimeFormat)
-	if a.root, err = groupRoot(plan.Group); err != nil {
-		return err
-	}
-	if err := a.makeBackupDir(t); err != nil {
-		return err
-	}
 	defer func() {
 		if err != nil && !a.changed {
 			a.cleanup()
@@ -271,9 +258,7 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 		}
 		res.BackupDir = a.backupDir
 	}()
-	a.man = &Manifest{SchemaVersion: ManifestSchemaVersion, Tool: "raftctl", ID: a.id, Operation: OpRecover,
-		CreatedAt: t.Format(time.RFC3339), Root: a.root, Files: []ManifestFile{}, Created: []ManifestFile{}, Actions: plan.Actions}
-	if a.man.Group, err = absGroup(plan.Group); err != nil {
+	if err := a.begin(); err != nil { // a.plan: OpRecover, the member, plan.Actions
 		return err
 	}
 	if err := a.backup(); err != nil {

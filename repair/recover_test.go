@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/raftctl/raftctl/inspect"
+	"github.com/raftctl/raftctl/repair/durable"
 	"github.com/raftctl/raftctl/testdata/fixture"
 )
 
@@ -33,10 +34,7 @@ func writeMember(t *testing.T, dir string, id uint64, spans ...span) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	walSizeMu.Lock()
-	old := wal.SegmentSizeBytes
-	wal.SegmentSizeBytes = 16 * 1024
-	defer func() { wal.SegmentSizeBytes = old; walSizeMu.Unlock() }()
+	defer durable.LockSegmentSize(16 * 1024)()
 	w, err := wal.Create(zap.NewNop(), filepath.Join(dir, "member", "wal"), md)
 	if err != nil {
 		t.Fatal(err)

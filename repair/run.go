@@ -2,6 +2,7 @@ package repair
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/raftctl/raftctl/inspect"
@@ -56,7 +57,13 @@ func (e *NoVerdictError) Error() string { return fmt.Sprintf("group %s: %s", e.G
 // verifyForChange verifies a group the way a change needs it: no lock
 // check (the change takes the locks itself), and no verdict is an error.
 func verifyForChange(ctx context.Context, g inspect.Group) (*inspect.GroupReport, error) {
-	rep, err := inspect.Verify(ctx, g, inspect.VerifyOptions{NoLockCheck: true})
+	return verifyLocked(ctx, g, nil)
+}
+
+// verifyLocked is verifyForChange under lock: Verify reads the segments
+// through the lock's descriptors.
+func verifyLocked(ctx context.Context, g inspect.Group, lock *GroupLock) (*inspect.GroupReport, error) {
+	rep, err := inspect.Verify(ctx, g, inspect.VerifyOptions{NoLockCheck: true, Held: lock.held()})
 	if err != nil {
 		return nil, err
 	}
@@ -66,20 +73,69 @@ func verifyForChange(ctx context.Context, g inspect.Group) (*inspect.GroupReport
 	return rep, nil
 }
 
-// Repair verifies a group, plans what can be mended without losing
-// anything, applies the plan with a backup, and verifies again, for up to
-// three rounds (a round that plans nothing ends it). A plan with
-// refusals is not applied at all: what cannot be mended is left exactly
-// as it is, with advice. The group counts as a problem unless it is ok at
-// the end (info findings allowed).
+// lockAndVerify locks the group's segments (for writing, or for reading
+// where they cannot be written: a dry run on read-only media; see
+// lockGroup) and verifies it through the lock's descriptors: the one read
+// of the group a round plans from. A group that cannot be locked for a
+// reason other than a live process is verified without the lock, so that
+// an unreadable group is a *NoVerdictError as before.
+func lockAndVerify(ctx context.Context, g inspect.Group) (*GroupLock, *inspect.GroupReport, error) {
+	lock, err := lockGroup(g, true)
+	if err != nil {
+		var le *LockedError
+		if !errors.As(err, &le) {
+			if _, verr := verifyForChange(ctx, g); verr != nil {
+				return nil, nil, verr
+			}
+		}
+		return nil, nil, err
+	}
+	rep, err := verifyLocked(ctx, g, lock)
+	if err != nil {
+		lock.Release()
+		return nil, nil, err
+	}
+	return lock, rep, nil
+}
+
+// verifyAfter verifies the group after a change, under a fresh lock when
+// it can take one (its descriptors then serve the next round), else
+// without one, as before the change was made (the lock is then nil).
+func verifyAfter(ctx context.Context, g inspect.Group) (*GroupLock, *inspect.GroupReport, error) {
+	lock, err := lockGroup(g, true)
+	if err != nil {
+		rep, err := verifyForChange(ctx, g)
+		return nil, rep, err
+	}
+	rep, err := verifyLocked(ctx, g, lock)
+	if err != nil {
+		lock.Release()
+		return nil, nil, err
+	}
+	return lock, rep, nil
+}
+
+// Repair locks the group, verifies it, plans what can be mended without
+// losing anything from that one read, applies the plan with a backup under
+// the same lock, and verifies again, for up to three rounds (a round that
+// plans nothing ends it). A plan with refusals is not applied at all: what
+// cannot be mended is left exactly as it is, with advice. The group counts
+// as a problem unless it is ok at the end (info findings allowed).
+//
+// Each round reads the group once: the lock opens every segment, verify
+// reads through those descriptors and its log is the planner's, the plan's
+// pins and the backup read through them too, and Apply checks the plan's
+// fingerprint instead of planning again (TestSegmentOpens counts the
+// opens).
 func Repair(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, error) {
-	rep, err := verifyForChange(ctx, g)
+	lock, rep, err := lockAndVerify(ctx, g)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { lock.Release() }()
 	out := &Outcome{StatusBefore: rep.Status}
 	for round := 1; round <= maxRounds; round++ {
-		plan, err := PlanRepair(ctx, g, rep.Findings)
+		plan, err := planRepair(ctx, g, rep.Findings, readInput{lock: lock, rep: rep})
 		if err != nil {
 			return nil, err
 		}
@@ -99,12 +155,13 @@ func Repair(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, er
 			}
 			break
 		}
-		res, err := apply(ctx, plan, opts, round)
+		res, err := apply(ctx, plan, opts, round, lock)
 		if err != nil {
 			return nil, err
 		}
 		out.Rounds = append(out.Rounds, res)
-		if rep, err = verifyForChange(ctx, g); err != nil {
+		lock.Release()
+		if lock, rep, err = verifyAfter(ctx, g); err != nil {
 			return nil, err
 		}
 	}
@@ -112,17 +169,19 @@ func Repair(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, er
 	return out, nil
 }
 
-// Compact plans a compaction (opts.Compact), applies it with a backup
-// unless something is refused or it is a dry run, and verifies again.
+// Compact locks the group, verifies it, plans a compaction (opts.Compact)
+// from that read, applies it with a backup under the same lock unless
+// something is refused or it is a dry run, and verifies again.
 func Compact(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, error) {
-	rep, err := verifyForChange(ctx, g)
+	lock, rep, err := lockAndVerify(ctx, g)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { lock.Release() }()
 	out := &Outcome{StatusBefore: rep.Status}
 	co := opts.Compact
 	co.Findings = rep.Findings
-	plan, err := PlanCompact(ctx, g, co)
+	plan, err := planCompact(ctx, g, co, readInput{lock: lock, rep: rep})
 	if err != nil {
 		return nil, err
 	}
@@ -132,19 +191,23 @@ func Compact(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, e
 		out.Problem = out.Refused || (opts.DryRun && !plan.Empty()) || rep.Status != inspect.StatusOK
 		return out, nil
 	}
-	res, err := apply(ctx, plan, opts, 1)
+	res, err := apply(ctx, plan, opts, 1, lock)
 	if err != nil {
 		return nil, err
 	}
 	out.Rounds = append(out.Rounds, res)
-	if rep, err = verifyForChange(ctx, g); err != nil {
+	lock.Release()
+	if lock, rep, err = verifyAfter(ctx, g); err != nil {
 		return nil, err
 	}
 	out.finish(rep)
 	return out, nil
 }
 
-func apply(ctx context.Context, plan *Plan, opts RunOptions, round int) (*Result, error) {
+// apply applies a plan made under lock. A lock that fell back to reading
+// (a segment that cannot be opened for writing) is replaced by Apply's
+// write lock, which then fails as it would have.
+func apply(ctx context.Context, plan *Plan, opts RunOptions, round int, lock *GroupLock) (*Result, error) {
 	if opts.OnPlan != nil {
 		opts.OnPlan(plan)
 	}
@@ -152,7 +215,13 @@ func apply(ctx context.Context, plan *Plan, opts RunOptions, round int) (*Result
 	if opts.BackupDir != nil {
 		dir = opts.BackupDir(round)
 	}
-	return Apply(ctx, plan, ApplyOptions{BackupDir: dir})
+	if lock == nil || lock.readOnly {
+		// No lock (see verifyAfter), or read locks, which would conflict
+		// with Apply's write locks.
+		lock.Release()
+		return Apply(ctx, plan, ApplyOptions{BackupDir: dir})
+	}
+	return applyLocked(ctx, plan, ApplyOptions{BackupDir: dir}, lock, newResult(plan, false))
 }
 
 // finish records the verdict after the change.
