@@ -280,6 +280,15 @@ func (t *saveTracker) close() {
 
 func (b *logBuilder) termAt(i uint64) (uint64, bool) { return b.l.TermAt(i) }
 
+// prevTerm is termAt(i-1) for an entry i that extends the log: the last
+// entry's term when i follows it (the common case, without a search).
+func (b *logBuilder) prevTerm(i uint64) (uint64, bool) {
+	if b.hasEntries && i == b.l.LastIndex+1 {
+		return b.l.LastTerm, true
+	}
+	return b.termAt(i - 1)
+}
+
 func (b *logBuilder) regression(r TermRegression) {
 	if len(b.l.Regressions) < maxListed {
 		b.l.Regressions = append(b.l.Regressions, r)
@@ -313,6 +322,10 @@ const holeTerm = ^uint64(0)
 
 func (b *logBuilder) setTerm(i, t uint64) {
 	runs := b.l.runs
+	if n := len(runs); n > 0 && runs[n-1].start < i && runs[n-1].term == t {
+		// The common case: one more entry of the newest run.
+		return
+	}
 	// Drop runs that start at or after i (they were truncated).
 	k := sort.Search(len(runs), func(k int) bool { return runs[k].start >= i })
 	runs = runs[:k]
@@ -406,7 +419,7 @@ func (b *logBuilder) entry(r *Record, ss *SegmentSummary, segPath string) bool {
 				l.GapsMore++
 			}
 			b.hole(l.LastIndex+1, i)
-		} else if prev, ok := b.termAt(i - 1); ok && t < prev {
+		} else if prev, ok := b.prevTerm(i); ok && t < prev {
 			b.regression(TermRegression{Index: i, Term: t, PrevTerm: prev, Segment: r.Segment, Offset: r.Offset})
 		}
 		if l.FirstIndex == 0 {

@@ -491,11 +491,11 @@ func (s *scanner) take(n int) error {
 // CRC before it (pre) and after it (crc).
 type crcHint struct {
 	off              int64
-	total            int64
+	total            int32
 	pre, crc, stored uint32
-	dataOff          uint32
 	dataLen          int32
-	typ              RecordType
+	dataOff          uint16
+	typ              uint8
 }
 
 // crcAhead frames a segment's records as a background read brings them
@@ -584,10 +584,12 @@ func (a *crcAhead) frame(b []byte, off int64, hints *[]crcHint) {
 		} else {
 			a.crc = crc32.Update(a.crc, crcTable, data)
 		}
-		if hints != nil {
-			h := crcHint{off: off + int64(p), total: total, pre: pre, crc: a.crc, stored: crc, typ: typ, dataLen: -1}
+		if hints != nil && typ >= 0 && typ <= 0xff && (data == nil || cap(rec)-cap(data) <= 0xffff) {
+			// (A hint holds a frame of at most a chunk, a type etcd
+			// writes and data a few tag bytes into the record.)
+			h := crcHint{off: off + int64(p), total: int32(total), pre: pre, crc: a.crc, stored: crc, typ: uint8(typ), dataLen: -1}
 			if data != nil {
-				h.dataOff, h.dataLen = uint32(cap(rec)-cap(data)), int32(len(data))
+				h.dataOff, h.dataLen = uint16(cap(rec)-cap(data)), int32(len(data))
 			}
 			*hints = append(*hints, h)
 		}
@@ -605,7 +607,7 @@ func (s *scanner) hint(total int64) (crcHint, bool) {
 		s.hinti++
 	}
 	if s.hinti < len(s.hints) && s.ahead.seg == s.si {
-		if h := s.hints[s.hinti]; h.off == s.off && h.total == total && h.pre == s.crc {
+		if h := s.hints[s.hinti]; h.off == s.off && int64(h.total) == total && h.pre == s.crc {
 			s.hinti++
 			s.hinted++
 			return h, true
@@ -750,7 +752,7 @@ func (s *scanner) decode(recBytes int64, total int) bool {
 	)
 	h, hinted := s.hint(int64(total))
 	if hinted {
-		typ, crc = h.typ, h.stored
+		typ, crc = RecordType(h.typ), h.stored
 		if h.dataLen >= 0 {
 			data = frame[h.dataOff : int(h.dataOff)+int(h.dataLen)]
 		}
