@@ -277,18 +277,7 @@ func (m *migration) writeSegments(ctx context.Context, walDir string) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
-	batchBytes := batchBytesFor(o.SegmentSize)
-	full := make(chan *batch, pipelineDepth)
-	free := make(chan *batch, pipelineDepth)
-	for range pipelineDepth {
-		free <- &batch{data: make([]byte, 0, batchBytes+batchBytes/4)}
-	}
-	prodErr := make(chan error, 1)
-	go func() {
-		defer close(full)
-		prodErr <- m.produceBatches(ctx, batchBytes, full, free)
-	}()
+	full, free, prodErr := m.startBatches(ctx)
 
 	p := progress{f: o.Progress}
 	term := proto.Uint64(o.Term)
@@ -404,4 +393,23 @@ func (s *backgroundSync) sync(p string) { s.paths <- p }
 func (s *backgroundSync) wait() error {
 	close(s.paths)
 	return <-s.done
+}
+
+// startBatches starts the producer of entry batches (produceBatches) on its
+// own goroutine: full brings the batches in order, and is closed at the
+// end; each must be handed back on free, which bounds memory to
+// pipelineDepth batches; prodErr then has the producer's error.
+func (m *migration) startBatches(ctx context.Context) (full <-chan *batch, free chan<- *batch, prodErr <-chan error) {
+	batchBytes := batchBytesFor(m.opts.SegmentSize)
+	f := make(chan *batch, pipelineDepth)
+	fr := make(chan *batch, pipelineDepth)
+	for range pipelineDepth {
+		fr <- &batch{data: make([]byte, 0, batchBytes+batchBytes/4)}
+	}
+	pe := make(chan error, 1)
+	go func() {
+		defer close(f)
+		pe <- m.produceBatches(ctx, batchBytes, f, fr)
+	}()
+	return f, fr, pe
 }

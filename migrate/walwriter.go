@@ -90,18 +90,7 @@ func (m *migration) writeWAL(ctx context.Context, walDir string) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
-	batchBytes := batchBytesFor(o.SegmentSize)
-	full := make(chan *batch, pipelineDepth)
-	free := make(chan *batch, pipelineDepth)
-	for range pipelineDepth {
-		free <- &batch{data: make([]byte, 0, batchBytes+batchBytes/4)}
-	}
-	prodErr := make(chan error, 1)
-	go func() {
-		defer close(full)
-		prodErr <- m.produceBatches(ctx, batchBytes, full, free)
-	}()
+	full, free, prodErr := m.startBatches(ctx)
 
 	p := progress{f: o.Progress}
 	term := proto.Uint64(o.Term)
