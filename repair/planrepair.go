@@ -143,6 +143,13 @@ func planRepair(ctx context.Context, g inspect.Group, findings []inspect.Finding
 	return p, nil
 }
 
+// planRepairFrom plans the repair of findings from st, in steps whose
+// order matters: renames change which segment is last, and the analysis of
+// the WAL that follows sees the renamed order (segmentNames); snapshot
+// quarantines; removals of empty segments, after which the log is read
+// again without them (withoutRemoved); the torn tail (tornFindings); then
+// the other findings are noted or refused (otherFindings), and the actions
+// are collected and their files pinned (collectActions).
 func planRepairFrom(ctx context.Context, g inspect.Group, findings []inspect.Finding, st *groupState) (*Plan, error) {
 	rp := &repairPlanner{
 		p:       &Plan{SchemaVersion: SchemaVersion, Operation: OpRepair, Group: g, Findings: findings, Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}},
@@ -154,8 +161,31 @@ func planRepairFrom(ctx context.Context, g inspect.Group, findings []inspect.Fin
 		removed: map[string]bool{},
 		origin:  map[string]string{},
 	}
-	by := map[string][]inspect.Finding{}
-	var other []inspect.Finding
+	by, other := byRepairCode(findings)
+	if err := rp.segmentNames(ctx, by[inspect.CodeSegmentName]); err != nil {
+		return nil, err
+	}
+	rp.snapshots(by[inspect.CodeSnapshotCorrupt], by[inspect.CodeSnapshotOrphan], by[inspect.CodeZeroedRegion])
+	if err := rp.emptySegments(by[inspect.CodeEmptySegment]); err != nil {
+		return nil, err
+	}
+	if err := rp.withoutRemoved(ctx); err != nil {
+		return nil, err
+	}
+	torn, converted := rp.tornFindings(by[inspect.CodeTornTail], other)
+	rp.tornTail(torn, by[inspect.CodeZeroedRegion])
+	for _, f := range by[inspect.CodeZeroedRegion] {
+		rp.p.refuse(f.Code, f.File, "%s", orDefault(f.Message, "valid records follow a zeroed region"))
+	}
+	rp.otherFindings(other, converted, by[inspect.CodeZeroedRegion])
+	return rp.collectActions()
+}
+
+// byRepairCode sorts findings by the code of the step that mends them
+// (segment-index findings go to the segment-name step too, and stay under
+// their own code); other holds the findings no step mends.
+func byRepairCode(findings []inspect.Finding) (by map[string][]inspect.Finding, other []inspect.Finding) {
+	by = map[string][]inspect.Finding{}
 	for _, f := range findings {
 		switch f.Code {
 		case inspect.CodeTornTail, inspect.CodeEmptySegment, inspect.CodeSnapshotCorrupt, inspect.CodeSnapshotOrphan, inspect.CodeSegmentName, inspect.CodeZeroedRegion:
@@ -167,35 +197,36 @@ func planRepairFrom(ctx context.Context, g inspect.Group, findings []inspect.Fin
 			other = append(other, f)
 		}
 	}
-	// Order matters: renames change which segment is last, and the
-	// analysis of the WAL that follows sees the renamed order.
-	if err := rp.segmentNames(ctx, by[inspect.CodeSegmentName]); err != nil {
-		return nil, err
+	return by, other
+}
+
+// withoutRemoved reads the log as it will be without the segments planned
+// for removal: the last one left is the one etcd judges torn writes in.
+func (rp *repairPlanner) withoutRemoved(ctx context.Context) error {
+	if len(rp.removed) == 0 {
+		return nil
 	}
-	rp.snapshots(by[inspect.CodeSnapshotCorrupt], by[inspect.CodeSnapshotOrphan], by[inspect.CodeZeroedRegion])
-	if err := rp.emptySegments(by[inspect.CodeEmptySegment]); err != nil {
-		return nil, err
-	}
-	if len(rp.removed) > 0 {
-		// Read the log as it will be without the removed segments: the
-		// last one left is the one etcd judges torn writes in.
-		var kept []inspect.Segment
-		for _, s := range rp.segs {
-			if !rp.removed[s.Path] {
-				kept = append(kept, s)
-			}
+	var kept []inspect.Segment
+	for _, s := range rp.segs {
+		if !rp.removed[s.Path] {
+			kept = append(kept, s)
 		}
-		l, err := inspect.ReadLog(ctx, kept)
-		if err != nil {
-			return nil, err
-		}
-		rp.segs, rp.log = kept, l
 	}
-	torn := by[inspect.CodeTornTail]
+	l, err := inspect.ReadLog(ctx, kept)
+	if err != nil {
+		return err
+	}
+	rp.segs, rp.log = kept, l
+	return nil
+}
+
+// tornFindings returns the torn-tail findings to mend. Verification calls
+// a torn record followed by empty segments a truncated segment; once they
+// are removed it is a torn tail: such findings of other are converted and
+// marked in converted (by their index in other).
+func (rp *repairPlanner) tornFindings(torn, other []inspect.Finding) ([]inspect.Finding, map[int]bool) {
 	converted := map[int]bool{}
 	if st := rp.log.Stop; len(torn) == 0 && st != nil && st.Kind == inspect.KindTorn && st.Segment == len(rp.segs)-1 {
-		// Verification calls a torn record followed by empty segments a
-		// truncated segment; once they are removed it is a torn tail.
 		for k, f := range other {
 			if f.Code == inspect.CodeSegmentTruncated && len(rp.removed) > 0 && matches(f.File, st.Path) {
 				f.Code = inspect.CodeTornTail
@@ -204,14 +235,17 @@ func planRepairFrom(ctx context.Context, g inspect.Group, findings []inspect.Fin
 			}
 		}
 	}
-	rp.tornTail(torn, by[inspect.CodeZeroedRegion])
-	for _, f := range by[inspect.CodeZeroedRegion] {
-		rp.p.refuse(f.Code, f.File, "%s", orDefault(f.Message, "valid records follow a zeroed region"))
-	}
+	return torn, converted
+}
+
+// otherFindings notes or refuses the findings no step mends: info findings
+// and converted ones are skipped, findings the log no longer shows are
+// noted as not seen, errors are refused, and warnings are noted.
+func (rp *repairPlanner) otherFindings(other []inspect.Finding, converted map[int]bool, zeroed []inspect.Finding) {
 	for k, f := range other {
 		switch {
 		case f.Severity == inspect.SeverityInfo, converted[k]:
-		case rp.notSeen(f, by[inspect.CodeZeroedRegion]):
+		case rp.notSeen(f, zeroed):
 			what := "the log reads to its end with an unbroken CRC chain"
 			if len(rp.renames) > 0 {
 				what += " once the segments are renamed"
@@ -223,6 +257,12 @@ func planRepairFrom(ctx context.Context, g inspect.Group, findings []inspect.Fin
 			rp.p.note("%s: left as it is, repair has nothing to change for it (%s)", f.Code, orDefault(f.Message, f.File))
 		}
 	}
+}
+
+// collectActions puts the planned actions in the order they are applied
+// (quarantines, renames, removals, truncations), notes a reordering, and
+// pins the files the plan was made from.
+func (rp *repairPlanner) collectActions() (*Plan, error) {
 	if rp.reordered && len(rp.renames) > 0 {
 		rp.p.note("the renames change the order in which etcd reads the segments: verify again after this repair")
 	}
@@ -354,14 +394,43 @@ func (rp *repairPlanner) checkRegular(code, path string) (os.FileInfo, bool) {
 	return fi, true
 }
 
-// segmentNames plans renames to canonical names.
+// segmentNames plans renames to canonical names: which segments to rename
+// and to what (wantedNames), the listing they would give (renamedListing),
+// the log read from it (renamedLog), and the rename actions
+// (addRenames). It refuses, rather than plans, a rename that would take an
+// existing name, break the sequence or shorten the log.
 func (rp *repairPlanner) segmentNames(ctx context.Context, fs []inspect.Finding) error {
 	if len(fs) == 0 {
 		return nil
 	}
-	// The current paths to rename, and the first index each new name
-	// carries: the one in the name (segment-name), or the one etcd gave
-	// the segment when it cut it (segment-index, in the finding's Index).
+	want := rp.wantedNames(fs)
+	if len(want) == 0 {
+		return nil
+	}
+	sim, ok, err := rp.renamedListing(want)
+	if err != nil || !ok {
+		return err
+	}
+	l, ok, err := rp.renamedLog(ctx, sim)
+	if err != nil || !ok {
+		return err
+	}
+	rp.segs, rp.log = sim, l
+	for i := range sim {
+		if sim[i].Path != rp.st.segs[i].Path {
+			rp.reordered = true
+		}
+	}
+	rp.addRenames(want)
+	return nil
+}
+
+// wantedNames returns the current paths to rename, and the first index
+// each new name carries: the one in the name (segment-name), or the one
+// etcd gave the segment when it cut it (segment-index, in the finding's
+// Index). It notes findings that no longer apply and refuses names etcd
+// does not accept.
+func (rp *repairPlanner) wantedNames(fs []inspect.Finding) map[string]uint64 {
 	want := map[string]uint64{}
 	for _, f := range fs {
 		if f.File == "" {
@@ -402,10 +471,13 @@ func (rp *repairPlanner) segmentNames(ctx context.Context, fs []inspect.Finding)
 			rp.p.note("%s: %s is not in the WAL directory any more", f.Code, f.File)
 		}
 	}
-	if len(want) == 0 {
-		return nil
-	}
-	// The segments in the order they will have, and their new names.
+	return want
+}
+
+// renamedListing returns the segments with their new names, in the order
+// they will have. It is false (after recording refusals) when a segment
+// to rename is not a regular file or its canonical name is already taken.
+func (rp *repairPlanner) renamedListing(want map[string]uint64) ([]inspect.Segment, bool, error) {
 	sim := make([]inspect.Segment, len(rp.st.segs))
 	copy(sim, rp.st.segs)
 	taken := map[string]string{}
@@ -429,7 +501,7 @@ func (rp *repairPlanner) segmentNames(ctx context.Context, fs []inspect.Finding)
 		np := filepath.Join(rp.g.WALDir, canon)
 		exists, err := pathExists(np)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		if other, dup := taken[canon]; dup || exists {
 			if other == "" {
@@ -444,31 +516,38 @@ func (rp *repairPlanner) segmentNames(ctx context.Context, fs []inspect.Finding)
 		s.Name, s.Index, s.Canonical = canon, idx, true
 	}
 	if !ok {
-		return nil
+		return nil, false, nil
 	}
 	sort.SliceStable(sim, func(i, j int) bool { return sim[i].Name < sim[j].Name })
+	return sim, true, nil
+}
+
+// renamedLog reads the log the renamed segments would give. It is false
+// (after recording a refusal) when their sequence numbers would not be
+// continuous or the log would be shorter than the one read now.
+func (rp *repairPlanner) renamedLog(ctx context.Context, sim []inspect.Segment) (*inspect.Log, bool, error) {
 	for i := 1; i < len(sim); i++ {
 		if sim[i].Seq != sim[i-1].Seq+1 {
 			rp.p.refuseWith(inspect.CodeSegmentName, "", adviceReplica,
 				"renamed, the segments' sequence numbers would not be continuous (%s follows %s)", sim[i].Name, sim[i-1].Name)
-			return nil
+			return nil, false, nil
 		}
 	}
 	l, err := inspect.ReadLog(ctx, sim)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	if l.Records < rp.st.log.Records {
 		rp.p.refuseWith(inspect.CodeSegmentName, "", adviceReplica,
 			"renamed, the segments would read as a shorter log (%d records instead of %d)", l.Records, rp.st.log.Records)
-		return nil
+		return nil, false, nil
 	}
-	rp.segs, rp.log = sim, l
-	for i := range sim {
-		if sim[i].Path != rp.st.segs[i].Path {
-			rp.reordered = true
-		}
-	}
+	return l, true, nil
+}
+
+// addRenames records the rename actions, in the order of the current
+// listing, and the mapping between old and new paths.
+func (rp *repairPlanner) addRenames(want map[string]uint64) {
 	for _, s := range rp.st.segs {
 		idx, renamed := want[s.Path]
 		if !renamed {
@@ -483,87 +562,103 @@ func (rp *repairPlanner) segmentNames(ctx context.Context, fs []inspect.Finding)
 		}
 		rp.renames = append(rp.renames, Action{Kind: Rename, Path: s.Path, NewPath: np, Size: s.Size, Reason: reason, Message: msg})
 	}
-	return nil
 }
 
-// snapshots plans quarantines of corrupt and orphan snapshot files.
+// snapshots plans quarantines of corrupt and orphan snapshot files
+// (quarantineSnap, one finding at a time), then refuses when the
+// quarantines leave no usable snapshot (checkUsableSnapshot).
 func (rp *repairPlanner) snapshots(corrupt, orphan, zeroed []inspect.Finding) {
 	complete := rp.logComplete(zeroed)
-	referenced := func(sf inspect.SnapFile) bool {
-		for _, s := range rp.log.Snapshots {
-			if s.Index == sf.Index && s.Term == sf.Term {
-				return true
-			}
-		}
-		return false
-	}
 	planned := map[string]bool{}
-	handle := func(f inspect.Finding) {
-		var target *inspect.SnapFile
-		for i := range rp.st.snaps {
-			sf := &rp.st.snaps[i]
-			if matches(f.File, sf.Path) {
-				target = sf
-				break
-			}
-		}
-		if target == nil {
-			if fi, err := os.Lstat(f.File); err == nil && !fi.Mode().IsRegular() {
-				rp.p.refuseWith(f.Code, f.File, "replace the link or file with the regular file it should be, then run repair again",
-					"%s is not a regular file (%s): raftctl never changes a group through a symbolic link", f.File, fi.Mode().Type())
-				return
-			}
-			rp.p.note("%s: %s is not in the snapshot directory any more", f.Code, f.File)
-			return
-		}
-		if planned[target.Path] {
-			return
-		}
-		suffix := ".broken"
-		switch {
-		case f.Code == inspect.CodeSnapshotCorrupt && target.OK:
-			rp.p.refuseWith(f.Code, target.Path, adviceRerun, "the file decodes and its CRC holds; raftctl quarantines only snapshot files that do not decode")
-			return
-		case f.Code == inspect.CodeSnapshotOrphan && target.OK && referenced(*target):
-			rp.p.note("%s: %s is referenced by a WAL snapshot record", f.Code, target.Path)
-			return
-		case f.Code == inspect.CodeSnapshotOrphan && target.OK && !complete:
-			rp.p.refuseWith(f.Code, target.Path, adviceRerun, "the WAL cannot be read to its end, so a snapshot record past the point where reading stops may refer to this file")
-			return
-		case f.Code == inspect.CodeSnapshotOrphan && target.OK:
-			suffix = ".orphan"
-		}
-		fi, ok := rp.checkRegular(f.Code, target.Path)
-		if !ok {
-			return
-		}
-		np, err := freeName(target.Path + suffix)
-		if err != nil {
-			rp.p.refuseWith(f.Code, target.Path, "move the file aside by hand", "%v", err)
-			return
-		}
-		planned[target.Path] = true
-		what := "does not decode"
-		if suffix == ".orphan" {
-			what = "is referred to by no WAL snapshot record"
-		}
-		rp.quarantines = append(rp.quarantines, Action{Kind: Quarantine, Path: target.Path, NewPath: np, Size: fi.Size(), Reason: f.Code,
-			Message: fmt.Sprintf("quarantine %s (it %s) as %s", target.Name, what, filepath.Base(np))})
-	}
 	for _, f := range corrupt {
-		handle(f)
+		rp.quarantineSnap(f, planned, complete)
 	}
 	for _, f := range orphan {
-		handle(f)
+		rp.quarantineSnap(f, planned, complete)
 	}
+	rp.checkUsableSnapshot(planned)
+}
+
+// referenced reports whether a WAL snapshot record of the log refers to
+// the snapshot file sf.
+func (rp *repairPlanner) referenced(sf inspect.SnapFile) bool {
+	for _, s := range rp.log.Snapshots {
+		if s.Index == sf.Index && s.Term == sf.Term {
+			return true
+		}
+	}
+	return false
+}
+
+// quarantineSnap plans the quarantine of the snapshot file of one
+// snapshot-corrupt or snapshot-orphan finding, as <name>.broken or
+// <name>.orphan, or notes or refuses it; planned marks the files already
+// planned. complete tells whether the WAL reads to its end, without which
+// an orphan cannot be told from a file a later record refers to.
+func (rp *repairPlanner) quarantineSnap(f inspect.Finding, planned map[string]bool, complete bool) {
+	var target *inspect.SnapFile
+	for i := range rp.st.snaps {
+		sf := &rp.st.snaps[i]
+		if matches(f.File, sf.Path) {
+			target = sf
+			break
+		}
+	}
+	if target == nil {
+		if fi, err := os.Lstat(f.File); err == nil && !fi.Mode().IsRegular() {
+			rp.p.refuseWith(f.Code, f.File, "replace the link or file with the regular file it should be, then run repair again",
+				"%s is not a regular file (%s): raftctl never changes a group through a symbolic link", f.File, fi.Mode().Type())
+			return
+		}
+		rp.p.note("%s: %s is not in the snapshot directory any more", f.Code, f.File)
+		return
+	}
+	if planned[target.Path] {
+		return
+	}
+	suffix := ".broken"
+	switch {
+	case f.Code == inspect.CodeSnapshotCorrupt && target.OK:
+		rp.p.refuseWith(f.Code, target.Path, adviceRerun, "the file decodes and its CRC holds; raftctl quarantines only snapshot files that do not decode")
+		return
+	case f.Code == inspect.CodeSnapshotOrphan && target.OK && rp.referenced(*target):
+		rp.p.note("%s: %s is referenced by a WAL snapshot record", f.Code, target.Path)
+		return
+	case f.Code == inspect.CodeSnapshotOrphan && target.OK && !complete:
+		rp.p.refuseWith(f.Code, target.Path, adviceRerun, "the WAL cannot be read to its end, so a snapshot record past the point where reading stops may refer to this file")
+		return
+	case f.Code == inspect.CodeSnapshotOrphan && target.OK:
+		suffix = ".orphan"
+	}
+	fi, ok := rp.checkRegular(f.Code, target.Path)
+	if !ok {
+		return
+	}
+	np, err := freeName(target.Path + suffix)
+	if err != nil {
+		rp.p.refuseWith(f.Code, target.Path, "move the file aside by hand", "%v", err)
+		return
+	}
+	planned[target.Path] = true
+	what := "does not decode"
+	if suffix == ".orphan" {
+		what = "is referred to by no WAL snapshot record"
+	}
+	rp.quarantines = append(rp.quarantines, Action{Kind: Quarantine, Path: target.Path, NewPath: np, Size: fi.Size(), Reason: f.Code,
+		Message: fmt.Sprintf("quarantine %s (it %s) as %s", target.Name, what, filepath.Base(np))})
+}
+
+// checkUsableSnapshot refuses the plan when quarantines (planned) would
+// leave no usable snapshot and the WAL's first segments were purged:
+// without a usable snapshot etcd restarts from index 0, which such a WAL
+// cannot serve.
+func (rp *repairPlanner) checkUsableSnapshot(planned map[string]bool) {
 	if len(rp.quarantines) == 0 || len(rp.segs) == 0 || rp.segs[0].Index == 0 {
 		return
 	}
-	// Without a usable snapshot etcd restarts from index 0, which a WAL
-	// whose first segments were purged cannot serve.
 	usableBefore, usableAfter := false, false
 	for _, sf := range rp.st.snaps {
-		if sf.OK && referenced(sf) && sf.Index <= rp.log.HardState.Commit {
+		if sf.OK && rp.referenced(sf) && sf.Index <= rp.log.HardState.Commit {
 			usableBefore = true
 			if !planned[sf.Path] {
 				usableAfter = true
