@@ -322,53 +322,104 @@ func walDirFiles(walDir string) (files, others []string, err error) {
 	return files, others, nil
 }
 
-// planRewrite plans the replacement of the WAL directory.
+// planRewrite plans the replacement of the WAL directory, in steps: the
+// group and its log must allow a rewrite (rewriteRefusal), the WAL
+// directory must hold only segments (walDirSize), the entries after the
+// snapshot must be copied as etcd loads them (keptEntries), and the new
+// WAL is sized (sizeRewrite). A step that refuses records the refusal and
+// plans nothing.
 func planRewrite(ctx context.Context, p *Plan, g inspect.Group, st *groupState, rec inspect.SnapshotRecordAt, opts CompactOptions) ([]Action, bool, error) {
-	l := st.log
-	refuse := func(format string, args ...any) ([]Action, bool, error) {
-		p.refuseWith(CodeCannotCompact, g.WALDir, "compact without --rewrite", format, args...)
+	refuse := func(msg string) ([]Action, bool, error) {
+		p.refuseWith(CodeCannotCompact, g.WALDir, "compact without --rewrite", "%s", msg)
 		return nil, false, nil
 	}
-	fi, err := os.Lstat(g.WALDir)
+	msg, done, err := rewriteRefusal(p, g, st.log, rec)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case msg != "":
+		return refuse(msg)
+	case done:
+		return nil, true, nil
+	}
+	size, msg, err := walDirSize(g.WALDir)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case msg != "":
+		return refuse(msg)
+	}
+	entries, frames, msg, err := keptEntries(ctx, st, rec)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case msg != "":
+		return refuse(msg)
+	}
+	after, err := sizeRewrite(p, g, st, opts, entries, frames)
 	if err != nil {
 		return nil, false, err
+	}
+	act := Action{Kind: Replace, Path: g.WALDir, Size: size, Bytes: max(0, size-after), Reason: "compact",
+		Message: fmt.Sprintf("replace the WAL (%d segments, %d bytes) with one written from the snapshot at index %d: %d entries, about %d bytes", len(st.segs), size, rec.Index, entries, after)}
+	return []Action{act}, true, nil
+}
+
+// rewriteRefusal returns why the WAL directory cannot be rewritten from
+// the snapshot record rec (a symbolic link, the group's own directory, no
+// HardState, a newer snapshot record), or done (after a note) when the
+// WAL already starts at the snapshot and there is nothing to rewrite.
+func rewriteRefusal(p *Plan, g inspect.Group, l *inspect.Log, rec inspect.SnapshotRecordAt) (msg string, done bool, err error) {
+	fi, err := os.Lstat(g.WALDir)
+	if err != nil {
+		return "", false, err
 	}
 	switch {
 	case !fi.IsDir():
-		return refuse("the WAL directory is a symbolic link or not a directory")
+		return "the WAL directory is a symbolic link or not a directory", false, nil
 	case sameDir(g.WALDir, g.Dir):
-		return refuse("the WAL segments lie in the group's own directory, which cannot be swapped")
+		return "the WAL segments lie in the group's own directory, which cannot be swapped", false, nil
 	case !l.HasHardState:
-		return refuse("the WAL holds no HardState")
+		return "the WAL holds no HardState", false, nil
 	}
 	if first := l.FirstIndex; l.Overwritten == 0 && len(l.Snapshots) <= 2 && (first == rec.Index+1 || (first == 0 && l.LastIndex == rec.Index)) {
 		p.note("the WAL already starts at the snapshot (index %d): nothing to rewrite", rec.Index)
-		return nil, true, nil
+		return "", true, nil
 	}
 	newest := l.Snapshots[len(l.Snapshots)-1]
 	if newest.Index != rec.Index || newest.Term != rec.Term {
-		return refuse("the WAL's newest snapshot record (index %d, term %d) is not the newest usable snapshot (index %d): a rewrite would drop it", newest.Index, newest.Term, rec.Index)
+		return fmt.Sprintf("the WAL's newest snapshot record (index %d, term %d) is not the newest usable snapshot (index %d): a rewrite would drop it", newest.Index, newest.Term, rec.Index), false, nil
 	}
-	files, others, err := walDirFiles(g.WALDir)
+	return "", false, nil
+}
+
+// walDirSize returns the bytes the WAL directory's files hold, or why it
+// cannot be replaced (it holds files that are not segments).
+func walDirSize(walDir string) (size int64, msg string, err error) {
+	files, others, err := walDirFiles(walDir)
 	if err != nil {
-		return nil, false, err
+		return 0, "", err
 	}
 	if len(others) > 0 {
-		return refuse("the WAL directory holds files that are not segments: %s", strings.Join(others, ", "))
+		return 0, "the WAL directory holds files that are not segments: " + strings.Join(others, ", "), nil
 	}
-	var size int64
 	for _, f := range files {
 		fi, err := os.Lstat(f)
 		if err != nil {
-			return nil, false, err
+			return 0, "", err
 		}
 		size += fi.Size()
 	}
-	// Estimate the new WAL from the frames of the entries it keeps.
-	var entries, frames int64
+	return size, "", nil
+}
+
+// keptEntries counts the entries after the snapshot and their frames, from
+// which the new WAL is estimated, or returns why they cannot be copied (a
+// decode error, a gap, or entries etcd loads that differ from the log's).
+func keptEntries(ctx context.Context, st *groupState, rec inspect.SnapshotRecordAt) (entries, frames int64, msg string, err error) {
 	eff := termRuns{base: rec.Index}
 	next := rec.Index + 1
-	err = inspect.EffectiveEntries(ctx, st.segs, l, func(e *inspect.Entry, r *inspect.Record) error {
+	err = inspect.EffectiveEntries(ctx, st.segs, st.log, func(e *inspect.Entry, r *inspect.Record) error {
 		if e.Index <= rec.Index {
 			return nil
 		}
@@ -382,9 +433,9 @@ func planRewrite(ctx context.Context, p *Plan, g inspect.Group, st *groupState, 
 	})
 	if err != nil {
 		if _, ok := inspect.AsDecodeError(err); ok || strings.HasPrefix(err.Error(), "gap:") {
-			return refuse("the entries after the snapshot cannot be copied: %v", err)
+			return 0, 0, fmt.Sprintf("the entries after the snapshot cannot be copied: %v", err), nil
 		}
-		return nil, false, err
+		return 0, 0, "", err
 	}
 	// etcd's ReadAll, opened at the snapshot, reads from the last segment
 	// named at or below it and lets an entry replace those at and after
@@ -394,18 +445,26 @@ func planRewrite(ctx context.Context, p *Plan, g inspect.Group, st *groupState, 
 	etcdView, err := etcdEntriesAfter(ctx, st, rec.Index)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "gap:") {
-			return refuse("etcd's ReadAll at the snapshot (index %d) would fail: %v", rec.Index, err)
+			return 0, 0, fmt.Sprintf("etcd's ReadAll at the snapshot (index %d) would fail: %v", rec.Index, err), nil
 		}
-		return nil, false, err
+		return 0, 0, "", err
 	}
 	if !etcdView.equal(&eff) {
-		return refuse("etcd reads entries after the snapshot that a later leader overwrote (an overwrite at or below index %d leaves them in what etcd's ReadAll returns); a rewrite would change what etcd loads", rec.Index)
+		return 0, 0, fmt.Sprintf("etcd reads entries after the snapshot that a later leader overwrote (an overwrite at or below index %d leaves them in what etcd's ReadAll returns); a rewrite would change what etcd loads", rec.Index), nil
 	}
+	return entries, frames, "", nil
+}
+
+// sizeRewrite records in p the segment size of the new WAL (from opts, or
+// the group's own) and the new WAL's estimated size, and returns that
+// size in bytes.
+func sizeRewrite(p *Plan, g inspect.Group, st *groupState, opts CompactOptions, entries, frames int64) (int64, error) {
 	segSize, from := opts.SegmentSize, "the compaction's options"
 	if segSize <= 0 {
+		var err error
 		segSize, from, err = GroupSegmentSize(g.WALDir, st.log)
 		if err != nil {
-			return nil, false, err
+			return 0, err
 		}
 	}
 	p.Compact.SegmentSize, p.Compact.SegmentSizeFrom = segSize, from
@@ -414,9 +473,7 @@ func planRewrite(ctx context.Context, p *Plan, g inspect.Group, st *groupState, 
 	after := nsegs * segSize
 	p.Compact.Entries = entries
 	p.Compact.SegmentsAfter, p.Compact.WALBytesAfter = int(nsegs), after
-	act := Action{Kind: Replace, Path: g.WALDir, Size: size, Bytes: max(0, size-after), Reason: "compact",
-		Message: fmt.Sprintf("replace the WAL (%d segments, %d bytes) with one written from the snapshot at index %d: %d entries, about %d bytes", len(st.segs), size, rec.Index, entries, after)}
-	return []Action{act}, true, nil
+	return after, nil
 }
 
 // termRuns is a log's indexes and terms after base, run-length encoded:
