@@ -414,48 +414,21 @@ func (r *restorer) removeCreated(rel string) error {
 }
 
 // undoReplace swaps the original directory back: its files are copied
-// from the backup into a hidden sibling, which is exchanged with the
-// current directory in one step; the swapped-out files are then removed
-// when they are ones the operation created (or originals), others left.
+// from the backup into a hidden sibling (stageOriginals), which is
+// exchanged with the current directory in one step; the swapped-out files
+// are then removed when they are ones the operation created (or
+// originals), others left (clearSwapped). Nothing is done when the
+// directory holds exactly the originals (holdsOriginals).
 func (r *restorer) undoReplace(act Action) error {
 	dirRel := r.m.ReplacedDir
 	if dirRel == "" {
 		return errors.New("manifest names no replaced directory")
 	}
 	cur := r.abs(dirRel)
-	var origs []*ManifestFile
-	for k := range r.m.Files {
-		if path.Dir(r.m.Files[k].Path) == dirRel {
-			origs = append(origs, &r.m.Files[k])
-		}
-	}
-	// Nothing to do when the directory holds exactly the originals.
-	same := true
-	ents, err := os.ReadDir(cur)
-	if err != nil {
+	origs := r.replacedOriginals(dirRel)
+	same, err := r.holdsOriginals(cur, origs)
+	if err != nil || same {
 		return err
-	}
-	names := map[string]bool{}
-	for _, e := range ents {
-		names[e.Name()] = true
-	}
-	for _, o := range origs {
-		sum, err := r.currentSum(o.Path)
-		if err != nil {
-			return err
-		}
-		if sum != o.SHA256 {
-			same = false
-		}
-		delete(names, path.Base(o.Path))
-	}
-	for n := range names {
-		if strings.HasSuffix(n, ".wal") {
-			same = false
-		}
-	}
-	if same {
-		return nil
 	}
 	for _, o := range origs {
 		r.res.Restored = append(r.res.Restored, r.abs(o.Path))
@@ -463,41 +436,10 @@ func (r *restorer) undoReplace(act Action) error {
 	if r.opts.DryRun {
 		return nil
 	}
-	fi, err := os.Lstat(cur)
+	stage, err := r.stageOriginals(cur, origs)
 	if err != nil {
 		return err
 	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s: not a directory", cur)
-	}
-	stage := filepath.Join(filepath.Dir(cur), ".raftctl-restore-"+r.m.ID)
-	if err := removeOwnDir(stage); err != nil {
-		return err
-	}
-	if err := os.Mkdir(stage, fi.Mode().Perm()); err != nil {
-		return err
-	}
-	r.step()
-	for _, o := range origs {
-		mode, err := o.perm()
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(stage, path.Base(o.Path))
-		if err := writeNew(dst, mode, o, func(f *os.File) error { return r.copyBackup(f, o) }); err != nil {
-			return err
-		}
-		if strings.HasSuffix(dst, ".wal") {
-			if err := r.lock.hold(dst); err != nil {
-				return err
-			}
-		}
-		r.step()
-	}
-	if err := fsyncDir(stage); err != nil {
-		return err
-	}
-	r.step()
 	if err := exchange(stage, cur); err != nil {
 		return err
 	}
@@ -515,6 +457,90 @@ func (r *restorer) undoReplace(act Action) error {
 	}
 	r.step()
 	return nil
+}
+
+// replacedOriginals returns the manifest's files that lay in the replaced
+// directory dirRel.
+func (r *restorer) replacedOriginals(dirRel string) []*ManifestFile {
+	var origs []*ManifestFile
+	for k := range r.m.Files {
+		if path.Dir(r.m.Files[k].Path) == dirRel {
+			origs = append(origs, &r.m.Files[k])
+		}
+	}
+	return origs
+}
+
+// holdsOriginals reports whether the directory cur holds exactly the
+// originals: each with its SHA-256, and no other segment.
+func (r *restorer) holdsOriginals(cur string, origs []*ManifestFile) (bool, error) {
+	same := true
+	ents, err := os.ReadDir(cur)
+	if err != nil {
+		return false, err
+	}
+	names := map[string]bool{}
+	for _, e := range ents {
+		names[e.Name()] = true
+	}
+	for _, o := range origs {
+		sum, err := r.currentSum(o.Path)
+		if err != nil {
+			return false, err
+		}
+		if sum != o.SHA256 {
+			same = false
+		}
+		delete(names, path.Base(o.Path))
+	}
+	for n := range names {
+		if strings.HasSuffix(n, ".wal") {
+			same = false
+		}
+	}
+	return same, nil
+}
+
+// stageOriginals copies the originals from the backup into a hidden
+// sibling of cur with cur's permissions (segments held by the restore's
+// lock), fsyncs it, and returns its path.
+func (r *restorer) stageOriginals(cur string, origs []*ManifestFile) (string, error) {
+	fi, err := os.Lstat(cur)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("%s: not a directory", cur)
+	}
+	stage := filepath.Join(filepath.Dir(cur), ".raftctl-restore-"+r.m.ID)
+	if err := removeOwnDir(stage); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(stage, fi.Mode().Perm()); err != nil {
+		return "", err
+	}
+	r.step()
+	for _, o := range origs {
+		mode, err := o.perm()
+		if err != nil {
+			return "", err
+		}
+		dst := filepath.Join(stage, path.Base(o.Path))
+		if err := writeNew(dst, mode, o, func(f *os.File) error { return r.copyBackup(f, o) }); err != nil {
+			return "", err
+		}
+		if strings.HasSuffix(dst, ".wal") {
+			if err := r.lock.hold(dst); err != nil {
+				return "", err
+			}
+		}
+		r.step()
+	}
+	if err := fsyncDir(stage); err != nil {
+		return "", err
+	}
+	r.step()
+	return stage, nil
 }
 
 // clearSwapped empties the directory swapped out of dirRel by a restore:
