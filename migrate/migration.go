@@ -261,17 +261,17 @@ func syncWALDir(dir string) (int, error) {
 // and one entry per legacy record, as writeWAL does with etcd's wal package
 // and byte for byte the same (see segWriter), only faster. The source is
 // read, decoded and hashed on a second goroutine (produceBatches) while this
-// one encodes and writes, with batches recycled through bounded channels, so
-// memory is pipelineDepth batches.
+// one encodes and writes (writeBatches), with batches recycled through
+// bounded channels, so memory is pipelineDepth batches.
 //
 // Every Save carries HardState{Term, Commit: last index saved}, so any prefix
 // of the WAL is a consistent Raft state. Each segment, once complete, is
-// fsynced in the background and read back on a third goroutine (readBacker);
-// readBack(walDir) then returns that read-back's result. Every file is
-// synced once more before the directory is made visible (see build).
+// fsynced in the background and read back on a third goroutine
+// (startReadBack); readBack(walDir) then returns that read-back's result.
+// Every file is synced once more before the directory is made visible (see
+// build).
 func (m *migration) writeSegments(ctx context.Context, walDir string) error {
-	o := m.opts
-	boot, err := bootstrapEntries(o.Members)
+	boot, err := bootstrapEntries(m.opts.Members)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -279,69 +279,13 @@ func (m *migration) writeSegments(ctx context.Context, walDir string) error {
 	defer cancel()
 	full, free, prodErr := m.startBatches(ctx)
 
-	p := progress{f: o.Progress}
-	term := proto.Uint64(o.Term)
-	normal := raftpb.EntryNormal.Enum()
+	p := progress{f: m.opts.Progress}
 	bg := newBackgroundSync()
 	// Each complete segment is read back on another goroutine while the
 	// next one is written (see readBack).
 	done := make(chan string, 64)
-	readBackc := make(chan readBackResult, 1)
-	go func() {
-		rb := newReadBacker(ctx)
-		var err error
-		for path := range done {
-			if err != nil {
-				continue
-			}
-			var seg inspect.Segment
-			if seg, err = segmentAt(path); err == nil {
-				err = rb.segment(seg)
-			}
-		}
-		r := readBackResult{err: err}
-		if err == nil {
-			r.s, r.err = rb.finish(walDir)
-		}
-		readBackc <- r
-	}()
-	writeErr := func() error {
-		w, err := createSegWriter(walDir, o.SegmentSize, nil, true)
-		if err != nil {
-			return err
-		}
-		// save is w.Save; a segment it completes (cut) is synced and read
-		// back in the background.
-		save := func(hs *raftpb.HardState, ents []*raftpb.Entry) error {
-			tail := w.tailPath
-			if err := w.Save(hs, ents); err != nil {
-				w.Abort()
-				return err
-			}
-			if w.tailPath != tail {
-				bg.sync(tail)
-				done <- tail
-			}
-			return nil
-		}
-		if err := save(&raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(uint64(len(boot)))}, boot); err != nil {
-			return err
-		}
-		for b := range full {
-			last := b.index[b.n-1]
-			err := save(&raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: &last}, b.entries(term, normal))
-			p.maybe(b.bytesRead, b.records)
-			free <- b
-			if err != nil {
-				return err
-			}
-		}
-		if err := w.Close(); err != nil {
-			return err
-		}
-		done <- w.tailPath
-		return nil
-	}()
+	readBackc := startReadBack(ctx, walDir, done)
+	writeErr := m.writeBatches(walDir, boot, full, free, bg, done, &p)
 	if writeErr != nil {
 		cancel()
 	}
@@ -361,6 +305,77 @@ func (m *migration) writeSegments(ctx context.Context, walDir string) error {
 	}
 	readBackDone.Store(walDir, rb)
 	p.final(m.bytesRead, m.res.Records)
+	return nil
+}
+
+// startReadBack reads back, on its own goroutine, each complete segment
+// whose path arrives on done (after the first error it only drains done);
+// once done is closed, the result, with the read-back's summary of
+// walDir, arrives on the returned channel.
+func startReadBack(ctx context.Context, walDir string, done <-chan string) <-chan readBackResult {
+	readBackc := make(chan readBackResult, 1)
+	go func() {
+		rb := newReadBacker(ctx)
+		var err error
+		for path := range done {
+			if err != nil {
+				continue
+			}
+			var seg inspect.Segment
+			if seg, err = segmentAt(path); err == nil {
+				err = rb.segment(seg)
+			}
+		}
+		r := readBackResult{err: err}
+		if err == nil {
+			r.s, r.err = rb.finish(walDir)
+		}
+		readBackc <- r
+	}()
+	return readBackc
+}
+
+// writeBatches creates the WAL at walDir and saves the bootstrap entries,
+// then each batch from full (handed back on free), reporting progress to
+// p. A segment a save completes, and the last one once the WAL is closed,
+// is synced in the background (bg) and sent on done to be read back.
+func (m *migration) writeBatches(walDir string, boot []*raftpb.Entry, full <-chan *batch, free chan<- *batch, bg *backgroundSync, done chan<- string, p *progress) error {
+	term := proto.Uint64(m.opts.Term)
+	normal := raftpb.EntryNormal.Enum()
+	w, err := createSegWriter(walDir, m.opts.SegmentSize, nil, true)
+	if err != nil {
+		return err
+	}
+	// save is w.Save; a segment it completes (cut) is synced and read
+	// back in the background.
+	save := func(hs *raftpb.HardState, ents []*raftpb.Entry) error {
+		tail := w.tailPath
+		if err := w.Save(hs, ents); err != nil {
+			w.Abort()
+			return err
+		}
+		if w.tailPath != tail {
+			bg.sync(tail)
+			done <- tail
+		}
+		return nil
+	}
+	if err := save(&raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: proto.Uint64(uint64(len(boot)))}, boot); err != nil {
+		return err
+	}
+	for b := range full {
+		last := b.index[b.n-1]
+		err := save(&raftpb.HardState{Term: term, Vote: proto.Uint64(0), Commit: &last}, b.entries(term, normal))
+		p.maybe(b.bytesRead, b.records)
+		free <- b
+		if err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	done <- w.tailPath
 	return nil
 }
 
