@@ -2,8 +2,10 @@ package inspect
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
+	"slices"
 )
 
 // segState is what the last pass that read a segment learned about it.
@@ -146,7 +148,10 @@ func (v *verifier) checkSegmentHeaders(states []segState) {
 // reportChainBreaks reports the crc records that do not continue the CRC
 // chain and that no other finding explains.
 func (v *verifier) reportChainBreaks(explained map[int]bool) {
-	for abs, st := range v.chainBreaks {
+	// In segment order, so that runs report the same (the map's order
+	// is random).
+	for _, abs := range slices.Sorted(maps.Keys(v.chainBreaks)) {
+		st := v.chainBreaks[abs]
 		if explained[abs] {
 			continue
 		}
