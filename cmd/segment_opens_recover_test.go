@@ -21,28 +21,44 @@ import (
 )
 
 // TestSegmentOpensRecover is TestSegmentOpens (see its comment for how
-// opens are counted and what the phases are) for the commands that read
-// several replicas: recover plan and recover apply on three members written
-// by etcd's wal package (the member's uncommitted tail conflicts with
-// entries another member proves committed: apply appends them and raises
-// the commit), and repair --from, with and without --dry-run, on a copy of
-// the sample group with a CRC mismatch in the middle of its log.
+// opens are counted) for the commands that read several replicas: recover
+// plan and recover apply on three members written by etcd's wal package
+// (the member's uncommitted tail conflicts with entries another member
+// proves committed: apply appends them and raises the commit), and repair
+// --from, with and without --dry-run, on a copy of the sample group with a
+// CRC mismatch in the middle of its log. Every segment of every replica is
+// counted (the backup directory apart), and none may be opened more than
+// twice in any phase or in all:
 //
-// Every path of every replica is counted, the member's and the others'
-// alike. The limits are per command and phase (most[phase]) and state what
-// the commands reach now:
+//   - before the change: one lock per replica for the whole run opens each
+//     segment once, and the replicas are read once through those
+//     descriptors: recover's comparison (Verify with Held) and the plan
+//     from it; repair --from's verify of the member, the member's log in
+//     parts, the donor's log and the pins' hashes. Freshness is not a
+//     second read: recover apply plans again from the plan file through the
+//     same descriptors (a plan file carries no fingerprint), repair --from
+//     checks fingerprints under the locks it planned under. The overlap
+//     check, the member's CRC, the donor's entries, the comparison with
+//     the donor, the backup and the member's own entries all read through
+//     the descriptors too.
+//   - after the change: the new segments are opened by path only where
+//     they are written (recover apply: a temporary name, then renamed in;
+//     repair --from: the staging directory, counted apart as in
+//     TestSegmentOpens, where etcd's writer and reader open each once and
+//     the lock once more). The verify after the change (deep, the
+//     HardState and the entries written, and the final verdict) reads the
+//     group through the descriptors that lock the new segments, and the
+//     member's untouched segments through their first lock.
 //
-//   - recover plan locks every replica (one open per segment) and reads
-//     each one through those descriptors (compare's Verify with Held): 2.
-//   - recover apply, before the change: lock every replica, read each
-//     through the lock (compare), and plan from that read; the member's
-//     last segment's CRC, the overlap check, the donor's entries and the
-//     backup read through the same descriptors: 2 (the member's last
-//     segment: the lock and the new segment written aside are different
-//     files; the one being replaced is read through the lock). After the
-//     change the member is verified afresh (deep verify, then its summary
-//     and the appended entries): see mostAfter.
-//   - repair --from: see the limits in the table below and its comment.
+// Before one lock and one read per run, these fixtures measured (most
+// opens of one segment): recover plan 3 (the member's last segment, hashed
+// by path), recover apply 9 on the member (6 before the change, 3 after)
+// and 5 on the donor, repair --from --dry-run 6 on the member and 3 on the
+// donor, repair --from 11 on the member and 7 on the donor before the
+// change and 4 on each new segment after it (on 512 MB replicas: 7-12 and
+// 9-13). Now every segment here is opened once. Not covered: damage
+// inside the member's last segment, where inspect.ResumeAfterDamage opens
+// that segment by path once more (see the report of issue 18).
 func TestSegmentOpensRecover(t *testing.T) {
 	strace, bin := straceAndBinary(t)
 	sample, err := filepath.Abs("../testdata/sample")
@@ -80,7 +96,7 @@ func TestSegmentOpensRecover(t *testing.T) {
 		}
 	}
 	runs := []run{
-		{name: "recover_plan", setup: recoverSetup, before: 3, all: 3},
+		{name: "recover_plan", setup: recoverSetup, before: 2, all: 2},
 		{name: "recover_apply", setup: func(t *testing.T, root string) []string {
 			args := recoverSetup(t, root)
 			plan := args[len(args)-1]
@@ -89,9 +105,9 @@ func TestSegmentOpensRecover(t *testing.T) {
 				t.Fatalf("recover plan: %v\n%s", err, out)
 			}
 			return []string{"recover", "apply", plan, "--backup-dir", filepath.Join(t.TempDir(), "backup")}
-		}, before: 6, after: 3, all: 9, changes: true},
-		{name: "repair_from_dry-run", setup: fromSetup(true), before: 6, all: 6},
-		{name: "repair_from", setup: fromSetup(false), before: 11, after: 4, all: 11, changes: true},
+		}, before: 2, after: 2, all: 2, changes: true},
+		{name: "repair_from_dry-run", setup: fromSetup(true), before: 2, all: 2},
+		{name: "repair_from", setup: fromSetup(false), before: 2, after: 2, all: 2, changes: true},
 	}
 	var report []string
 	for _, r := range runs {
