@@ -26,7 +26,7 @@ import (
 // (the member's uncommitted tail conflicts with entries another member
 // proves committed: apply appends them and raises the commit), and repair
 // --from, with and without --dry-run, on a copy of the sample group with a
-// CRC mismatch in the middle of its log. Every segment of every replica is
+// CRC mismatch in the middle of its log, and in its last segment. Every segment of every replica is
 // counted (the backup directory apart), and none may be opened more than
 // twice in any phase or in all:
 //
@@ -56,9 +56,10 @@ import (
 // and 5 on the donor, repair --from --dry-run 6 on the member and 3 on the
 // donor, repair --from 11 on the member and 7 on the donor before the
 // change and 4 on each new segment after it (on 512 MB replicas: 7-12 and
-// 9-13). Now every segment here is opened once. Not covered: damage
-// inside the member's last segment, where inspect.ResumeAfterDamage opens
-// that segment by path once more (see the report of issue 18).
+// 9-13). Now every segment here is opened once, but for repair --from
+// with damage inside the member's last segment: inspect.ResumeAfterDamage,
+// which reads on past the damage, opens that segment by path once more
+// (2 in all; it takes no held descriptor).
 func TestSegmentOpensRecover(t *testing.T) {
 	strace, bin := straceAndBinary(t)
 	sample, err := filepath.Abs("../testdata/sample")
@@ -80,14 +81,14 @@ func TestSegmentOpensRecover(t *testing.T) {
 		writeRecoverMember(t, c, 3, recoverSpan{2, 45, 2, 40}, recoverSpan{46, 70, 3, 60})
 		return []string{"recover", "plan", a, b, c, "--member", a, "--plan-file", filepath.Join(t.TempDir(), "plan.json")}
 	}
-	fromSetup := func(dry bool) func(t *testing.T, root string) []string {
+	fromSetup := func(dry bool, seg string) func(t *testing.T, root string) []string {
 		return func(t *testing.T, root string) []string {
 			for _, n := range []string{"node-1", "node-2"} {
 				if err := os.CopyFS(filepath.Join(root, n, "group-2"), os.DirFS(filepath.Join(sample, n, "group-2"))); err != nil {
 					t.Fatal(err)
 				}
 			}
-			flipMidRecord(t, filepath.Join(root, "node-1", "group-2", "wal", "0000000000000005-0000000000000035.wal"), 4)
+			flipMidRecord(t, filepath.Join(root, "node-1", "group-2", "wal", seg), 4)
 			args := []string{"repair", filepath.Join(root, "node-1", "group-2"), "--from", filepath.Join(root, "node-2", "group-2"), "--backup-dir", filepath.Join(t.TempDir(), "backup")}
 			if dry {
 				args = append(args, "--dry-run")
@@ -95,6 +96,9 @@ func TestSegmentOpensRecover(t *testing.T) {
 			return args
 		}
 	}
+	// The damaged segment: one in the middle of the log, and the last one
+	// (read on past the damage, inspect.ResumeAfterDamage).
+	mid, last := "0000000000000005-0000000000000035.wal", "0000000000000006-000000000000003e.wal"
 	runs := []run{
 		{name: "recover_plan", setup: recoverSetup, before: 2, all: 2},
 		{name: "recover_apply", setup: func(t *testing.T, root string) []string {
@@ -106,8 +110,10 @@ func TestSegmentOpensRecover(t *testing.T) {
 			}
 			return []string{"recover", "apply", plan, "--backup-dir", filepath.Join(t.TempDir(), "backup")}
 		}, before: 2, after: 2, all: 2, changes: true},
-		{name: "repair_from_dry-run", setup: fromSetup(true), before: 2, all: 2},
-		{name: "repair_from", setup: fromSetup(false), before: 2, after: 2, all: 2, changes: true},
+		{name: "repair_from_dry-run", setup: fromSetup(true, mid), before: 2, all: 2},
+		{name: "repair_from", setup: fromSetup(false, mid), before: 2, after: 2, all: 2, changes: true},
+		{name: "repair_from_last_dry-run", setup: fromSetup(true, last), before: 2, all: 2},
+		{name: "repair_from_last", setup: fromSetup(false, last), before: 2, after: 2, all: 2, changes: true},
 	}
 	var report []string
 	for _, r := range runs {

@@ -199,15 +199,31 @@ func (a *applier) prepareFrom(p *FromPlan, st *fromState) error {
 	if err := checkFromWAL(rs.stage, p, st.meta); err != nil {
 		return err
 	}
-	held := map[string]*os.File{}
-	if err := a.adoptHeld(rs, walDir, st.segs, held); err != nil {
+	if err := a.adoptStage(rs, walDir, st.segs); err != nil {
 		return err
 	}
 	// After the swap the new segments are in the WAL directory, under
-	// their names, still locked through these descriptors.
+	// their names, still locked through the descriptors adoptStage holds.
+	ents, err := os.ReadDir(rs.stage)
+	if err != nil {
+		return err
+	}
 	st.after = map[string]*os.File{}
-	for p, f := range held {
-		st.after[filepath.Join(walDir, filepath.Base(p))] = f
+	for _, e := range ents {
+		if f := a.lock.heldByName(filepath.Join(rs.stage, e.Name())); f != nil {
+			st.after[filepath.Join(walDir, e.Name())] = f
+		}
+	}
+	return nil
+}
+
+// heldByName returns the descriptor the lock holds for path, opened under
+// that name (hold, holdFile), or nil.
+func (l *GroupLock) heldByName(path string) *os.File {
+	for k := len(l.files) - 1; k >= 0; k-- {
+		if l.files[k].Name() == path {
+			return l.files[k]
+		}
 	}
 	return nil
 }
