@@ -123,3 +123,27 @@ func (fp *fingerprint) check(g inspect.Group) (touched bool, err error) {
 	}
 	return touched, nil
 }
+
+// fingerprintGroup is the fingerprint of a plan made from g's WAL (its
+// segment listing and every segment), with its snapshot listing when
+// withSnaps: what RepairFrom checks for the member and the donor between
+// planning and applying under the same locks.
+func fingerprintGroup(g inspect.Group, withSnaps bool) (*fingerprint, error) {
+	segs, _, err := inspect.OpenGroup(g)
+	if err != nil {
+		return nil, err
+	}
+	fp := &fingerprint{files: map[string]fs.FileInfo{}}
+	for _, s := range segs {
+		fp.segs = append(fp.segs, s.Name)
+		if err := fp.stat(s.Path); err != nil {
+			return nil, err
+		}
+	}
+	if withSnaps {
+		if fp.snaps, err = snapDirNames(g.SnapDir); err != nil {
+			return nil, err
+		}
+	}
+	return fp, nil
+}

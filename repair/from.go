@@ -89,6 +89,9 @@ type fromState struct {
 	// sum hashes the record data of every entry the new WAL holds,
 	// donorSum those copied from the donor (set by writeFromWAL).
 	sum, donorSum []byte
+	// after maps the new segments' paths in the WAL directory to the
+	// descriptors that lock them (set by prepareFrom).
+	after map[string]*os.File
 }
 
 // readParts reads a WAL in parts, resuming after every decode error: at
@@ -227,21 +230,30 @@ func PlanRepairFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan
 		return nil, err
 	}
 	defer dl.Release()
-	p, st, err := planFrom(ctx, member, donor)
+	p, _, err := planFromLocked(ctx, member, donor, heldOf([]*GroupLock{ml, dl}))
+	return p, err
+}
+
+// planFromLocked is PlanRepairFrom under the locks whose descriptors are
+// held: planFrom, then the comparison with the donor (a conflict is a
+// refusal). The state is nil when the plan refuses.
+func planFromLocked(ctx context.Context, member, donor inspect.Group, held map[string]*os.File) (*FromPlan, *fromState, error) {
+	p, st, err := planFrom(ctx, member, donor, held)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(p.Refusals) == 0 && !p.Empty() {
 		if err := compareWithDonor(ctx, p, st, nil); err != nil {
 			var ce *conflictError
 			if !errors.As(err, &ce) {
-				return nil, err
+				return nil, nil, err
 			}
 			p.refuseWith(CodeFromConflict, member.WALDir, adviceFrom, "%v", err)
 			p.Actions, p.Files = []Action{}, []FileState{}
+			st = nil
 		}
 	}
-	return p, nil
+	return p, st, nil
 }
 
 // planFrom plans repair --from under the locks its caller holds, in the
@@ -249,9 +261,12 @@ func PlanRepairFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan
 // the plan keeps what the steps before the refusal found): the member's
 // log in parts, its newest HardState, the donor, the member's snapshot,
 // the range the donor proves, and the swap of the WAL directory. The
-// state is nil when the plan refuses.
-func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fromState, error) {
-	b := &fromPlanner{member: member, p: &FromPlan{Plan: Plan{SchemaVersion: SchemaVersion, Operation: OpRepairFrom, Group: member,
+// state is nil when the plan refuses. Segments found in held (the locks'
+// descriptors, by path) are read through them: the member's and the
+// donor's logs, the pins' hashes, and later the comparison, the backup and
+// the copy of the entries.
+func planFrom(ctx context.Context, member, donor inspect.Group, held map[string]*os.File) (*FromPlan, *fromState, error) {
+	b := &fromPlanner{member: member, held: held, p: &FromPlan{Plan: Plan{SchemaVersion: SchemaVersion, Operation: OpRepairFrom, Group: member,
 		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}}, Donor: donor, Damage: []string{}}}
 	if sameDir(member.WALDir, donor.WALDir) || sameDir(member.Dir, donor.Dir) {
 		return nil, nil, errors.New("the replica is the member itself")
@@ -282,6 +297,7 @@ func planFrom(ctx context.Context, member, donor inspect.Group) (*FromPlan, *fro
 // final (refused, or nothing to do) or an error that ends planning.
 type fromPlanner struct {
 	member inspect.Group
+	held   map[string]*os.File
 	p      *FromPlan
 	st     *fromState
 	// last is the member's last part (parts[len(parts)-1]).
@@ -318,6 +334,7 @@ func (b *fromPlanner) readMember(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	segs = inspect.HoldSegments(segs, b.held)
 	if len(segs) == 0 {
 		return b.refuse(CodeFromCannot, "the member has no WAL segment")
 	}
@@ -396,6 +413,7 @@ func (b *fromPlanner) readDonor(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	dsegs = inspect.HoldSegments(dsegs, b.held)
 	dlog, err := inspect.ReadLog(ctx, dsegs)
 	if err != nil {
 		return false, err
@@ -542,7 +560,7 @@ func (b *fromPlanner) swapAction() (bool, error) {
 	}
 	var size int64
 	for _, f := range files {
-		sum, n, err := hashFile(f)
+		sum, n, err := hashHeld(b.held, f)
 		if err != nil {
 			return false, err
 		}
@@ -743,17 +761,36 @@ func lstatDir(p string) (bool, error) {
 }
 
 // RepairFrom returns the entry point of repair --from for the command's
-// round of groups: donor gives the replica's copy of each group. It
-// verifies the group, plans (PlanRepairFrom), applies the plan with a
-// backup unless it is a dry run, refused or empty, and verifies again.
+// round of groups: donor gives the replica's copy of each group. It locks
+// the group and the replica, verifies the group through the lock, plans
+// from one read of both through the locks' descriptors (planFromLocked),
+// applies the plan under the same locks with a backup unless it is a dry
+// run, refused or empty, and verifies again through the descriptors of the
+// new segments (TestSegmentOpensRecover counts the opens).
 func RepairFrom(donor func(inspect.Group) inspect.Group) func(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, error) {
 	return func(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, error) {
-		rep, err := verifyForChange(ctx, g)
+		ml, rep, err := lockAndVerify(ctx, g)
 		if err != nil {
 			return nil, err
 		}
+		defer ml.Release()
+		dg := donor(g)
+		dl, err := LockGroup(dg)
+		if err != nil {
+			return nil, err
+		}
+		defer dl.Release()
 		out := &Outcome{StatusBefore: rep.Status}
-		plan, err := PlanRepairFrom(ctx, g, donor(g))
+		held := heldOf([]*GroupLock{ml, dl})
+		plan, st, err := planFromLocked(ctx, g, dg, held)
+		if err != nil {
+			return nil, err
+		}
+		mfp, err := fingerprintGroup(g, true)
+		if err != nil {
+			return nil, err
+		}
+		dfp, err := fingerprintGroup(dg, false)
 		if err != nil {
 			return nil, err
 		}
@@ -770,17 +807,57 @@ func RepairFrom(donor func(inspect.Group) inspect.Group) func(ctx context.Contex
 		if opts.BackupDir != nil {
 			dir = opts.BackupDir(1)
 		}
-		res, err := ApplyRepairFrom(ctx, plan, ApplyOptions{BackupDir: dir})
+		// Fresh by fingerprint: the plan was made under these locks, from
+		// what the fingerprints describe; a file written meanwhile with
+		// its size kept is planned again (through the same descriptors)
+		// and compared.
+		if err := freshFrom(ctx, plan, held, mfp, dfp); err != nil {
+			return nil, err
+		}
+		var res *Result
+		var after map[string]*os.File
+		if ml.readOnly {
+			// Read locks (see lockGroup) would conflict with the write
+			// locks applying takes: apply as from a plan file, which
+			// fails as it would have.
+			ml.Release()
+			dl.Release()
+			res, err = ApplyRepairFrom(ctx, plan, ApplyOptions{BackupDir: dir})
+		} else {
+			res, after, err = applyFromLocked(ctx, plan, st, ApplyOptions{BackupDir: dir}, ml, dl)
+		}
 		if err != nil {
 			return nil, err
 		}
 		out.Rounds = append(out.Rounds, res)
-		if rep, err = verifyForChange(ctx, g); err != nil {
+		if rep, err = verifyHeld(ctx, g, after); err != nil {
 			return nil, err
 		}
 		out.finish(rep)
 		return out, nil
 	}
+}
+
+// freshFrom fails with *StaleError when the member or the donor is no
+// longer what the fingerprints describe (see fingerprint.check); a touched
+// file (same size, newer time) is planned again through held and compared.
+func freshFrom(ctx context.Context, plan *FromPlan, held map[string]*os.File, mfp, dfp *fingerprint) error {
+	mt, err := mfp.check(plan.Group)
+	if err != nil {
+		return err
+	}
+	dt, err := dfp.check(plan.Donor)
+	if err != nil {
+		return err
+	}
+	if !mt && !dt {
+		return nil
+	}
+	fresh, _, err := planFromLocked(ctx, plan.Group, plan.Donor, held)
+	if err != nil {
+		return err
+	}
+	return sameFromPlan(plan, fresh)
 }
 
 // resumedHardStateDoubt checks the HardState read past damage in the last

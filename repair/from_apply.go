@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"os"
 	"path/filepath"
 
 	"go.etcd.io/etcd/server/v3/storage/wal"
@@ -61,35 +62,48 @@ func ApplyRepairFrom(ctx context.Context, plan *FromPlan, opts ApplyOptions) (*R
 		return nil, err
 	}
 	defer dl.Release()
-	fresh, st, err := planFrom(ctx, plan.Group, plan.Donor)
+	fresh, st, err := planFrom(ctx, plan.Group, plan.Donor, heldOf([]*GroupLock{ml, dl}))
 	if err != nil {
 		return nil, err
 	}
 	if err := sameFromPlan(plan, fresh); err != nil {
 		return nil, err
 	}
+	res, _, err = applyFromLocked(ctx, plan, st, opts, ml, dl)
+	return res, err
+}
+
+// applyFromLocked applies a plan made under ml and dl (the member's and
+// the donor's locks) from st, what was read through their descriptors:
+// the comparison with the donor, the backup, the new WAL, the swap, and
+// the verify after it, which reads the new segments through the
+// descriptors that lock them; after maps their paths in the WAL
+// directory to those descriptors (nil when nothing was swapped in).
+func applyFromLocked(ctx context.Context, plan *FromPlan, st *fromState, opts ApplyOptions, ml, dl *GroupLock) (res *Result, after map[string]*os.File, err error) {
+	res = &Result{SchemaVersion: SchemaVersion, Operation: OpRepairFrom, Group: plan.Group,
+		Actions: []Action{}, Refusals: []Refusal{}, Notes: append([]string(nil), plan.Notes...)}
 	var want []byte
-	if err := compareWithDonor(ctx, fresh, st, &want); err != nil {
-		return nil, err
+	if err := compareWithDonor(ctx, plan, st, &want); err != nil {
+		return nil, nil, err
 	}
 	a := &applier{ctx: ctx, plan: &plan.Plan, opts: opts, lock: ml, res: res}
 	if err := a.runFrom(plan, st); err != nil {
-		return res, err
+		return res, nil, err
 	}
-	if err := verifyFrom(ctx, plan, st.sum); err != nil {
+	if err := verifyFrom(ctx, plan, st.sum, st.after); err != nil {
 		// Put the member back as it was: Restore takes the locks itself.
 		ml.Release()
 		dl.Release()
 		if _, rerr := Restore(ctx, a.backupDir); rerr != nil {
-			return res, &PartialError{BackupDir: a.backupDir, Done: a.done, Err: errors.Join(err, rerr)}
+			return res, nil, &PartialError{BackupDir: a.backupDir, Done: a.done, Err: errors.Join(err, rerr)}
 		}
 		res.Actions = []Action{}
-		return res, fmt.Errorf("the rewritten WAL failed verification and the member was restored from %s: %w", a.backupDir, err)
+		return res, nil, fmt.Errorf("the rewritten WAL failed verification and the member was restored from %s: %w", a.backupDir, err)
 	}
 	if !bytes.Equal(want, st.donorSum) {
-		return res, &PartialError{BackupDir: a.backupDir, Done: a.done, Err: errors.New("the entries written are not the ones compared with the member")}
+		return res, st.after, &PartialError{BackupDir: a.backupDir, Done: a.done, Err: errors.New("the entries written are not the ones compared with the member")}
 	}
-	return res, nil
+	return res, st.after, nil
 }
 
 // sameFromPlan compares what two plans would change.
@@ -185,7 +199,33 @@ func (a *applier) prepareFrom(p *FromPlan, st *fromState) error {
 	if err := checkFromWAL(rs.stage, p, st.meta); err != nil {
 		return err
 	}
-	return a.adoptStage(rs, walDir, st.segs)
+	if err := a.adoptStage(rs, walDir, st.segs); err != nil {
+		return err
+	}
+	// After the swap the new segments are in the WAL directory, under
+	// their names, still locked through the descriptors adoptStage holds.
+	ents, err := os.ReadDir(rs.stage)
+	if err != nil {
+		return err
+	}
+	st.after = map[string]*os.File{}
+	for _, e := range ents {
+		if f := a.lock.heldByName(filepath.Join(rs.stage, e.Name())); f != nil {
+			st.after[filepath.Join(walDir, e.Name())] = f
+		}
+	}
+	return nil
+}
+
+// heldByName returns the descriptor the lock holds for path, opened under
+// that name (hold, holdFile), or nil.
+func (l *GroupLock) heldByName(path string) *os.File {
+	for k := len(l.files) - 1; k >= 0; k-- {
+		if l.files[k].Name() == path {
+			return l.files[k]
+		}
+	}
+	return nil
 }
 
 // writeFromWAL writes the new WAL into dir: the member's metadata, its
@@ -352,20 +392,17 @@ func checkFromWAL(dir string, p *FromPlan, meta []byte) error {
 
 // verifyFrom reads the member again: no error finding (deep: raft restarts
 // from it in memory), its HardState, and every entry's record bytes.
-func verifyFrom(ctx context.Context, p *FromPlan, sum []byte) error {
-	if err := verifyDeepAfter(ctx, p.Group, "repair --from"); err != nil {
-		return err
-	}
-	s, err := inspect.Summarize(ctx, p.Group)
+func verifyFrom(ctx context.Context, p *FromPlan, sum []byte, held map[string]*os.File) error {
+	l, segs, err := verifyDeepAfter(ctx, p.Group, "repair --from", held)
 	if err != nil {
 		return err
 	}
-	if s.HardState != p.HardState || s.LastIndex != p.LastIndex {
-		return fmt.Errorf("verify after repair --from: HardState %+v and last index %d, want %+v and %d", s.HardState, s.LastIndex, p.HardState, p.LastIndex)
+	if l.HardState != p.HardState || l.LastIndex != p.LastIndex {
+		return fmt.Errorf("verify after repair --from: HardState %+v and last index %d, want %+v and %d", l.HardState, l.LastIndex, p.HardState, p.LastIndex)
 	}
 	h := sha256.New()
 	var n uint64
-	err = inspect.EffectiveEntries(ctx, s.SegmentList, s.Log, func(e *inspect.Entry, r *inspect.Record) error {
+	err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, r *inspect.Record) error {
 		if e.Index <= p.Snapshot.Index {
 			return nil
 		}

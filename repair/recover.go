@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 
 	"github.com/raftctl/raftctl/inspect"
@@ -126,8 +128,18 @@ func PlanRecover(ctx context.Context, servers []string, groups [][]inspect.Group
 			locks = append(locks, l)
 		}
 	}
-	p, _, err := planRecover(ctx, servers, groups, opts)
+	p, _, err := planRecover(ctx, servers, groups, opts, heldOf(locks))
 	return p, err
+}
+
+// heldOf merges the locks' descriptors (see GroupLock.held): every read
+// of the replicas under those locks goes through them.
+func heldOf(locks []*GroupLock) map[string]*os.File {
+	held := map[string]*os.File{}
+	for _, l := range locks {
+		maps.Copy(held, l.held())
+	}
+	return held
 }
 
 // PlanRecoverSources is PlanRecover over directories and summaries
@@ -155,31 +167,39 @@ func PlanRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts 
 			locks = append(locks, l)
 		}
 	}
-	p, _, err := planRecoverSources(ctx, srcs, opts)
+	p, _, err := planRecoverSources(ctx, srcs, opts, heldOf(locks))
 	return p, err
 }
 
-// recoverState is what planRecover read: the comparison and the replicas.
+// recoverState is what planRecover read: the comparison and the replicas,
+// and the descriptors of the locked segments every later read of them
+// goes through (held, by path).
 type recoverState struct {
 	comp   *inspect.Comparison
 	member *inspect.Replica
 	donor  *inspect.Replica
+	held   map[string]*os.File
+	// newSeg is the member's new last segment, locked (see
+	// replaceSegment), once written.
+	newSeg *os.File
 }
 
-func planRecover(ctx context.Context, servers []string, groups [][]inspect.Group, opts RecoverOptions) (*RecoverPlan, *recoverState, error) {
+// planRecover is planRecoverSources over directories; held are the
+// locked segments' descriptors (heldOf), read instead of opening them.
+func planRecover(ctx context.Context, servers []string, groups [][]inspect.Group, opts RecoverOptions, held map[string]*os.File) (*RecoverPlan, *recoverState, error) {
 	srcs := make([]inspect.CompareSource, len(servers))
 	for k := range servers {
 		srcs[k] = inspect.CompareSource{Server: servers[k], Groups: groups[k]}
 	}
-	return planRecoverSources(ctx, srcs, opts)
+	return planRecoverSources(ctx, srcs, opts, held)
 }
 
 // planRecoverSources plans recover for the one group the sources hold:
 // compare the replicas, choose the member, check it can be changed, and
 // plan its change. A plan that read summaries is shown, never applied
 // (refuseSummaryWork).
-func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts RecoverOptions) (*RecoverPlan, *recoverState, error) {
-	comps, err := inspect.CompareSources(ctx, srcs, inspect.VerifyOptions{Parallel: opts.Parallel, NoLockCheck: true})
+func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts RecoverOptions, held map[string]*os.File) (*RecoverPlan, *recoverState, error) {
+	comps, err := inspect.CompareSources(ctx, srcs, inspect.VerifyOptions{Parallel: opts.Parallel, NoLockCheck: true, Held: held})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -191,7 +211,7 @@ func planRecoverSources(ctx context.Context, srcs []inspect.CompareSource, opts 
 	p := &RecoverPlan{SchemaVersion: SchemaVersion, Operation: OpRecover, Servers: servers, Replicas: groups, Recommended: c.Recommended, Reason: c.Reason,
 		ProvenCommit: c.ProvenCommit, ProvenTerm: c.ProvenTerm, ProvenBy: c.ProvenBy, ClusterID: c.ClusterID,
 		Actions: []Action{}, Refusals: []Refusal{}, Files: []FileState{}, FromSummaries: fromSummaries}
-	st := &recoverState{comp: c}
+	st := &recoverState{comp: c, held: held}
 	if found, err := chooseRecoverMember(p, st, opts.Member); err != nil {
 		return nil, nil, err
 	} else if !found {
@@ -344,7 +364,7 @@ func planRecoverChange(p *RecoverPlan, st *recoverState, cd *inspect.Candidate, 
 	}
 	p.Actions = append(p.Actions, Action{Kind: Append, Path: last.Path, Offset: end, Size: last.Size, Reason: "recover",
 		Message: msg + fmt.Sprintf(" (records after offset %d of the last segment)", end)})
-	sum, size, err := hashFile(last.Path)
+	sum, size, err := hashHeld(st.held, last.Path)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -68,7 +69,10 @@ func ApplyRecover(ctx context.Context, plan *RecoverPlan, opts ApplyOptions) (*R
 	if memberLock == nil {
 		return nil, errors.New("repair: the plan's member is not among its replicas")
 	}
-	fresh, st, err := planRecover(ctx, plan.Servers, plan.Replicas, RecoverOptions{Member: plan.Member})
+	// The one read of the replicas: compare reads each through its lock's
+	// descriptors, and every later read under these locks (the overlap,
+	// the CRC, the donor's entries, the backup) goes through them too.
+	fresh, st, err := planRecover(ctx, plan.Servers, plan.Replicas, RecoverOptions{Member: plan.Member}, heldOf(locks))
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +98,7 @@ func ApplyRecover(ctx context.Context, plan *RecoverPlan, opts ApplyOptions) (*R
 	}
 	// Verify after: the member restarts (raft in memory, deep verify),
 	// holds the new HardState, and the appended entries are the donor's.
-	if err := verifyRecovered(ctx, plan, want); err != nil {
+	if err := verifyRecovered(ctx, plan, want, st.heldAfter(plan)); err != nil {
 		if rerr := a.putBackSegment(plan); rerr != nil {
 			return res, &PartialError{BackupDir: a.backupDir, Done: 1, Err: errors.Join(err, rerr)}
 		}
@@ -136,11 +140,12 @@ func sameRecoverPlan(a, b *RecoverPlan) error {
 
 // hashEntries streams a replica's effective entries in [from, to] into a
 // hash and counts them.
-func hashEntries(ctx context.Context, r *inspect.Replica, from, to uint64) ([]byte, uint64, error) {
+func hashEntries(ctx context.Context, r *inspect.Replica, from, to uint64, held map[string]*os.File) ([]byte, uint64, error) {
 	segs, _, err := inspect.OpenGroup(r.Group)
 	if err != nil {
 		return nil, 0, err
 	}
+	segs = inspect.HoldSegments(segs, held)
 	h := sha256.New()
 	var n uint64
 	next := from
@@ -177,10 +182,13 @@ func checkOverlap(ctx context.Context, st *recoverState, plan *RecoverPlan) ([]b
 	var mn, dn, wn uint64
 	eg, ectx := errgroup.WithContext(ctx)
 	if lo <= hi {
-		eg.Go(func() (err error) { mh, mn, err = hashEntries(ectx, m, lo, hi); return })
-		eg.Go(func() (err error) { dh, dn, err = hashEntries(ectx, d, lo, hi); return })
+		eg.Go(func() (err error) { mh, mn, err = hashEntries(ectx, m, lo, hi, st.held); return })
+		eg.Go(func() (err error) { dh, dn, err = hashEntries(ectx, d, lo, hi, st.held); return })
 	}
-	eg.Go(func() (err error) { want, wn, err = hashEntries(ectx, d, plan.AppendFrom, plan.AppendTo); return })
+	eg.Go(func() (err error) {
+		want, wn, err = hashEntries(ectx, d, plan.AppendFrom, plan.AppendTo, st.held)
+		return
+	})
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
@@ -281,7 +289,7 @@ func (a *applier) recover(plan *RecoverPlan, st *recoverState, res *RecoverResul
 		return err
 	}
 	own := a.manFile(rel)
-	prevCRC, err := crcAt(a.ctx, st.member, act.Offset)
+	prevCRC, err := crcAt(a.ctx, st.member, act.Offset, st.held)
 	if err != nil {
 		return err
 	}
@@ -312,7 +320,7 @@ func (a *applier) replaceSegment(plan *RecoverPlan, st *recoverState, res *Recov
 			os.Remove(tmp)
 		}
 	}()
-	if err := a.lock.hold(tmp); err != nil {
+	if st.newSeg, err = a.lock.holdFile(tmp); err != nil {
 		return err
 	}
 	n, err := writeRecovered(a.ctx, f, plan, st, prevCRC)
@@ -360,18 +368,18 @@ func (a *applier) replaceSegment(plan *RecoverPlan, st *recoverState, res *Recov
 // zeros.
 func writeRecovered(ctx context.Context, f *os.File, plan *RecoverPlan, st *recoverState, prevCRC uint32) (int64, error) {
 	act := plan.Actions[0]
-	in, err := openNoFollow(act.Path)
+	in, _, done, err := openHeld(st.held, act.Path)
 	if err != nil {
 		return 0, err
 	}
 	_, err = io.CopyN(f, in, act.Offset)
-	in.Close()
+	done()
 	if err != nil {
 		return 0, err
 	}
 	rw := &recordWriter{w: f, crc: prevCRC}
 	if plan.AppendFrom != 0 {
-		if err := appendEntries(ctx, rw, st.donor, plan.AppendFrom, plan.AppendTo); err != nil {
+		if err := appendEntries(ctx, rw, st.donor, plan.AppendFrom, plan.AppendTo, st.held); err != nil {
 			return 0, err
 		}
 	}
@@ -396,7 +404,7 @@ func writeRecovered(ctx context.Context, f *os.File, plan *RecoverPlan, st *reco
 // which must end at offset end of its last segment. It reads the last
 // segment alone: its opening crc record carries the chain of the segments
 // before it, which the plan's read of the whole log checked.
-func crcAt(ctx context.Context, m *inspect.Replica, end int64) (uint32, error) {
+func crcAt(ctx context.Context, m *inspect.Replica, end int64, held map[string]*os.File) (uint32, error) {
 	segs, _, err := inspect.OpenGroup(m.Group)
 	if err != nil {
 		return 0, err
@@ -404,7 +412,7 @@ func crcAt(ctx context.Context, m *inspect.Replica, end int64) (uint32, error) {
 	if len(segs) == 0 {
 		return 0, errors.New("the member has no segment")
 	}
-	l, err := inspect.ReadLog(ctx, segs[len(segs)-1:])
+	l, err := inspect.ReadLog(ctx, inspect.HoldSegments(segs[len(segs)-1:], held))
 	if err != nil {
 		return 0, err
 	}
@@ -420,11 +428,12 @@ func crcAt(ctx context.Context, m *inspect.Replica, end int64) (uint32, error) {
 }
 
 // appendEntries copies the donor's entry records from..to, byte for byte.
-func appendEntries(ctx context.Context, rw *recordWriter, d *inspect.Replica, from, to uint64) error {
+func appendEntries(ctx context.Context, rw *recordWriter, d *inspect.Replica, from, to uint64, held map[string]*os.File) error {
 	segs, _, err := inspect.OpenGroup(d.Group)
 	if err != nil {
 		return err
 	}
+	segs = inspect.HoldSegments(segs, held)
 	next := from
 	stop := errors.New("stop")
 	err = inspect.EffectiveEntries(ctx, segs, d.Log(), func(e *inspect.Entry, r *inspect.Record) error {
@@ -449,25 +458,33 @@ func appendEntries(ctx context.Context, rw *recordWriter, d *inspect.Replica, fr
 	return nil
 }
 
-// verifyRecovered reads the member again: no error finding (deep: raft
-// restarts from it in memory), the new HardState, and the appended
-// entries hash to what the donor holds.
-func verifyRecovered(ctx context.Context, plan *RecoverPlan, want []byte) error {
-	if err := verifyDeepAfter(ctx, plan.Group, "recover"); err != nil {
-		return err
+// heldAfter is what the verify after the change reads through: the
+// member's segments still locked, and the new last segment through the
+// descriptor its lock holds (the old one, renamed over, is no longer in
+// the group).
+func (st *recoverState) heldAfter(plan *RecoverPlan) map[string]*os.File {
+	held := maps.Clone(st.held)
+	if st.newSeg != nil && len(plan.Actions) > 0 {
+		held[plan.Actions[0].Path] = st.newSeg
 	}
-	s, err := inspect.Summarize(ctx, plan.Group)
+	return held
+}
+
+// verifyRecovered reads the member again, through held (heldAfter): no
+// error finding (deep: raft restarts from it in memory), the new
+// HardState, and the appended entries hash to what the donor holds.
+func verifyRecovered(ctx context.Context, plan *RecoverPlan, want []byte, held map[string]*os.File) error {
+	l, segs, err := verifyDeepAfter(ctx, plan.Group, "recover", held)
 	if err != nil {
 		return err
 	}
-	if s.HardState != plan.NewHardState {
-		return fmt.Errorf("verify after recover: HardState %+v, want %+v", s.HardState, plan.NewHardState)
+	if l.HardState != plan.NewHardState {
+		return fmt.Errorf("verify after recover: HardState %+v, want %+v", l.HardState, plan.NewHardState)
 	}
 	if plan.AppendFrom == 0 {
 		return nil
 	}
-	r := &inspect.Replica{Server: plan.Member, Group: plan.Group}
-	got, n, err := hashEntriesOf(ctx, r, s.Log, plan.AppendFrom, plan.AppendTo)
+	got, n, err := hashEntriesOf(ctx, segs, l, plan.AppendFrom, plan.AppendTo)
 	if err != nil {
 		return err
 	}
@@ -477,16 +494,12 @@ func verifyRecovered(ctx context.Context, plan *RecoverPlan, want []byte) error 
 	return nil
 }
 
-// hashEntriesOf is hashEntries over a log read separately.
-func hashEntriesOf(ctx context.Context, r *inspect.Replica, l *inspect.Log, from, to uint64) ([]byte, uint64, error) {
-	segs, _, err := inspect.OpenGroup(r.Group)
-	if err != nil {
-		return nil, 0, err
-	}
+// hashEntriesOf is hashEntries over a log read separately, from segs.
+func hashEntriesOf(ctx context.Context, segs []inspect.Segment, l *inspect.Log, from, to uint64) ([]byte, uint64, error) {
 	var h hash.Hash = sha256.New()
 	var n uint64
 	stop := errors.New("stop")
-	err = inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, _ *inspect.Record) error {
+	err := inspect.EffectiveEntries(ctx, segs, l, func(e *inspect.Entry, _ *inspect.Record) error {
 		if e.Index < from {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/raftctl/raftctl/inspect"
 )
@@ -64,6 +65,19 @@ func verifyForChange(ctx context.Context, g inspect.Group) (*inspect.GroupReport
 // through the lock's descriptors.
 func verifyLocked(ctx context.Context, g inspect.Group, lock *GroupLock) (*inspect.GroupReport, error) {
 	rep, err := inspect.Verify(ctx, g, inspect.VerifyOptions{NoLockCheck: true, Held: lock.held()})
+	if err != nil {
+		return nil, err
+	}
+	if rep.Err != "" {
+		return nil, &NoVerdictError{Group: g.Name, Reason: rep.Err}
+	}
+	return rep, nil
+}
+
+// verifyHeld is verifyForChange reading the segments found in held
+// through those descriptors.
+func verifyHeld(ctx context.Context, g inspect.Group, held map[string]*os.File) (*inspect.GroupReport, error) {
+	rep, err := inspect.Verify(ctx, g, inspect.VerifyOptions{NoLockCheck: true, Held: held})
 	if err != nil {
 		return nil, err
 	}
@@ -236,12 +250,15 @@ func (o *Outcome) finish(rep *inspect.GroupReport) {
 }
 
 // verifyDeepAfter verifies a group a change rewrote, in deep mode (raft
-// restarts from it in memory), and fails with its error findings when
-// there are any or no verdict was reached.
-func verifyDeepAfter(ctx context.Context, g inspect.Group, what string) error {
-	rep, err := inspect.Verify(ctx, g, inspect.VerifyOptions{Deep: true, NoLockCheck: true})
+// restarts from it in memory), reading the segments found in held through
+// those descriptors, and fails with its error findings when there are any
+// or no verdict was reached. It returns the log it read and the segments
+// (reading through held) it read it from: verify's one pass, or, when
+// verify read the WAL in parts, a pass of ReadLog.
+func verifyDeepAfter(ctx context.Context, g inspect.Group, what string, held map[string]*os.File) (*inspect.Log, []inspect.Segment, error) {
+	rep, err := inspect.Verify(ctx, g, inspect.VerifyOptions{Deep: true, NoLockCheck: true, Held: held})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if rep.Status == inspect.StatusError || rep.Status == inspect.StatusUnknown {
 		var codes []string
@@ -250,7 +267,16 @@ func verifyDeepAfter(ctx context.Context, g inspect.Group, what string) error {
 				codes = append(codes, f.Code+": "+f.Message)
 			}
 		}
-		return fmt.Errorf("verify after %s: %s %v %s", what, rep.Status, codes, rep.Err)
+		return nil, nil, fmt.Errorf("verify after %s: %s %v %s", what, rep.Status, codes, rep.Err)
 	}
-	return nil
+	l, segs := rep.Read()
+	if l == nil {
+		if segs, _, err = inspect.OpenGroup(g); err != nil {
+			return nil, nil, err
+		}
+		if l, err = inspect.ReadLog(ctx, inspect.HoldSegments(segs, held)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return l, inspect.HoldSegments(segs, held), nil
 }
