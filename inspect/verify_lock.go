@@ -48,7 +48,7 @@ func (v *verifier) checkLocks() {
 			paths = append(paths, d)
 		}
 	}
-	locks := verifyLockHolders(paths, v.segs[len(v.segs)-1].Path)
+	locks := verifyLockHolders(paths, v.segs[len(v.segs)-1])
 	if len(locks) == 0 {
 		return
 	}

@@ -32,7 +32,7 @@ import (
 //     for an instant the file is share-locked: an owner that tries to take
 //     LOCK_EX|LOCK_NB in that instant would fail once. This is why /proc
 //     comes first.
-func verifyLockHolders(paths []string, probe string) []verifyLock {
+func verifyLockHolders(paths []string, probe Segment) []verifyLock {
 	var out []verifyLock
 	procOK := false
 	if data, err := os.ReadFile(verifyProcLocks); err == nil {
@@ -42,7 +42,9 @@ func verifyLockHolders(paths []string, probe string) []verifyLock {
 	if len(out) > 0 {
 		return out
 	}
-	if f, err := os.Open(probe); err == nil {
+	// The probe reads through the descriptor the listing opened, if any
+	// (a segment is opened once per command).
+	if f, done, err := probe.openRead(); err == nil {
 		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
 		if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &lk); err == nil && lk.Type != unix.F_UNLCK {
 			kind, pid := "OFD", 0
@@ -53,16 +55,16 @@ func verifyLockHolders(paths []string, probe string) []verifyLock {
 			if lk.Type == unix.F_RDLCK {
 				mode = "READ"
 			}
-			out = append(out, verifyLock{Path: probe, Kind: kind, Mode: mode, PID: pid})
+			out = append(out, verifyLock{Path: probe.Path, Kind: kind, Mode: mode, PID: pid})
 		} else if !procOK {
 			err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
 			if err == nil {
 				_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
 			} else if err == unix.EWOULDBLOCK {
-				out = append(out, verifyLock{Path: probe, Kind: "FLOCK", Mode: "WRITE"})
+				out = append(out, verifyLock{Path: probe.Path, Kind: "FLOCK", Mode: "WRITE"})
 			}
 		}
-		f.Close()
+		done()
 	}
 	return out
 }

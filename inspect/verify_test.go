@@ -1148,7 +1148,7 @@ func TestVerifyInUse(t *testing.T) {
 		}
 		defer l.Close()
 		// The fallback alone (no /proc/locks match) must see etcd's lock.
-		locks := verifyLockHolders(nil, last)
+		locks := verifyLockHolders(nil, Segment{Path: last})
 		if len(locks) != 1 || locks[0].Kind != "OFD" {
 			t.Fatalf("probe found %+v", locks)
 		}
