@@ -3,7 +3,6 @@ package inspect
 import (
 	"bytes"
 	"context"
-	"sort"
 )
 
 // SegmentSummary is what one pass over the log learned about a segment.
@@ -158,11 +157,7 @@ type logCheckpoint struct {
 // TermAt returns the term of the effective entry at index i and whether the
 // log holds it (or a snapshot record that the log restarted from).
 func (l *Log) TermAt(i uint64) (uint64, bool) {
-	if len(l.runs) == 0 || i < l.runs[0].start || i > l.LastIndex {
-		return 0, false
-	}
-	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].start > i })
-	if t := l.runs[k-1].term; t != holeTerm {
+	if t, ok := runAt(l.runs, i, l.LastIndex); ok && t != holeTerm {
 		return t, true
 	}
 	return 0, false
@@ -320,20 +315,7 @@ func (b *logBuilder) hole(from, to uint64) {
 // holeTerm marks a run of indexes the log does not hold.
 const holeTerm = ^uint64(0)
 
-func (b *logBuilder) setTerm(i, t uint64) {
-	runs := b.l.runs
-	if n := len(runs); n > 0 && runs[n-1].start < i && runs[n-1].term == t {
-		// The common case: one more entry of the newest run.
-		return
-	}
-	// Drop runs that start at or after i (they were truncated).
-	k := sort.Search(len(runs), func(k int) bool { return runs[k].start >= i })
-	runs = runs[:k]
-	if len(runs) == 0 || runs[len(runs)-1].term != t {
-		runs = append(runs, termRun{start: i, term: t})
-	}
-	b.l.runs = runs
-}
+func (b *logBuilder) setTerm(i, t uint64) { b.l.runs = setRun(b.l.runs, i, t) }
 
 func (b *logBuilder) fail(r *Record, segPath string, msg string, err error) {
 	b.l.Stop = &DecodeError{Path: segPath, Segment: r.Segment, Offset: r.Offset, Kind: KindMalformed, Msg: msg, Err: err}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 )
 
 // readParts reads the log with ReadLog, resuming after every decode error
@@ -228,22 +227,15 @@ func (v *verifier) replay(ctx context.Context, k int) (*verifyReplay, error) {
 		return r, nil
 	}
 	p := v.parts[k]
-	type run struct{ start, term uint64 }
 	var (
-		runs   []run
+		runs   []termRun
 		last   uint64
 		has    bool
 		commit uint64
 		e      Entry
 		out    verifyReplay
 	)
-	termAt := func(i uint64) (uint64, bool) {
-		if len(runs) == 0 || i < runs[0].start || i > last {
-			return 0, false
-		}
-		j := sort.Search(len(runs), func(j int) bool { return runs[j].start > i })
-		return runs[j-1].term, true
-	}
+	termAt := func(i uint64) (uint64, bool) { return runAt(runs, i, last) }
 	err := walkRecords(ctx, p.segs, p.log, func(r *Record) error {
 		switch r.Type {
 		case entryRecord:
@@ -260,11 +252,7 @@ func (v *verifier) replay(ctx context.Context, k int) (*verifyReplay, error) {
 					}
 				}
 			}
-			j := sort.Search(len(runs), func(j int) bool { return runs[j].start >= i })
-			runs = runs[:j]
-			if len(runs) == 0 || runs[len(runs)-1].term != t {
-				runs = append(runs, run{i, t})
-			}
+			runs = setRun(runs, i, t)
 			has, last = true, i
 		case stateRecord:
 			if hs, err := parseHardState(r.Data); err == nil {
@@ -288,7 +276,7 @@ func (v *verifier) replay(ctx context.Context, k int) (*verifyReplay, error) {
 			default:
 				return nil
 			}
-			runs = append(runs[:0], run{s.Index, s.Term})
+			runs = append(runs[:0], termRun{s.Index, s.Term})
 			last, has = s.Index, false
 		}
 		return nil

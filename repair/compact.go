@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 
@@ -417,7 +416,7 @@ func walDirSize(walDir string) (size int64, msg string, err error) {
 // which the new WAL is estimated, or returns why they cannot be copied (a
 // decode error, a gap, or entries etcd loads that differ from the log's).
 func keptEntries(ctx context.Context, st *groupState, rec inspect.SnapshotRecordAt) (entries, frames int64, msg string, err error) {
-	eff := termRuns{base: rec.Index}
+	eff := inspect.EntryRuns{Base: rec.Index}
 	next := rec.Index + 1
 	err = inspect.EffectiveEntries(ctx, st.segs, st.log, func(e *inspect.Entry, r *inspect.Record) error {
 		if e.Index <= rec.Index {
@@ -429,7 +428,7 @@ func keptEntries(ctx context.Context, st *groupState, rec inspect.SnapshotRecord
 		next++
 		entries++
 		frames += r.FrameSize
-		return eff.put(e.Index, e.Term)
+		return eff.Put(e.Index, e.Term)
 	})
 	if err != nil {
 		if _, ok := inspect.AsDecodeError(err); ok || strings.HasPrefix(err.Error(), "gap:") {
@@ -442,14 +441,14 @@ func keptEntries(ctx context.Context, st *groupState, rec inspect.SnapshotRecord
 	// its index only when it is above the snapshot: an overwrite at or
 	// below the snapshot leaves the entries it superseded in what etcd
 	// loads. The rewrite must not change what etcd loads.
-	etcdView, err := etcdEntriesAfter(ctx, st, rec.Index)
+	etcdView, err := inspect.EtcdEntriesAfter(ctx, st.segs, st.log, rec.Index)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "gap:") {
 			return 0, 0, fmt.Sprintf("etcd's ReadAll at the snapshot (index %d) would fail: %v", rec.Index, err), nil
 		}
 		return 0, 0, "", err
 	}
-	if !etcdView.equal(&eff) {
+	if !etcdView.Equal(&eff) {
 		return 0, 0, fmt.Sprintf("etcd reads entries after the snapshot that a later leader overwrote (an overwrite at or below index %d leaves them in what etcd's ReadAll returns); a rewrite would change what etcd loads", rec.Index), nil
 	}
 	return entries, frames, "", nil
@@ -474,65 +473,6 @@ func sizeRewrite(p *Plan, g inspect.Group, st *groupState, opts CompactOptions, 
 	p.Compact.Entries = entries
 	p.Compact.SegmentsAfter, p.Compact.WALBytesAfter = int(nsegs), after
 	return after, nil
-}
-
-// termRuns is a log's indexes and terms after base, run-length encoded:
-// memory grows with the number of term changes, not of entries.
-type termRuns struct {
-	base uint64 // the entries are base+1 .. base+n
-	n    uint64
-	// runs[k] starts at index from and holds term up to the next run's
-	// start; adjacent runs differ in term.
-	runs []termRun
-}
-
-type termRun struct{ from, term uint64 }
-
-// put does what etcd's ReadAll does with an entry after the snapshot:
-// ents = append(ents[:index-base-1], e).
-func (r *termRuns) put(index, term uint64) error {
-	off := index - r.base - 1
-	if index <= r.base || off > r.n {
-		return fmt.Errorf("gap: entry %d does not follow the %d entries after index %d", index, r.n, r.base)
-	}
-	for len(r.runs) > 0 && r.runs[len(r.runs)-1].from >= index {
-		r.runs = r.runs[:len(r.runs)-1]
-	}
-	if len(r.runs) == 0 || r.runs[len(r.runs)-1].term != term {
-		r.runs = append(r.runs, termRun{index, term})
-	}
-	r.n = off + 1
-	return nil
-}
-
-func (r *termRuns) equal(o *termRuns) bool {
-	return r.base == o.base && r.n == o.n && slices.Equal(r.runs, o.runs)
-}
-
-// etcdEntriesAfter emulates what etcd's ReadAll returns when the WAL is
-// opened at the snapshot at index snap: the indexes and terms of the
-// entries after it.
-func etcdEntriesAfter(ctx context.Context, st *groupState, snap uint64) (*termRuns, error) {
-	start := 0
-	for k, s := range st.segs {
-		if s.Index <= snap {
-			start = k
-		}
-	}
-	ents := &termRuns{base: snap}
-	err := inspect.WalkRaw(ctx, st.segs, st.log, func(r *inspect.RawRecord) error {
-		if r.Segment < start {
-			return nil
-		}
-		if r.Err != nil {
-			return r.Err
-		}
-		if e := r.Entry; e != nil && e.Index > snap {
-			return ents.put(e.Index, e.Term)
-		}
-		return nil
-	})
-	return ents, err
 }
 
 // pinActionFiles records the content of every file the actions touch.
