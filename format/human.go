@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Bytes formats n bytes for humans with IEC units: "512 B", "1.5 KiB",
@@ -57,15 +56,6 @@ func Count(n int64) string {
 		b.WriteString(digits[i : i+3])
 	}
 	return b.String()
-}
-
-// TimeRFC3339 formats t in UTC as RFC 3339 with whole seconds,
-// "2024-05-01T12:00:00Z". The zero time gives "" (unknown).
-func TimeRFC3339(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 // PayloadModes lists the values Payload accepts, for --data help and

@@ -4,7 +4,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestBytes(t *testing.T) {
@@ -55,23 +54,6 @@ func TestCount(t *testing.T) {
 	for _, tt := range tests {
 		if got := Count(tt.n); got != tt.want {
 			t.Errorf("Count(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-}
-
-func TestTimeRFC3339(t *testing.T) {
-	tests := []struct {
-		t    time.Time
-		want string
-	}{
-		{time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC), "2024-05-01T12:00:00Z"},
-		{time.Date(2024, 5, 1, 14, 30, 15, 999, time.FixedZone("CEST", 2*3600)), "2024-05-01T12:30:15Z"},
-		{time.Unix(0, 0), "1970-01-01T00:00:00Z"},
-		{time.Time{}, ""},
-	}
-	for _, tt := range tests {
-		if got := TimeRFC3339(tt.t); got != tt.want {
-			t.Errorf("TimeRFC3339(%v) = %q, want %q", tt.t, got, tt.want)
 		}
 	}
 }

@@ -32,8 +32,8 @@ func (s Severity) rank() int {
 // AtLeast reports whether s is at least as severe as t.
 func (s Severity) AtLeast(t Severity) bool { return s.rank() >= t.rank() }
 
-// ParseSeverity parses "error", "warning" or "info".
-func ParseSeverity(s string) (Severity, error) {
+// parseSeverity parses "error", "warning" or "info".
+func parseSeverity(s string) (Severity, error) {
 	switch Severity(s) {
 	case SeverityError, SeverityWarning, SeverityInfo:
 		return Severity(s), nil

@@ -825,7 +825,7 @@ func TestVerifyCatalogueCovered(t *testing.T) {
 			t.Errorf("code %s listed twice", c.Code)
 		}
 		seen[c.Code] = true
-		if _, err := ParseSeverity(string(c.Severity)); err != nil || c.Summary == "" {
+		if _, err := parseSeverity(string(c.Severity)); err != nil || c.Summary == "" {
 			t.Errorf("bad catalogue entry %+v", c)
 		}
 	}

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/raftctl/raftctl/migrate/commitlog"
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // DataMode selects what Entry.Data holds for each legacy record.
@@ -478,7 +479,7 @@ func build(ctx context.Context, ms []*migration, rep *Report) (err error) {
 			continue
 		}
 		synced[m.opts.Out] = true
-		if err := syncPath(m.opts.Out); err != nil {
+		if err := durable.Sync(m.opts.Out); err != nil {
 			// The groups are in place and complete; only the durability
 			// of their names is in doubt. Report it without removing
 			// anything.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/raftctl/raftctl/inspect"
 	"github.com/raftctl/raftctl/migrate/commitlog"
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // migration is the state of one Commitlog call.
@@ -129,11 +130,11 @@ func (m *migration) build(ctx context.Context) error {
 			synced <- err
 			return
 		}
-		if err := syncPath(snapDir); err != nil {
+		if err := durable.Sync(snapDir); err != nil {
 			synced <- err
 			return
 		}
-		synced <- syncPath(tmp)
+		synced <- durable.Sync(tmp)
 	}()
 	defer readBackDone.Delete(walDir)
 	got, rerr := readBackFunc(walDir)
@@ -219,20 +220,7 @@ func mkdirAllSynced(dir string) (bool, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return false, err
 	}
-	return true, syncPath(filepath.Dir(filepath.Clean(dir)))
-}
-
-// syncPath fsyncs a file or directory.
-func syncPath(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return true, durable.Sync(filepath.Dir(filepath.Clean(dir)))
 }
 
 // syncWALDir fsyncs every file of a WAL directory and then the directory,
@@ -250,11 +238,11 @@ func syncWALDir(dir string) (int, error) {
 		if filepath.Ext(e.Name()) == ".wal" {
 			segments++
 		}
-		if err := syncPath(filepath.Join(dir, e.Name())); err != nil {
+		if err := durable.Sync(filepath.Join(dir, e.Name())); err != nil {
 			return 0, err
 		}
 	}
-	return segments, syncPath(dir)
+	return segments, durable.Sync(dir)
 }
 
 // writeSegments creates the WAL at walDir and writes the bootstrap entries
@@ -392,7 +380,7 @@ func newBackgroundSync() *backgroundSync {
 	go func() {
 		var first error
 		for p := range s.paths {
-			if err := syncPath(p); err != nil && first == nil {
+			if err := durable.Sync(p); err != nil && first == nil {
 				first = err
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/raftctl/raftctl/repair/durable"
 )
 
 // segWriter writes a WAL directory that is byte for byte the one etcd's wal
@@ -144,7 +146,7 @@ func createSegWriter(dir string, segSize int64, metadata []byte, noSync bool) (*
 	}
 	w.fp = newSegPipeline(dir, segSize)
 	if !noSync {
-		if err := syncPath(filepath.Dir(filepath.Clean(dir))); err != nil {
+		if err := durable.Sync(filepath.Dir(filepath.Clean(dir))); err != nil {
 			return nil, err
 		}
 	}

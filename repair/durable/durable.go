@@ -30,7 +30,12 @@ var ErrNoExchange = errors.New("the file system cannot exchange two directories 
 
 // SyncDir fsyncs the directory dir, making its entries' creations,
 // renames and removals durable.
-func SyncDir(dir string) error {
+func SyncDir(dir string) error { return Sync(dir) }
+
+// Sync fsyncs the file or directory at path (opened read-only, which is
+// enough for fsync on Linux and the BSDs).
+func Sync(path string) error {
+	dir := path
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
