@@ -8,6 +8,7 @@ import (
 
 	"github.com/raftctl/raftctl/migrate"
 	"github.com/raftctl/raftctl/migrate/commitlog"
+	"github.com/raftctl/raftctl/repair"
 )
 
 // Exit codes: the contract with CI pipelines. Every command's help ends
@@ -73,6 +74,15 @@ func usageError(err error) error { return &exitError{code: ExitUsage, err: err, 
 func inputErrorf(format string, args ...any) error {
 	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
 }
+
+// noVerdictf is an error after which no verdict could be reached (exit 3).
+func noVerdictf(format string, args ...any) error {
+	return &exitError{code: ExitNoVerdict, err: fmt.Errorf(format, args...)}
+}
+
+// exitWith gives err the exit code code, chosen by one of the mappings
+// in this file (migrateExitCode).
+func exitWith(code int, err error) error { return &exitError{code: code, err: err} }
 
 // notFound is the usage error of a PATH or FILE argument that does not
 // exist.
@@ -187,4 +197,26 @@ func exitCode(err error) int {
 		return ExitInterrupted
 	}
 	return ExitNoVerdict
+}
+
+// changeError maps the repair package's errors to exit codes.
+func changeError(group string, err error) error {
+	var le *repair.LockedError
+	var se *repair.StaleError
+	var pe *repair.PartialError
+	var nv *repair.NoVerdictError
+	switch {
+	case errors.As(err, &nv):
+		return noVerdict(err)
+	case errors.As(err, &le):
+		return &exitError{code: ExitNoVerdict, err: fmt.Errorf("group %s: %s is locked (%s lock) by a live process: stop it first; nothing was changed", group, le.Path, le.Kind)}
+	case errors.As(err, &se):
+		return &exitError{code: ExitNoVerdict, err: fmt.Errorf("group %s: it changed while raftctl was planning (%s); nothing was changed, run the command again", group, se.Reason)}
+	case errors.As(err, &pe):
+		if errors.Is(pe.Err, context.Canceled) {
+			return &exitError{code: ExitInterrupted, err: fmt.Errorf("group %s: interrupted after %d actions; `raftctl restore %s` puts it back", group, pe.Done, pe.BackupDir)}
+		}
+		return &exitError{code: ExitNoVerdict, err: fmt.Errorf("group %s: %v; `raftctl restore %s` puts it back", group, pe.Err, pe.BackupDir)}
+	}
+	return &exitError{code: ExitNoVerdict, err: fmt.Errorf("group %s: %w", group, describeFSError(err))}
 }

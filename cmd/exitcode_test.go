@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,5 +38,28 @@ func TestPermissionErrors(t *testing.T) {
 	}
 	if exitCode(noVerdict(errors.New("anything else"))) != ExitNoVerdict {
 		t.Error("unknown errors must not reach a verdict")
+	}
+}
+
+// TestExitCodesInOnePlace: every exit code is chosen in exitcode.go; the
+// other files of cmd return its helpers' errors (usageErrorf, inputErrorf,
+// noVerdict, noVerdictf, changeError, exitWith ...), never an exitError of
+// their own.
+func TestExitCodesInOnePlace(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f == "exitcode.go" || strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "&exitError{") || strings.Contains(string(b), "exitError{code") {
+			t.Errorf("%s builds an exitError itself: choose the code in exitcode.go", f)
+		}
 	}
 }

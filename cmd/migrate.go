@@ -301,7 +301,7 @@ func migrateOutcome(ctx context.Context, rep *migrate.Report, err error) error {
 	if errors.As(err, &ue) {
 		msg += "; decide for each: --include FILE (read it where its last record's timestamp puts it; FILE=HEXTS to place it) or --skip FILE"
 	}
-	return &exitError{code: code, err: errors.New(msg)}
+	return exitWith(code, errors.New(msg))
 }
 
 // migrateMessage is err on one line, joined errors separated by "; ".

@@ -51,28 +51,6 @@ func (o *changeOptions) backupFor(g inspect.Group, round int) string {
 	return dir
 }
 
-// changeError maps the repair package's errors to exit codes.
-func changeError(group string, err error) error {
-	var le *repair.LockedError
-	var se *repair.StaleError
-	var pe *repair.PartialError
-	var nv *repair.NoVerdictError
-	switch {
-	case errors.As(err, &nv):
-		return noVerdict(err)
-	case errors.As(err, &le):
-		return &exitError{code: ExitNoVerdict, err: fmt.Errorf("group %s: %s is locked (%s lock) by a live process: stop it first; nothing was changed", group, le.Path, le.Kind)}
-	case errors.As(err, &se):
-		return &exitError{code: ExitNoVerdict, err: fmt.Errorf("group %s: it changed while raftctl was planning (%s); nothing was changed, run the command again", group, se.Reason)}
-	case errors.As(err, &pe):
-		if errors.Is(pe.Err, context.Canceled) {
-			return &exitError{code: ExitInterrupted, err: fmt.Errorf("group %s: interrupted after %d actions; `raftctl restore %s` puts it back", group, pe.Done, pe.BackupDir)}
-		}
-		return &exitError{code: ExitNoVerdict, err: fmt.Errorf("group %s: %v; `raftctl restore %s` puts it back", group, pe.Err, pe.BackupDir)}
-	}
-	return &exitError{code: ExitNoVerdict, err: fmt.Errorf("group %s: %w", group, describeFSError(err))}
-}
-
 // changeReport is one group's outcome in JSON.
 type changeReport struct {
 	Name         string           `json:"name"`
@@ -398,7 +376,7 @@ WARNING: restore changes the group; stop every process using it first.
 			if err != nil {
 				var ce *repair.ChangedError
 				if errors.As(err, &ce) {
-					return &exitError{code: ExitNoVerdict, err: fmt.Errorf("%v; nothing was changed (--force restores anyway, losing what was written since)", err)}
+					return noVerdictf("%v; nothing was changed (--force restores anyway, losing what was written since)", err)
 				}
 				return changeError(args[0], err)
 			}

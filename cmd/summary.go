@@ -150,7 +150,7 @@ func (o *summaryOptions) run(cmd *cobra.Command, g *globals, args []string) erro
 	for _, s := range sums {
 		for _, fg := range s.Groups {
 			if fg.NoLog {
-				return &exitError{code: ExitNoVerdict, err: fmt.Errorf("%s: group %s: %s", s.Server, fg.Name, fg.Err)}
+				return noVerdictf("%s: group %s: %s", s.Server, fg.Name, fg.Err)
 			}
 		}
 	}
@@ -262,7 +262,7 @@ func compareSourcesIn(cmd *cobra.Command, g *globals, sel *selector, dirs *repli
 		for _, s := range sums {
 			picked := s.Select(sel.globs)
 			if len(picked) == 0 {
-				return &exitError{code: ExitUsage, err: fmt.Errorf("%s: no group of %s matches --group %v", p, s.Server, sel.globs)}
+				return inputErrorf("%s: no group of %s matches --group %v", p, s.Server, sel.globs)
 			}
 			out = append(out, inspect.CompareSource{Server: s.Server, Summary: s, SummaryGroups: picked})
 		}
