@@ -23,14 +23,15 @@ import (
 // succeed, every entry is byte-identical to the replica's, and the member's
 // HardState is kept (term and vote unchanged, commit not lowered). Damage
 // at the very end of the log, where the newest HardState may have been, is
-// refused (exit 1) and changes nothing. Only the newest .snap file is kept
-// (MaxSnapFiles 1): the rewritten WAL starts at it, so older ones would be
-// left without a snapshot record (snapshot-orphan warnings, and repair
-// exits 1).
+// refused (exit 1) and changes nothing. Every .snap file is kept
+// (MaxSnapFiles 1000) and the WAL is never purged: the rewritten WAL then
+// starts at sequence 0 from the newest usable snapshot, and repair --from
+// moves the older .snap files, of which it holds no record, into the
+// backup, so that the member verifies clean (exit 0).
 func TestRepairFromLastSegment(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "c")
 	res, err := fixture.RaftCluster(src, fixture.ClusterOptions{Groups: 1, Proposals: 30, SegmentSize: 16 << 10,
-		SnapshotEvery: 90, MaxWALFiles: 1000, MaxSnapFiles: 1})
+		SnapshotEvery: 90, MaxWALFiles: 1000, MaxSnapFiles: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

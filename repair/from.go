@@ -573,6 +573,48 @@ func (b *fromPlanner) swapAction() (bool, error) {
 	}
 	msg += fmt.Sprintf(", and its own HardState (term %d, vote %x, commit %d)", hs.Term, hs.Vote, hs.Commit)
 	p.Actions = append(p.Actions, Action{Kind: Replace, Path: member.WALDir, Size: size, Reason: "repair-from", Message: msg})
+	return b.olderSnapFiles()
+}
+
+// olderSnapFiles plans the removal (into the backup) of the member's .snap
+// files older than the snapshot the new WAL starts at, when that WAL will
+// start at sequence 0 (renameNewSegments: the snapshot is read from the
+// member's first segment and the WAL was never purged). Such a WAL says it
+// holds every snapshot record, so etcd could never use the older files
+// and verify would report each as an orphan. (A WAL that starts later
+// reads as purged, and older files are left alone, as etcd leaves them.)
+func (b *fromPlanner) olderSnapFiles() (bool, error) {
+	p, s := b.p, b.p.Snapshot.Index
+	var base uint64
+	for _, seg := range b.st.segs {
+		if seg.Index <= s {
+			base = seg.Seq
+		}
+	}
+	if s == 0 || base != 0 {
+		return false, nil
+	}
+	snaps, err := inspect.ListSnapFiles(b.member.SnapDir)
+	if err != nil {
+		return false, err
+	}
+	for k := len(snaps) - 1; k >= 0; k-- { // oldest first
+		sf := snaps[k]
+		if !sf.NameOK || sf.NameIndex >= s {
+			continue
+		}
+		fi, err := regularFile(sf.Path)
+		if err != nil {
+			return b.refuse(CodeFromCannot, "%v", err)
+		}
+		sum, n, err := hashHeld(b.held, sf.Path)
+		if err != nil {
+			return false, err
+		}
+		p.Files = append(p.Files, FileState{Path: sf.Path, Size: n, SHA256: sum})
+		p.Actions = append(p.Actions, Action{Kind: Remove, Path: sf.Path, Size: fi.Size(), Bytes: fi.Size(), Reason: "repair-from",
+			Message: fmt.Sprintf("remove %s: older than the snapshot the rewritten WAL starts at (index %d), which holds no record of it", sf.Name, s)})
+	}
 	return false, nil
 }
 

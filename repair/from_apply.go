@@ -163,12 +163,14 @@ func (a *applier) runFrom(p *FromPlan, st *fromState) (err error) {
 	if err := a.ctx.Err(); err != nil {
 		return err
 	}
-	act := p.Actions[0]
-	if err := a.replace(act); err != nil {
-		return fmt.Errorf("%s %s: %w", act.Kind, act.Path, err)
+	// The WAL first, then the .snap files it leaves without a record.
+	for _, act := range p.Actions {
+		if err := a.act(act); err != nil {
+			return fmt.Errorf("%s %s: %w", act.Kind, act.Path, err)
+		}
+		a.done++
+		a.res.Actions = append(a.res.Actions, act)
 	}
-	a.done++
-	a.res.Actions = append(a.res.Actions, act)
 	return nil
 }
 
