@@ -18,20 +18,7 @@ import (
 // passes (the effective log's bounds, then the entries) over one listing
 // per pass, so twice. strace is required under CI=true.
 func TestSegmentOpensReadOnly(t *testing.T) {
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("strace is required in CI (install Debian's strace): %v", err)
-		}
-		t.Skipf("strace not installed: %v", err)
-	}
-	bin, err := exec.LookPath("raftctl") // the test binary as raftctl (TestMain)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no raftctl binary in PATH (testscript.Main puts the test binary there): %v", err)
-		}
-		t.Skipf("no raftctl binary in PATH: %v", err)
-	}
+	strace, bin := straceAndBinary(t)
 	sample, err := filepath.Abs("../testdata/sample")
 	if err != nil {
 		t.Fatal(err)
