@@ -225,18 +225,7 @@ func copyOut(held map[string]*os.File, src, dst string, truncAt int64) (Manifest
 	if err := out.Close(); err != nil {
 		return ManifestFile{}, "", err
 	}
-	mf := ManifestFile{Size: n, Mode: fmt.Sprintf("%04o", fi.Mode().Perm()), SHA256: hex.EncodeToString(h.Sum(nil))}
-	if uid, gid, ok := owner(fi); ok {
-		mf.UID, mf.GID = &uid, &gid
-	}
-	var afterSum string
-	if ah != nil {
-		if err := hashZeros(ah, n-truncAt); err != nil {
-			return ManifestFile{}, "", err
-		}
-		afterSum = hex.EncodeToString(ah.Sum(nil))
-	}
-	return mf, afterSum, nil
+	return backedUp(fi, n, h, ah, truncAt)
 }
 
 // linkOut moves src into the backup as dst with a hard link (src stays
@@ -294,18 +283,7 @@ func linkOut(held map[string]*os.File, src, dst string, truncAt int64, pinned *F
 	if err != nil {
 		return ManifestFile{}, "", err
 	}
-	mf := ManifestFile{Size: n, Mode: fmt.Sprintf("%04o", fi.Mode().Perm()), SHA256: hex.EncodeToString(h.Sum(nil))}
-	if uid, gid, ok := owner(fi); ok {
-		mf.UID, mf.GID = &uid, &gid
-	}
-	var afterSum string
-	if ah != nil {
-		if err := hashZeros(ah, n-truncAt); err != nil {
-			return ManifestFile{}, "", err
-		}
-		afterSum = hex.EncodeToString(ah.Sum(nil))
-	}
-	return mf, afterSum, nil
+	return backedUp(fi, n, h, ah, truncAt)
 }
 
 var zeroBlock = make([]byte, 64<<10)
@@ -420,4 +398,23 @@ func (a *applier) writeManifest() error {
 		_, err := f.Write(b)
 		return err
 	})
+}
+
+// backedUp is the manifest entry of a file of n bytes backed up with hash
+// h (its mode and owner from fi), and, when ah hashes what a truncation
+// at truncAt keeps, the hash the file has after it (ah then gets the zeros
+// that replace the rest).
+func backedUp(fi os.FileInfo, n int64, h, ah hash.Hash, truncAt int64) (ManifestFile, string, error) {
+	mf := ManifestFile{Size: n, Mode: fmt.Sprintf("%04o", fi.Mode().Perm()), SHA256: hex.EncodeToString(h.Sum(nil))}
+	if uid, gid, ok := owner(fi); ok {
+		mf.UID, mf.GID = &uid, &gid
+	}
+	var afterSum string
+	if ah != nil {
+		if err := hashZeros(ah, n-truncAt); err != nil {
+			return ManifestFile{}, "", err
+		}
+		afterSum = hex.EncodeToString(ah.Sum(nil))
+	}
+	return mf, afterSum, nil
 }
