@@ -1,9 +1,7 @@
 package repair
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,24 +187,11 @@ func replanSame(ctx context.Context, plan *Plan, lock *GroupLock) error {
 	if err != nil {
 		return err
 	}
-	for _, part := range []struct {
-		name string
-		a, b any
-	}{
+	return sameParts([]planPart{
 		{"actions", plan.Actions, fresh.Actions},
 		{"files", plan.Files, fresh.Files},
 		{"compaction", plan.Compact, fresh.Compact},
-	} {
-		x, err1 := json.Marshal(part.a)
-		y, err2 := json.Marshal(part.b)
-		if err := errors.Join(err1, err2); err != nil {
-			return err
-		}
-		if !bytes.Equal(x, y) {
-			return &StaleError{Reason: "its " + part.name + " differ"}
-		}
-	}
-	return nil
+	})
 }
 
 // applier runs one plan.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -108,25 +107,12 @@ func applyFromLocked(ctx context.Context, plan *FromPlan, st *fromState, opts Ap
 
 // sameFromPlan compares what two plans would change.
 func sameFromPlan(a, b *FromPlan) error {
-	for _, part := range []struct {
-		name string
-		x, y any
-	}{
+	return sameParts([]planPart{
 		{"actions", a.Actions, b.Actions},
 		{"files", a.Files, b.Files},
 		{"refusals", a.Refusals, b.Refusals},
 		{"entries", [4]any{a.Snapshot, a.HardState, a.CopyTo, a.LastIndex}, [4]any{b.Snapshot, b.HardState, b.CopyTo, b.LastIndex}},
-	} {
-		x, err1 := json.Marshal(part.x)
-		y, err2 := json.Marshal(part.y)
-		if err := errors.Join(err1, err2); err != nil {
-			return err
-		}
-		if !bytes.Equal(x, y) {
-			return &StaleError{Reason: "its " + part.name + " differ"}
-		}
-	}
-	return nil
+	})
 }
 
 // runFrom backs the member's WAL up, writes the new one aside, records

@@ -1,6 +1,9 @@
 package repair
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/raftctl/raftctl/inspect"
@@ -182,4 +185,27 @@ func (p *Plan) refuseWith(code, path, advice, format string, args ...any) {
 
 func (p *Plan) note(format string, args ...any) {
 	p.Notes = append(p.Notes, fmt.Sprintf(format, args...))
+}
+
+// planPart is one part of two plans compared by sameParts: its name and
+// each plan's value.
+type planPart struct {
+	name string
+	x, y any
+}
+
+// sameParts compares the parts of two plans by their JSON form and
+// returns a *StaleError naming the first that differs.
+func sameParts(parts []planPart) error {
+	for _, part := range parts {
+		x, err1 := json.Marshal(part.x)
+		y, err2 := json.Marshal(part.y)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		if !bytes.Equal(x, y) {
+			return &StaleError{Reason: "its " + part.name + " differ"}
+		}
+	}
+	return nil
 }

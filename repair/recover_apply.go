@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -116,26 +115,13 @@ func ApplyRecover(ctx context.Context, plan *RecoverPlan, opts ApplyOptions) (*R
 
 // sameRecoverPlan compares what a plan would change.
 func sameRecoverPlan(a, b *RecoverPlan) error {
-	for _, part := range []struct {
-		name string
-		x, y any
-	}{
+	return sameParts([]planPart{
 		{"actions", a.Actions, b.Actions},
 		{"files", a.Files, b.Files},
 		{"HardState", a.NewHardState, b.NewHardState},
 		{"donor", [3]any{a.Donor, a.AppendFrom, a.AppendTo}, [3]any{b.Donor, b.AppendFrom, b.AppendTo}},
 		{"refusals", a.Refusals, b.Refusals},
-	} {
-		x, err1 := json.Marshal(part.x)
-		y, err2 := json.Marshal(part.y)
-		if err := errors.Join(err1, err2); err != nil {
-			return err
-		}
-		if !bytes.Equal(x, y) {
-			return &StaleError{Reason: "its " + part.name + " differ"}
-		}
-	}
-	return nil
+	})
 }
 
 // hashEntries streams a replica's effective entries in [from, to] into a

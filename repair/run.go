@@ -169,13 +169,7 @@ func Repair(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, er
 			}
 			break
 		}
-		res, err := apply(ctx, plan, opts, round, lock)
-		if err != nil {
-			return nil, err
-		}
-		out.Rounds = append(out.Rounds, res)
-		lock.Release()
-		if lock, rep, err = verifyAfter(ctx, g); err != nil {
+		if lock, rep, err = applyRound(ctx, g, plan, opts, round, lock, out); err != nil {
 			return nil, err
 		}
 	}
@@ -205,17 +199,25 @@ func Compact(ctx context.Context, g inspect.Group, opts RunOptions) (*Outcome, e
 		out.Problem = out.Refused || (opts.DryRun && !plan.Empty()) || rep.Status != inspect.StatusOK
 		return out, nil
 	}
-	res, err := apply(ctx, plan, opts, 1, lock)
-	if err != nil {
-		return nil, err
-	}
-	out.Rounds = append(out.Rounds, res)
-	lock.Release()
-	if lock, rep, err = verifyAfter(ctx, g); err != nil {
+	if lock, rep, err = applyRound(ctx, g, plan, opts, 1, lock, out); err != nil {
 		return nil, err
 	}
 	out.finish(rep)
 	return out, nil
+}
+
+// applyRound applies a plan made under lock, records the round in out,
+// releases the lock and verifies the group again under a new one, which it
+// returns with the verify's report. On an error the lock it returns is the
+// one to release (the old one, or the new one).
+func applyRound(ctx context.Context, g inspect.Group, plan *Plan, opts RunOptions, round int, lock *GroupLock, out *Outcome) (*GroupLock, *inspect.GroupReport, error) {
+	res, err := apply(ctx, plan, opts, round, lock)
+	if err != nil {
+		return lock, nil, err
+	}
+	out.Rounds = append(out.Rounds, res)
+	lock.Release()
+	return verifyAfter(ctx, g)
 }
 
 // apply applies a plan made under lock. A lock that fell back to reading
