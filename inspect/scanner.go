@@ -153,10 +153,10 @@ type scanner struct {
 	reqPos int64
 	link   chan aheadLink
 	// cur is the chunk buffer s.buf is (nil for a buffer of another
-	// size); hints are what the framing beside its read decoded, hinti
-	// the first not yet passed, ahead the segment it framed.
+	// size); hints are what the framing beside its read decoded (always of
+	// the current segment: open drops them), hinti the first not yet
+	// passed.
 	cur   *chunkBuf
-	ahead crcAhead
 	hints []crcHint
 	hinti int
 	// hinted counts the records whose CRC came from a hint (for tests).
@@ -252,7 +252,7 @@ func (s *scanner) open() bool {
 		return false
 	}
 	s.settle()
-	s.ahead, s.hints, s.hinti, s.link = crcAhead{seg: -1}, nil, 0, nil
+	s.hints, s.hinti, s.link = nil, 0, nil
 	s.f, s.size, s.r, s.w, s.eof, s.off, s.nrecs, s.pos = f, fi.Size(), 0, 0, false, 0, 0, 0
 	return true
 }
@@ -405,7 +405,7 @@ func (s *scanner) prefetch() {
 		// stands: the chain there is its own, the bytes it has not
 		// passed are in s.buf.
 		in := make(chan aheadLink, 1)
-		in <- aheadLink{st: crcAhead{seg: s.si, on: true, crc: s.crc, next: s.off}, carry: s.buf[s.r:s.w]}
+		in <- aheadLink{st: crcAhead{on: true, crc: s.crc, next: s.off}, carry: s.buf[s.r:s.w]}
 		s.link = in
 	}
 	for len(s.queue) < readAhead && s.reqPos < s.size {
@@ -470,7 +470,7 @@ func (s *scanner) take(n int) error {
 		s.release(s.cur)
 		s.cur, s.buf, s.r, s.w = nil, nb, 0, left+res.n
 	}
-	s.ahead, s.hints, s.hinti = crcAhead{seg: s.si}, res.hints, 0
+	s.hints, s.hinti = res.hints, 0
 	if err := s.got(res.n, res.err); err != nil {
 		return err
 	}
@@ -507,8 +507,7 @@ type crcHint struct {
 // length word, a frame longer than what is read, a record that does not
 // decode, a record above the scanner's limit.
 type crcAhead struct {
-	seg int
-	on  bool
+	on bool
 	// crc is the running CRC at next, the offset of the first frame not
 	// yet framed.
 	crc  uint32
@@ -606,7 +605,7 @@ func (s *scanner) hint(total int64) (crcHint, bool) {
 	for s.hinti < len(s.hints) && s.hints[s.hinti].off < s.off {
 		s.hinti++
 	}
-	if s.hinti < len(s.hints) && s.ahead.seg == s.si {
+	if s.hinti < len(s.hints) {
 		if h := s.hints[s.hinti]; h.off == s.off && int64(h.total) == total && h.pre == s.crc {
 			s.hinti++
 			s.hinted++
