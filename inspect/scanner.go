@@ -306,7 +306,7 @@ func (s *scanner) fill(n int) error {
 			s.eof = true
 			return nil
 		}
-		m, err := s.f.ReadAt(s.buf[s.w:s.w+int(room)], s.pos)
+		m, err := readAt(s.f, s.buf[s.w:s.w+int(room)], s.pos)
 		if err := s.got(m, err); err != nil {
 			return err
 		}
@@ -419,7 +419,7 @@ func (s *scanner) prefetch() {
 		s.link = out
 		f, at, buf, hints := s.f, s.reqPos, c.b, c.hints[:0]
 		go func() {
-			m, err := f.ReadAt(dst, at)
+			m, err := readAt(f, dst, at)
 			link := <-in
 			st := link.st
 			if err != nil && err != io.EOF {

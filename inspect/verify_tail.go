@@ -28,23 +28,63 @@ const verifyMaxProbe = 4
 
 // verifyScanTail reads path from from (rounded up to a multiple of 8, as
 // frames are 8-aligned) to size, looking for non-zero bytes and for WAL
-// records. It reads through one fixed buffer, so its memory does not grow
+// records. It reads through fixed buffers, so its memory does not grow
 // with the segment.
+//
+// A long tail (the last segment's preallocated zeros are most of a
+// segment) is read in two halves at once, one on each core: the first
+// half's finding comes first, as it would in one pass, since a candidate
+// frame is checked against the whole file wherever it starts.
 func verifyScanTail(seg Segment, from, size int64) (verifyTail, error) {
-	t := verifyTail{nonZero: -1, recAt: -1}
 	from = (from + 7) &^ 7
 	if from >= size {
-		return t, nil
+		return verifyTail{nonZero: -1, recAt: -1}, nil
 	}
 	f, done, err := seg.openRead()
 	if err != nil {
-		return t, err
+		return verifyTail{nonZero: -1, recAt: -1}, err
 	}
 	defer done()
-	buf := make([]byte, min(int64(verifyTailBuffer), size-from))
-	for base := from; base < size; {
-		n := int(min(int64(len(buf)), size-base))
-		m, err := f.ReadAt(buf[:n], base)
+	if size-from < verifyTailSplit {
+		return verifyScanRange(f, from, size, size)
+	}
+	mid := from + (size-from)/2&^(verifyTailBuffer-1)
+	type half struct {
+		t   verifyTail
+		err error
+	}
+	second := make(chan half, 1)
+	go func() {
+		t, err := verifyScanRange(f, mid, size, size)
+		second <- half{t, err}
+	}()
+	t, err := verifyScanRange(f, from, mid, size)
+	h := <-second
+	switch {
+	case err != nil || t.recAt >= 0:
+		return t, err
+	case h.err != nil:
+		return t, h.err
+	}
+	if t.nonZero < 0 {
+		t.nonZero = h.t.nonZero
+	}
+	t.recAt, t.recs = h.t.recAt, h.t.recs
+	return t, nil
+}
+
+// verifyTailSplit is the tail length from which verifyScanTail reads two
+// halves at once.
+const verifyTailSplit = 4 << 20
+
+// verifyScanRange is verifyScanTail over [from, end) of a file of size
+// bytes; from and end are multiples of 8.
+func verifyScanRange(f *os.File, from, end, size int64) (verifyTail, error) {
+	t := verifyTail{nonZero: -1, recAt: -1}
+	buf := make([]byte, min(int64(verifyTailBuffer), end-from))
+	for base := from; base < end; {
+		n := int(min(int64(len(buf)), end-base))
+		m, err := readAt(f, buf[:n], base)
 		if err != nil && err != io.EOF {
 			return t, err
 		}
