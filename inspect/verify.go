@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -174,16 +175,25 @@ type verifier struct {
 	tailSignal string
 	tailFile   string
 	tailOffset int64
+	// ahead is the last segment's tail, scanned beside the lock check
+	// that follows the reading (see scanTailAhead).
+	ahead *tailAhead
 }
 
 // add appends a finding and returns its position in the report.
 func (v *verifier) add(code, file string, off int64, idx uint64, msg string) int {
+	return v.insert(len(v.rep.Findings), code, file, off, idx, msg)
+}
+
+// insert puts a finding at position at of the report (see reportLocks)
+// and returns at.
+func (v *verifier) insert(at int, code, file string, off int64, idx uint64, msg string) int {
 	ci, ok := LookupCode(code)
 	if !ok {
 		panic("inspect: finding code not in the catalogue: " + code)
 	}
-	v.rep.Findings = append(v.rep.Findings, Finding{Code: code, Severity: ci.Severity, File: file, Offset: off, Index: idx, Message: msg, Hint: ci.Hint})
-	return len(v.rep.Findings) - 1
+	v.rep.Findings = slices.Insert(v.rep.Findings, at, Finding{Code: code, Severity: ci.Severity, File: file, Offset: off, Index: idx, Message: msg, Hint: ci.Hint})
+	return at
 }
 
 func (v *verifier) run(ctx context.Context) error {
@@ -215,19 +225,23 @@ func (v *verifier) run(ctx context.Context) error {
 		return nil
 	}
 	v.checkSegmentNames()
-	if !v.opts.NoLockCheck {
-		v.checkLocks()
-	}
-	if err := v.readParts(ctx); err != nil {
+	// The lock checks wait on the kernel, not the processor: the first
+	// runs beside the reading, the second beside the scan of the last
+	// segment's tail (see lockCheck).
+	before, at := v.lockCheck(), len(v.rep.Findings)
+	err = v.readParts(ctx)
+	v.reportLocks(before, at)
+	if err != nil {
 		return err
 	}
-	if !v.opts.NoLockCheck {
-		v.checkLocks()
-	}
+	after, at := v.lockCheck(), len(v.rep.Findings)
+	defer v.scanTailAhead()()
 	// The writer saves a .snap file before the WAL record that refers to
 	// it: listing the snapshot directory after the WAL was read sees every
 	// file a record read refers to, even beside a live server.
-	if err := v.listSnaps(); err != nil {
+	err = v.listSnaps()
+	v.reportLocks(after, at)
+	if err != nil {
 		return err
 	}
 	v.grew = v.walGrew()

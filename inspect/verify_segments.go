@@ -81,7 +81,7 @@ func (v *verifier) checkSegmentEnd(abs int, st segState, explained map[int]bool)
 		}
 		return nil
 	}
-	tail, err := verifyScanTail(seg, end+frameHeader, size)
+	tail, err := v.scanTail(abs, end+frameHeader, size)
 	if err != nil {
 		return &verifyNoVerdict{err}
 	}
@@ -90,6 +90,47 @@ func (v *verifier) checkSegmentEnd(abs int, st segState, explained map[int]bool)
 	}
 	v.judgeZeroTail(abs, st.sum, tail, nextBreaks, explained)
 	return nil
+}
+
+// tailAhead is the scan of the last segment's tail from from to size,
+// started as soon as the reading ended (see scanTailAhead).
+type tailAhead struct {
+	seg        int
+	from, size int64
+	done       chan struct{}
+	t          verifyTail
+	err        error
+}
+
+// scanTailAhead starts scanning what lies past the log in the last
+// segment, where checkSegmentEnd will look, so that the scan runs while
+// the lock check after the reading waits on the kernel. It returns what
+// waits for the scan to end, for run to defer before the held segments
+// are released.
+func (v *verifier) scanTailAhead() func() {
+	last := len(v.segs) - 1
+	st := v.segStates()[last]
+	seg := v.segs[last]
+	if !st.sum.Read || st.stop != nil || seg.Size == 0 || st.sum.End >= seg.Size {
+		return func() {}
+	}
+	a := &tailAhead{seg: last, from: st.sum.End + frameHeader, size: seg.Size, done: make(chan struct{})}
+	go func() {
+		a.t, a.err = verifyScanTail(seg, a.from, a.size)
+		close(a.done)
+	}()
+	v.ahead = a
+	return func() { <-a.done }
+}
+
+// scanTail is verifyScanTail on segment abs, taken from the scan started
+// ahead when it is the same one.
+func (v *verifier) scanTail(abs int, from, size int64) (verifyTail, error) {
+	if a := v.ahead; a != nil && a.seg == abs && a.from == from && a.size == size {
+		<-a.done
+		return a.t, a.err
+	}
+	return verifyScanTail(v.segs[abs], from, size)
 }
 
 // judgeZeroTail judges what follows the zero length word that ends the

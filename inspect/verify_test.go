@@ -1141,6 +1141,32 @@ func TestVerifyInUse(t *testing.T) {
 			t.Fatalf("verify left a lock behind: %v", err)
 		}
 	})
+	t.Run("seen-after-the-read", func(t *testing.T) {
+		// A server that starts while the log is read is seen by the
+		// check after the reading alone (the one beside it is made
+		// blind here), and reported once; a lock the first check sees
+		// is reported once too, and the second check is not made.
+		l, err := fileutil.TryLockFile(last, os.O_RDWR, fileutil.PrivateFileMode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		defer func() { lockHolders = verifyLockHolders }()
+		for _, blind := range []int{1, 0} {
+			calls := 0
+			lockHolders = func(paths []string, probe Segment) []verifyLock {
+				calls++
+				if calls == blind {
+					return nil
+				}
+				return verifyLockHolders(paths, probe)
+			}
+			expectCodes(t, g.verify(t, VerifyOptions{}), CodeInUse)
+			if want := 2 - (1 - blind); calls != want {
+				t.Errorf("first check blind %v: %d checks, want %d", blind == 1, calls, want)
+			}
+		}
+	})
 	t.Run("probe-without-proc", func(t *testing.T) {
 		l, err := fileutil.TryLockFile(last, os.O_RDWR, fileutil.PrivateFileMode)
 		if err != nil {
