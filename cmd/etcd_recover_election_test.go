@@ -349,9 +349,9 @@ func assertElectionLoss(t *testing.T, root string, survivors []string, acked []s
 		t.Errorf("plain --force-new-cluster on %s: compare predicts %d acknowledged keys lost (indexes %d..%d), %d missing:\npredicted %v\nmissing   %v",
 			elect, len(predicted), ec.ForceKeep+1, comp.ProvenCommit, len(missing), predicted, missing)
 	}
-	if len(missing) == 0 {
-		t.Errorf("plain --force-new-cluster on %s loses %d committed entries but no acknowledged key", elect, ec.ForceLoses)
-	}
+	// Whether the lost entries hold acknowledged keys is the caller's to
+	// judge (r.LostKeys): a recorded case must, a live run may find that
+	// the client had not yet heard back for them.
 	t.Logf("the election rule picks %s (strict: %v); %s", r.Elect, r.Strict, r.sentence())
 	return r, true
 }
@@ -420,8 +420,12 @@ func electionRuleLive(t *testing.T, members int) {
 	}
 	// The cluster is stopped: a copy started with ForceNewCluster keeps
 	// its member and cluster IDs, and the live members would talk to it.
-	if _, ok := assertElectionLoss(t, filepath.Join(root, "check"), survivors, found.Acked); !ok {
+	r, ok := assertElectionLoss(t, filepath.Join(root, "check"), survivors, found.Acked)
+	if !ok {
 		t.Fatalf("compare in process and raftctl compare disagree on %v", survivors)
+	}
+	if r.LostKeys == 0 {
+		t.Skipf("the %d committed entries the election rule's choice loses hold no acknowledged key (timing: the client had not heard back); compare predicted that too", r.LostEntries)
 	}
 }
 
@@ -475,6 +479,9 @@ func TestEtcdElectionRuleFixture(t *testing.T) {
 			r, ok := assertElectionLoss(t, filepath.Join(root, "check"), survivors, ec.Acked)
 			if !ok {
 				t.Fatalf("the election rule's choice among %v loses nothing", ec.Order)
+			}
+			if r.LostKeys == 0 {
+				t.Errorf("plain --force-new-cluster on %s loses %d committed entries but no acknowledged key", r.Elect, r.LostEntries)
 			}
 			if r.Strict != f.strict {
 				t.Errorf("the election rule's choice is strictly ahead: %v, want %v", r.Strict, f.strict)
@@ -889,6 +896,12 @@ func TestEtcdElectionRuleTermLive(t *testing.T) {
 		r, ok := assertElectionLoss(t, filepath.Join(root, "check"), []string{mdir, filepath.Join(root, "survivor", b+".etcd")}, acked)
 		if !ok || !r.Strict {
 			t.Fatalf("raftctl compare disagrees: loss %v, strict %v", ok, r.Strict)
+		}
+		if r.LostKeys == 0 {
+			// As predicted, but not the case sought: the client had
+			// not heard back for the lost entries.
+			tried[len(tried)-1] += " (no acknowledged key among them)"
+			continue
 		}
 		return
 	}

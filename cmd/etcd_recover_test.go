@@ -270,6 +270,9 @@ func etcdQuorumLoss(t *testing.T, seed int64) {
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	target := 400 + rng.Intn(600)
 	for count() < target {
+		if ctx.Err() != nil {
+			t.Fatalf("the load stalled: %d of %d writes acknowledged in 60 s", count(), target)
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	kill(leader)
