@@ -3,6 +3,7 @@
 package inspect
 
 import (
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -40,9 +41,9 @@ func TestScannerReadsThroughAPartialPageCache(t *testing.T) {
 		{"unknown flag", func(uintptr, []byte, int64) (int, syscall.Errno) { return 0, syscall.EOPNOTSUPP }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			calls := 0
+			var calls atomic.Int64 // (called from the background reads)
 			preadv2 = func(fd uintptr, b []byte, off int64) (int, syscall.Errno) {
-				calls++
+				calls.Add(1)
 				return c.fake(fd, b, off)
 			}
 			noWaitUsable.Store(true)
@@ -51,7 +52,7 @@ func TestScannerReadsThroughAPartialPageCache(t *testing.T) {
 			if got.Status != want.Status || dumpFindings(got) != dumpFindings(want) {
 				t.Fatalf("verify through a partial page cache:\n%s\nwant\n%s", dumpFindings(got), dumpFindings(want))
 			}
-			if calls == 0 {
+			if calls.Load() == 0 {
 				t.Fatal("preadv2 was never tried")
 			}
 		})
