@@ -27,7 +27,10 @@ import (
 // So readAt first asks the kernel with preadv2(RWF_NOWAIT) as a raw system
 // call, which keeps the processor: RWF_NOWAIT returns at once with what the
 // page cache holds and EAGAIN where it would have to wait for the disk or
-// a lock, so the raw call never blocks. What RWF_NOWAIT cannot give, and
+// a lock, so the raw call never blocks: it holds the processor for as
+// long as the copy takes (a quarter of a millisecond for the scanner's
+// 1 MiB), the longest a stop of the world for the collector may then
+// wait. What RWF_NOWAIT cannot give, and
 // every read on a kernel or file system without it, goes through f.ReadAt
 // as before, and so do all errors, which f.ReadAt then reports itself.
 func readAt(f *os.File, b []byte, off int64) (int, error) {
