@@ -120,8 +120,10 @@ func compareOutcomes(t testing.TB, label string, segs []Segment) {
 	t.Helper()
 	want := etcdOutcome(t, segs)
 	// 64 makes nearly every record straddle two chunks; 512 and 4096 let
-	// the CRCs computed beside the background reads serve most records.
-	for _, bs := range []int{64, 512, 4096, defaultBufferSize} {
+	// the CRCs computed beside the background reads serve most records;
+	// 0 is the size a scanner picks itself (no larger than the largest
+	// segment).
+	for _, bs := range []int{64, 512, 4096, defaultBufferSize, 0} {
 		got := ourOutcome(t, segs, bs)
 		if got.kind != want.kind || got.offset != want.offset || len(got.types) != len(want.types) {
 			t.Fatalf("%s (buffer %d): raftctl %v, etcd %v", label, bs, got, want)
@@ -277,6 +279,26 @@ func TestScannerCRCAhead(t *testing.T) {
 		t.Fatalf("%d of %d records had their CRC computed beside the read, want at least 80%%", sc.hinted, n-crcs)
 	}
 	t.Logf("%d of %d records hinted", sc.hinted, n)
+}
+
+// TestScannerBufferFitsTheSegments: a scanner over small segments reads
+// through a buffer no larger than the largest one (rounded up to 4 KiB),
+// and through the default buffer when a segment is larger.
+func TestScannerBufferFitsTheSegments(t *testing.T) {
+	segs := listSegs(t, writeWAL(t, t.TempDir(), 16*1024, manyOps))
+	var largest int64
+	for _, s := range segs {
+		largest = max(largest, s.Size)
+	}
+	sc := newScanner(segs, scanOptions{})
+	if want := int(largest+4095) &^ 4095; sc.opts.BufferSize != want || len(sc.buf) != want+want/4 {
+		t.Fatalf("buffer %d (%d with headroom) for segments of at most %d bytes, want %d", sc.opts.BufferSize, len(sc.buf), largest, want)
+	}
+	big := append([]Segment{}, segs...)
+	big[0].Size = 64 << 20
+	if sc := newScanner(big, scanOptions{}); sc.opts.BufferSize != defaultBufferSize {
+		t.Fatalf("buffer %d beside a 64 MB segment, want %d", sc.opts.BufferSize, defaultBufferSize)
+	}
 }
 
 // TestScannerHugeLengthWord: a sparse segment whose length word claims a
