@@ -2,9 +2,11 @@ package inspect
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -116,6 +118,29 @@ func TestParseSegmentName(t *testing.T) {
 		seq, idx, can, err := ParseSegmentName(c.name)
 		if (err == nil) != c.ok || seq != c.seq || idx != c.index || can != c.canonical {
 			t.Errorf("%s: %d %d %v %v", c.name, seq, idx, can, err)
+		}
+	}
+	// The fast path for canonical names gives what Sscanf gives, on
+	// names one edit away from canonical too.
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "0123456789abcdefABCDEF-.wxgz+ "
+	for k := 0; k < 20000; k++ {
+		b := []byte(SegmentName(rng.Uint64()>>(rng.IntN(64)), rng.Uint64()>>(rng.IntN(64))))
+		switch rng.IntN(4) {
+		case 1:
+			b[rng.IntN(len(b))] = alphabet[rng.IntN(len(alphabet))]
+		case 2:
+			i := rng.IntN(len(b))
+			b = slices.Delete(b, i, i+1)
+		case 3:
+			i := rng.IntN(len(b))
+			b = slices.Insert(b, i, alphabet[rng.IntN(len(alphabet))])
+		}
+		name := string(b)
+		seq, idx, can, err := ParseSegmentName(name)
+		wseq, widx, wcan, werr := parseSegmentNameScanf(name)
+		if seq != wseq || idx != widx || can != wcan || (err == nil) != (werr == nil) {
+			t.Fatalf("%q: %d %d %v %v; Sscanf gives %d %d %v %v", name, seq, idx, can, err, wseq, widx, wcan, werr)
 		}
 	}
 }

@@ -67,6 +67,41 @@ func openSegments(segs []Segment) (release func(), err error) {
 // (fmt.Sscanf with "%016x-%016x.wal"). It reports whether the name is
 // canonical, that is, exactly what etcd itself would write.
 func ParseSegmentName(name string) (seq, index uint64, canonical bool, err error) {
+	if seq, index, ok := parseCanonicalName(name); ok {
+		// What Sscanf gives for such a name, without its cost (a tenth
+		// of verify's time over thousands of small groups).
+		return seq, index, true, nil
+	}
+	return parseSegmentNameScanf(name)
+}
+
+// parseCanonicalName parses a name exactly as etcd writes it: 16 lower-case
+// hex digits, '-', 16 more, ".wal".
+func parseCanonicalName(name string) (seq, index uint64, ok bool) {
+	if len(name) != 37 || name[16] != '-' || name[33:] != ".wal" {
+		return 0, 0, false
+	}
+	for _, part := range []string{name[:16], name[17:33]} {
+		var v uint64
+		for k := 0; k < len(part); k++ {
+			c := part[k]
+			switch {
+			case '0' <= c && c <= '9':
+				v = v<<4 | uint64(c-'0')
+			case 'a' <= c && c <= 'f':
+				v = v<<4 | uint64(c-'a'+10)
+			default:
+				return 0, 0, false
+			}
+		}
+		seq, index = index, v
+	}
+	return seq, index, true
+}
+
+// parseSegmentNameScanf is ParseSegmentName for any name, through
+// fmt.Sscanf as etcd parses.
+func parseSegmentNameScanf(name string) (seq, index uint64, canonical bool, err error) {
 	if !strings.HasSuffix(name, ".wal") {
 		return 0, 0, false, fmt.Errorf("%q: not a WAL segment name (want %%016x-%%016x.wal)", name)
 	}
