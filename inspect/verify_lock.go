@@ -42,28 +42,32 @@ func (v *verifier) lockCheck() <-chan []verifyLock {
 	if v.live || v.opts.NoLockCheck {
 		return nil
 	}
+	segs, g := v.segs, v.g
+	out := make(chan []verifyLock, 1)
+	go func() { out <- lockHolders(func() []string { return lockPaths(segs, g) }, segs[len(segs)-1]) }()
+	return out
+}
+
+// lockPaths lists the files of group g a live process may lock: segs, the
+// segments and .tmp files in the WAL directory now, and the directories.
+func lockPaths(segs []Segment, g Group) []string {
 	var paths []string
-	for _, s := range v.segs {
+	for _, s := range segs {
 		paths = append(paths, s.Path)
 	}
-	probe := v.segs[len(v.segs)-1]
-	out := make(chan []verifyLock, 1)
-	go func() {
-		if entries, err := os.ReadDir(v.g.WALDir); err == nil {
-			for _, e := range entries {
-				if n := e.Name(); strings.HasSuffix(n, ".wal") || strings.HasSuffix(n, ".tmp") {
-					paths = append(paths, filepath.Join(v.g.WALDir, n))
-				}
+	if entries, err := os.ReadDir(g.WALDir); err == nil {
+		for _, e := range entries {
+			if n := e.Name(); strings.HasSuffix(n, ".wal") || strings.HasSuffix(n, ".tmp") {
+				paths = append(paths, filepath.Join(g.WALDir, n))
 			}
 		}
-		for _, d := range []string{v.g.WALDir, v.g.SnapDir, v.g.Dir} {
-			if d != "" {
-				paths = append(paths, d)
-			}
+	}
+	for _, d := range []string{g.WALDir, g.SnapDir, g.Dir} {
+		if d != "" {
+			paths = append(paths, d)
 		}
-		out <- lockHolders(paths, probe)
-	}()
-	return out
+	}
+	return paths
 }
 
 // lockHolders is verifyLockHolders, a variable so that tests can tell the

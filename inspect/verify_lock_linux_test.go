@@ -88,7 +88,7 @@ func TestVerifyInUse(t *testing.T) {
 		defer func() { lockHolders = verifyLockHolders }()
 		for _, blind := range []int{1, 0} {
 			calls := 0
-			lockHolders = func(paths []string, probe Segment) []verifyLock {
+			lockHolders = func(paths func() []string, probe Segment) []verifyLock {
 				calls++
 				if calls == blind {
 					return nil
@@ -108,7 +108,7 @@ func TestVerifyInUse(t *testing.T) {
 		}
 		defer l.Close()
 		// The fallback alone (no /proc/locks match) must see etcd's lock.
-		locks := verifyLockHolders(nil, Segment{Path: last})
+		locks := verifyLockHolders(func() []string { return nil }, Segment{Path: last})
 		if len(locks) != 1 || locks[0].Kind != "OFD" {
 			t.Fatalf("probe found %+v", locks)
 		}
