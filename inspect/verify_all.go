@@ -90,6 +90,11 @@ type verifyProgress struct {
 func newVerifyProgress(groups []Group, fn func(Progress)) *verifyProgress {
 	p := &verifyProgress{fn: fn, sizes: make([]int64, len(groups)), partial: make([]int64, len(groups))}
 	p.prog.Groups = len(groups)
+	if fn == nil {
+		// Nobody to tell: listing every group's segments for their sizes
+		// would cost a directory read and a stat per segment for nothing.
+		return p
+	}
 	for k, g := range groups {
 		p.sizes[k] = verifyWALBytes(g)
 		p.prog.BytesTotal += p.sizes[k]
