@@ -27,10 +27,11 @@ type verifyLock struct {
 // without taking a lock); reportLocks takes its answer. The WAL directory
 // is listed afresh: a live server locks only its newest segments and the
 // pipeline's file, which may be newer than the list the read started
-// from. Verify asks before and after reading the log; the first lock found
-// is reported.
+// from (it is listed only if /proc/locks lists a lock at all). Verify asks
+// as the reading of the log begins and once it has ended; the first lock
+// found is reported.
 //
-// It runs beside the reading because its answer costs the kernel a wait:
+// It runs beside the work because its answer costs the kernel a wait:
 // reading /proc/locks takes a lock that waits for an RCU grace period,
 // 5 to 14 ms on these machines, each time (strace -T), while it uses no
 // processor. So the first check sees the locks of a few milliseconds into
