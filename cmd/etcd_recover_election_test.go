@@ -726,16 +726,7 @@ func termChangeCopies(t *testing.T, root string, seed int64) (three []string, b,
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	leader := -1
-	for k, s := range specs {
-		st, err := cli.Status(ctx, s.Client)
-		if err == nil && st.Header.GetMemberId() == st.Leader {
-			leader = k
-		}
-	}
-	if leader < 0 {
-		t.Fatal("no leader")
-	}
+	leader := findLeader(t, cli, specs)
 	var mu sync.Mutex
 	ack := map[string]bool{}
 	var seq int64

@@ -34,9 +34,12 @@ const envMember = "RAFTCTL_ETCD_MEMBER"
 type memberSpec struct {
 	Name, Dir, Peer, Client, Cluster string
 	ForceNew                         bool
-	// SegmentSize and SnapshotCount, when set, replace 64 KiB and 300.
+	// SegmentSize and SnapshotCount, when set, replace 64 KiB and 300;
+	// TickMs and ElectionMs, 20 and 200 ms.
 	SegmentSize   int64  `json:",omitempty"`
 	SnapshotCount uint64 `json:",omitempty"`
+	TickMs        uint   `json:",omitempty"`
+	ElectionMs    uint   `json:",omitempty"`
 }
 
 func init() {
@@ -73,6 +76,9 @@ func startMember(m memberSpec) (*embed.Etcd, error) {
 	cfg.LogLevel = "error"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.TickMs, cfg.ElectionMs = 20, 200
+	if m.TickMs != 0 {
+		cfg.TickMs, cfg.ElectionMs = m.TickMs, m.ElectionMs
+	}
 	cfg.SnapshotCount, cfg.SnapshotCatchUpEntries = 300, 50
 	if m.SnapshotCount != 0 {
 		cfg.SnapshotCount = m.SnapshotCount
@@ -94,15 +100,37 @@ func startMember(m memberSpec) (*embed.Etcd, error) {
 	}
 }
 
+// freePort returns a loopback address with a port nobody listens on, below
+// Linux's ephemeral range (32768 on): a port the kernel hands out for ":0"
+// can be taken again, between its listener's close and etcd's bind, by any
+// outgoing connection, and a member that could not bind never started (a
+// 5-member cluster ran with 4). Ports handed out once are not handed out
+// again in this process.
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for try := 0; try < 1000; try++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.Intn(12000))
+		if portsGiven[addr] {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[addr] = true
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port between 20000 and 32000")
+	return ""
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[string]bool{}
+)
 
 var putKey = regexp.MustCompile(`key="(k-\d+)"`)
 
@@ -184,7 +212,10 @@ func etcdQuorumLoss(t *testing.T, seed int64) {
 	var specs []memberSpec
 	var cluster []string
 	for _, n := range names {
-		s := memberSpec{Name: n, Dir: filepath.Join(root, n+".etcd"), Peer: "http://" + freePort(t), Client: "http://" + freePort(t)}
+		// etcd's own heartbeat and election timeout: with 20 and 200 ms
+		// a cluster on a machine busy with other tests kept electing
+		// and took a minute to accept its first write.
+		s := memberSpec{Name: n, Dir: filepath.Join(root, n+".etcd"), Peer: "http://" + freePort(t), Client: "http://" + freePort(t), TickMs: 100, ElectionMs: 1000}
 		specs = append(specs, s)
 		cluster = append(cluster, n+"="+s.Peer)
 	}
@@ -221,26 +252,9 @@ func etcdQuorumLoss(t *testing.T, seed int64) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
+	leader := waitLeader(t, cli, specs)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for {
-		if _, err := cli.Put(ctx, "ready", "1"); err == nil {
-			break
-		} else if ctx.Err() != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	leader := -1
-	for k, s := range specs {
-		st, err := cli.Status(ctx, s.Client)
-		if err == nil && st.Header.GetMemberId() == st.Leader {
-			leader = k
-		}
-	}
-	if leader < 0 {
-		t.Fatal("no leader")
-	}
 	// Load: 4 writers, each put recorded once acknowledged.
 	var mu sync.Mutex
 	acked := map[string]bool{}
@@ -367,6 +381,55 @@ func etcdQuorumLoss(t *testing.T, seed int64) {
 		filepath.Base(elect), ec.ForceKeep, ec.ForceLoses, electLost)
 }
 
+// waitLeader waits, up to two minutes, until the cluster accepts a write
+// and a member says it leads, and returns that member.
+func waitLeader(t *testing.T, cli *clientv3.Client, specs []memberSpec) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for {
+		if _, err := cli.Put(ctx, "ready", "1"); err == nil {
+			if k := leaderOf(ctx, cli, specs); k >= 0 {
+				return k
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no leader accepted a write in two minutes")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// findLeader asks the members, for up to a minute, until one says it
+// leads (an election may be under way on a busy machine), and returns it.
+func findLeader(t *testing.T, cli *clientv3.Client, specs []memberSpec) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		if k := leaderOf(ctx, cli, specs); k >= 0 {
+			return k
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no member said it leads in a minute")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// leaderOf is the member that says it leads, -1 if none does.
+func leaderOf(ctx context.Context, cli *clientv3.Client, specs []memberSpec) int {
+	for k, s := range specs {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := cli.Status(sctx, s.Client)
+		cancel()
+		if err == nil && st.Header.GetMemberId() == st.Leader {
+			return k
+		}
+	}
+	return -1
+}
+
 func compareJSONOf(t *testing.T, servers []string) *inspect.Comparison {
 	t.Helper()
 	out := run(t, 0, append([]string{"compare", "-o", "json"}, servers...)...)
@@ -479,16 +542,7 @@ func TestEtcdRepairFromReplica(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	leader := -1
-	for k, s := range specs {
-		st, err := cli.Status(ctx, s.Client)
-		if err == nil && st.Header.GetMemberId() == st.Leader {
-			leader = k
-		}
-	}
-	if leader < 0 {
-		t.Fatal("no leader")
-	}
+	leader := findLeader(t, cli, specs)
 	// Let the followers apply and persist everything, then stop.
 	time.Sleep(500 * time.Millisecond)
 	c.stop()
@@ -674,16 +728,7 @@ func etcdRecoverAppends(t *testing.T, members int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	leader := -1
-	for k, s := range specs {
-		st, err := cli.Status(ctx, s.Client)
-		if err == nil && st.Header.GetMemberId() == st.Leader {
-			leader = k
-		}
-	}
-	if leader < 0 {
-		t.Fatal("no leader")
-	}
+	leader := findLeader(t, cli, specs)
 	var mu sync.Mutex
 	acked := map[string]bool{}
 	var seq int64
