@@ -718,15 +718,7 @@ func termChangeCopies(t *testing.T, root string, seed int64) (three []string, b,
 	cli := c.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for {
-		if _, err := cli.Put(ctx, "ready", "1"); err == nil {
-			break
-		} else if ctx.Err() != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	leader := findLeader(t, cli, specs)
+	leader := waitLeader(t, cli, specs)
 	var mu sync.Mutex
 	ack := map[string]bool{}
 	var seq int64

@@ -720,15 +720,7 @@ func etcdRecoverAppends(t *testing.T, members int) {
 	cli := c.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	for {
-		if _, err := cli.Put(ctx, "ready", "1"); err == nil {
-			break
-		} else if ctx.Err() != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	leader := findLeader(t, cli, specs)
+	leader := waitLeader(t, cli, specs)
 	var mu sync.Mutex
 	acked := map[string]bool{}
 	var seq int64
