@@ -81,22 +81,25 @@ func parseCanonicalName(name string) (seq, index uint64, ok bool) {
 	if len(name) != 37 || name[16] != '-' || name[33:] != ".wal" {
 		return 0, 0, false
 	}
-	for _, part := range []string{name[:16], name[17:33]} {
-		var v uint64
-		for k := 0; k < len(part); k++ {
-			c := part[k]
-			switch {
-			case '0' <= c && c <= '9':
-				v = v<<4 | uint64(c-'0')
-			case 'a' <= c && c <= 'f':
-				v = v<<4 | uint64(c-'a'+10)
-			default:
-				return 0, 0, false
-			}
+	seq, ok1 := lowerHex(name[:16])
+	index, ok2 := lowerHex(name[17:33])
+	return seq, index, ok1 && ok2
+}
+
+// lowerHex parses s as lower-case hex digits only.
+func lowerHex(s string) (uint64, bool) {
+	var v uint64
+	for k := 0; k < len(s); k++ {
+		switch c := s[k]; {
+		case '0' <= c && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case 'a' <= c && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
 		}
-		seq, index = index, v
 	}
-	return seq, index, true
+	return v, true
 }
 
 // parseSegmentNameScanf is ParseSegmentName for any name, through
